@@ -1,0 +1,53 @@
+"""What every figure script shares: its arguments and how it writes files."""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
+
+matplotlib.use("Agg")  # scripts only write files; never open a window
+
+__all__ = ["figure_parser", "out_dir", "save_data", "save_figure"]
+
+
+def figure_parser(description: str) -> argparse.ArgumentParser:
+    """The standard arguments: ``--out DIR``, ``--quick``, ``--seed S``, ``--executor SPEC``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--executor", default=None, help="inprocess, processes[:N], dask[:N] or tcp://HOST:PORT"
+    )
+    return p
+
+
+def out_dir(path: str) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def save_figure(fig, out: str | Path, name: str, dpi: int = 130) -> Path:
+    """Save a matplotlib figure as ``out/name.png`` atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    path = out_dir(str(out)) / f"{name}.png"
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def save_data(df: pd.DataFrame, out: str | Path, name: str) -> Path:
+    """Save a DataFrame as ``out/name.parquet`` atomically."""
+    path = out_dir(str(out)) / f"{name}.parquet"
+    atomic_write_parquet(df, path)
+    return path

@@ -1,0 +1,333 @@
+"""The ``regnorm`` command line.
+
+``regnorm verify``     run the claims checks and print the claims table (or JSON).
+``regnorm reproduce``  run every figure script and the claims checks; write figures (PNG),
+                       data (Parquet) and ``REPORT.md`` into one folder.
+
+This is the one module of :mod:`regnorm` that reaches up into ``simulations``,
+``derivations`` and ``figures``, and only lazily, inside its commands. Errors caused by the
+user's input print one line on stderr and exit with code 2 (set ``REGNORM_DEBUG=1`` for the
+traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import pkgutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .backend import BackendUnavailableError
+
+__all__ = ["cli", "load_checks", "main"]
+
+#: Packages whose modules register claims checks when imported.
+CHECK_PACKAGES = ("simulations", "derivations")
+FIGURE_PACKAGE = "figures"
+
+
+class UserError(click.UsageError):
+    """Bad input on the command line: one line on stderr, exit code 2."""
+
+
+def _iter_modules(package: str) -> list[str]:
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError as exc:
+        msg = f"cannot import the {package!r} package ({exc}); is regnorm installed?"
+        raise UserError(msg) from exc
+    names = []
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            names.append(f"{package}.{info.name}")
+    return sorted(names)
+
+
+def load_checks() -> None:
+    """Import every public module of ``simulations`` and ``derivations`` (registers checks)."""
+    for package in CHECK_PACKAGES:
+        for name in _iter_modules(package):
+            importlib.import_module(name)
+
+
+def figure_modules() -> dict[str, Any]:
+    """The figure scripts: ``{name: module}`` for each ``figures`` module with ``main``."""
+    out = {}
+    for name in _iter_modules(FIGURE_PACKAGE):
+        mod = importlib.import_module(name)
+        if callable(getattr(mod, "main", None)):
+            out[name.rsplit(".", 1)[1]] = mod
+    return out
+
+
+def _writable_dir(path: str, option: str) -> Path:
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / ".regnorm-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        msg = f"{option} {path!r} is not a writable folder ({exc.strerror or exc})"
+        raise UserError(msg) from exc
+    return p
+
+
+def _check_executor(spec: str | None) -> str | None:
+    if spec is None:
+        return None
+    from .sweeps import resolve_executor
+
+    try:
+        resolve_executor(spec)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--executor: {exc}") from None
+    return spec
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def claims_table(records: list, markdown: bool = False) -> str:
+    """A fixed-width (or Markdown) table of claim records."""
+    header = ["id", "verdict", "params", "analytic", "numeric", "stderr", "z", "note"]
+    rows = []
+    for r in records:
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items())
+        rows.append(
+            [
+                r.id,
+                r.verdict,
+                params,
+                _fmt(r.analytic, 6),
+                _fmt(r.numeric, 6),
+                _fmt(r.stderr, 2),
+                _fmt(r.z, 3),
+                r.note,
+            ]
+        )
+    if markdown:
+        esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in esc]
+        return "\n".join(lines)
+    widths = [
+        max(len(header[i]), *(len(row[i]) for row in rows)) if rows else len(header[i])
+        for i in range(len(header) - 1)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  note"]
+    for row in rows:
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
+    return "\n".join(lines)
+
+
+def summary_line(records: list) -> str:
+    counts = {v: sum(r.verdict == v for r in records) for v in ("holds", "deviates", "open")}
+    claims = len({r.id for r in records})
+    return (
+        f"{len(records)} records on {claims} claims: {counts['holds']} holds, "
+        f"{counts['deviates']} deviates, {counts['open']} open"
+    )
+
+
+def _run_claims(claims: str | None, quick: bool, seed: int, executor: str | None):
+    from .claims import resolve_ids, run_claims
+
+    load_checks()
+    try:
+        ids = resolve_ids(claims)
+    except ValueError as exc:
+        raise UserError(f"--claims: {exc}") from None
+    return run_claims(ids, quick=quick, seed=seed, executor=executor)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="regnorm")
+def cli() -> None:
+    """regnorm: theory of normalization layers, every claim checked by Monte-Carlo."""
+
+
+_seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Root seed of every random stream.",
+)
+_quick_option = click.option("--quick", is_flag=True, help="Small sizes: seconds, not minutes.")
+_executor_option = click.option(
+    "--executor",
+    default=None,
+    metavar="SPEC",
+    help="Where sweeps run: inprocess (default), processes[:N], dask[:N], or a Dask "
+    "scheduler address tcp://HOST:PORT.",
+)
+
+
+@cli.command()
+@click.option(
+    "--claims",
+    "claims",
+    default=None,
+    metavar="IDS",
+    help="Comma-separated claim ids (e.g. C1,C5); default: all registered.",
+)
+@_quick_option
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON on stdout.")
+@_seed_option
+@_executor_option
+@click.option("--strict", is_flag=True, help="Exit with code 1 if any record deviates.")
+def verify(claims, quick, as_json, seed, executor, strict):
+    """Check THEORY.md's claims: closed form against Monte-Carlo, with z-scores."""
+    executor = _check_executor(executor)
+    records = _run_claims(claims, quick, seed, executor)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=_json_default))
+    else:
+        click.echo(claims_table(records))
+        click.echo(summary_line(records))
+    if strict and any(r.verdict == "deviates" for r in records):
+        sys.exit(1)
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    return str(x)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    default="results",
+    show_default=True,
+    metavar="DIR",
+    help="Folder for figures, data and REPORT.md.",
+)
+@_quick_option
+@_seed_option
+@_executor_option
+@click.option(
+    "--figures",
+    "only",
+    default=None,
+    metavar="NAMES",
+    help="Comma-separated figure scripts to run (default: all).",
+)
+@click.option("--no-claims", is_flag=True, help="Skip the claims check.")
+def reproduce(out, quick, seed, executor, only, no_claims):
+    """Run every figure script and the claims check; write figures, data and REPORT.md."""
+    executor = _check_executor(executor)
+    out_dir = _writable_dir(out, "--out")
+    figs = figure_modules()
+    if only is not None:
+        wanted = [s.strip() for s in only.split(",") if s.strip()]
+        unknown = [w for w in wanted if w not in figs]
+        if unknown or not wanted:
+            raise UserError(
+                f"--figures: unknown figure {', '.join(unknown) or repr(only)}; "
+                f"available: {', '.join(figs) or 'none'}"
+            )
+        figs = {k: figs[k] for k in wanted}
+
+    timings: dict[str, float] = {}
+    for name, mod in figs.items():
+        click.echo(f"[figure] {name} ...", err=True)
+        argv = ["--out", str(out_dir), "--seed", str(seed)]
+        if quick:
+            argv.append("--quick")
+        if executor:
+            argv += ["--executor", executor]
+        t0 = time.perf_counter()
+        rc = mod.main(argv)
+        timings[name] = time.perf_counter() - t0
+        if rc not in (None, 0):
+            raise RuntimeError(f"figure script {name} exited with code {rc}")
+
+    records = []
+    if not no_claims:
+        click.echo("[claims] running checks ...", err=True)
+        records = _run_claims(None, quick, seed, executor)
+        from .claims import records_to_frame
+        from .sweeps import atomic_write_parquet
+
+        atomic_write_parquet(records_to_frame(records), out_dir / "claims.parquet")
+
+    report = _report(out_dir, records, timings, quick=quick, seed=seed, executor=executor)
+    from .sweeps import atomic_write_bytes
+
+    atomic_write_bytes(out_dir / "REPORT.md", report.encode())
+    click.echo(f"wrote {out_dir / 'REPORT.md'}")
+    if records:
+        click.echo(summary_line(records))
+
+
+def _report(out_dir: Path, records: list, timings: dict[str, float], **settings: Any) -> str:
+    from . import __version__
+
+    lines = [
+        "# regnorm reproduce — report",
+        "",
+        f"regnorm {__version__}; settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+        "",
+        "## Figures",
+        "",
+    ]
+    if timings:
+        for name, secs in timings.items():
+            pngs = sorted(p.name for p in out_dir.glob(f"{name}*.png"))
+            data = sorted(p.name for p in out_dir.glob(f"{name}*.parquet"))
+            lines.append(
+                f"- `{name}` ({secs:.1f} s): figures {', '.join(pngs) or 'none'}; "
+                f"data {', '.join(data) or 'none'}"
+            )
+    else:
+        lines.append("(none run)")
+    lines += ["", "## Claims", ""]
+    if records:
+        lines += [summary_line(records), "", claims_table(records, markdown=True)]
+    else:
+        lines.append("(claims check skipped)")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line on stderr and exit 2."""
+    debug = bool(os.environ.get("REGNORM_DEBUG"))
+    try:
+        rv = cli.main(args=argv, prog_name="regnorm", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("regnorm: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        if debug:
+            raise
+        msg = exc.format_message().replace("\n", " ")
+        click.echo(f"regnorm: error: {msg}", err=True)
+        return exc.exit_code
+    except (ValueError, TypeError, BackendUnavailableError) as exc:
+        if debug:
+            raise
+        click.echo(f"regnorm: error: {exc}".replace("\n", " "), err=True)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

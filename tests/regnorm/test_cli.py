@@ -1,0 +1,96 @@
+"""The command line: exit codes, one-line errors, and the reproduce mechanism."""
+
+import json
+import subprocess
+import sys
+import types
+
+import pytest
+
+from regnorm import claims as C
+from regnorm import cli
+
+
+@pytest.fixture
+def fake_world(monkeypatch):
+    """A registry with one claim and one figure script, independent of the real modules."""
+    monkeypatch.setattr(C, "_REGISTRY", {})
+    monkeypatch.setattr(cli, "load_checks", lambda: None)
+
+    @C.claim("C1")
+    def check(ctx):
+        yield C.statistical_record("C1", {"M": 32}, analytic=0.046875, numeric=0.0469, stderr=1e-4)
+
+    def fig_main(argv):
+        import argparse
+        from pathlib import Path
+
+        p = argparse.ArgumentParser()
+        p.add_argument("--out")
+        p.add_argument("--seed")
+        p.add_argument("--quick", action="store_true")
+        p.add_argument("--executor")
+        a = p.parse_args(argv)
+        (Path(a.out) / "demo.png").write_bytes(b"png")
+        return 0
+
+    monkeypatch.setattr(
+        cli, "figure_modules", lambda: {"demo": types.SimpleNamespace(main=fig_main)}
+    )
+
+
+def run(capsys, *args):
+    rc = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_verify_table_and_json(fake_world, capsys):
+    rc, out, err = run(capsys, "verify", "--quick")
+    assert rc == 0 and "C1" in out and "holds" in out and "1 holds, 0 deviates" in out
+    rc, out, _ = run(capsys, "verify", "--json", "--claims", "C1")
+    data = json.loads(out)
+    assert rc == 0 and data[0]["id"] == "C1" and data[0]["verdict"] == "holds"
+
+
+def test_reproduce_writes_report(fake_world, capsys, tmp_path):
+    rc, out, err = run(capsys, "reproduce", "--out", str(tmp_path / "r"), "--quick")
+    assert rc == 0
+    report = (tmp_path / "r" / "REPORT.md").read_text()
+    assert "`demo`" in report and "demo.png" in report and "| C1 | holds |" in report
+    assert (tmp_path / "r" / "claims.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["verify", "--claims", "C1,C77"], "unknown claim id 'C77'"),
+        (["verify", "--claims", "C9"], "no check is registered"),
+        (["verify", "--seed", "-3"], "--seed"),
+        (["verify", "--executor", "gpu"], "executor='gpu' is not allowed"),
+        (["reproduce", "--figures", "nope"], "unknown figure nope"),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_bad_input_one_line_exit_2(fake_world, capsys, args, msg):
+    rc, out, err = run(capsys, *args)
+    assert rc == 2
+    assert msg in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unwritable_out(fake_world, capsys, tmp_path):
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    rc, out, err = run(capsys, "reproduce", "--out", str(blocker / "x"))
+    assert rc == 2 and "is not a writable folder" in err and err.count("\n") == 1
+
+
+def test_console_script_exit_code_and_no_traceback():
+    """The installed entry point, as a user runs it."""
+    p = subprocess.run(
+        [sys.executable, "-m", "regnorm", "verify", "--claims", "C404"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith("regnorm: error:") and "Traceback" not in p.stderr

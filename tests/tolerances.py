@@ -1,0 +1,60 @@
+"""The one place where test tolerances live, each with its reason.
+
+* Deterministic identities are compared to rounding error: a few ulps of the dtype, scaled by
+  the size of the computation (``rounding_rtol``).
+* Statistical comparisons assert a z-score bound (``Z_BOUND``) using the estimator's own
+  standard error, never a tolerance picked to make a test pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: |z| bound for statistical tests with fixed seeds. A correct estimator fails with
+#: probability ~6e-7 per assertion; a negative control (a wrong formula) must exceed it.
+Z_BOUND = 5.0
+
+#: Relative tolerance per dtype for results of O(1)..O(100) floating-point operations.
+ROUNDING_RTOL = {np.dtype("float64"): 1e-12, np.dtype("float32"): 1e-5}
+
+
+def rounding_rtol(dtype=np.float64, ops: int = 1) -> float:
+    """Relative tolerance for a deterministic identity after about ``ops`` roundings.
+
+    ``ops`` scales the error like sqrt(ops) (random-walk accumulation of rounding errors).
+    """
+    return ROUNDING_RTOL[np.dtype(dtype)] * max(1.0, math.sqrt(ops))
+
+
+def z_score(estimate: float, stderr: float, expected: float) -> float:
+    if not stderr > 0:
+        raise ValueError(f"stderr must be positive, got {stderr}")
+    return (float(estimate) - float(expected)) / float(stderr)
+
+
+def assert_z_within(estimate: float, stderr: float, expected: float, bound: float = Z_BOUND):
+    """Assert ``|estimate - expected| / stderr <= bound`` and return the z-score."""
+    z = z_score(estimate, stderr, expected)
+    assert abs(z) <= bound, (
+        f"estimate {estimate:.6g} +- {stderr:.2g} vs expected {expected:.6g}: z = {z:.2f}"
+    )
+    return z
+
+
+def assert_z_exceeds(estimate: float, stderr: float, wrong: float, bound: float = Z_BOUND):
+    """Negative control: a wrong prediction must be rejected (|z| > bound)."""
+    z = z_score(estimate, stderr, wrong)
+    assert abs(z) > bound, (
+        f"negative control not rejected: estimate {estimate:.6g} +- {stderr:.2g} is "
+        f"compatible with the wrong value {wrong:.6g} (z = {z:.2f})"
+    )
+    return z
+
+
+def assert_allclose_rounding(actual, desired, dtype=np.float64, ops: int = 1, atol=0.0):
+    """Deterministic comparison to rounding error."""
+    np.testing.assert_allclose(
+        np.asarray(actual), np.asarray(desired), rtol=rounding_rtol(dtype, ops), atol=atol
+    )
