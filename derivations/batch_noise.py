@@ -35,6 +35,8 @@ EXPLANATIONS = {
     "expected_batch_std": "E[sigma_B] (ddof=0) from the chi distribution with M-1 degrees of "
     "freedom, sigma_B = chi_{M-1}/sqrt(M).",
     "expected_batch_std_ddof1": "E[sigma_B] with the unbiased (ddof=1) std.",
+    "expected_inverse_variance": "E[1/sigma_B^2] = M/(M-3) (ddof=0), from the inverse "
+    "chi^2 moment; finite for M > 3.",
     "error_inside": "Exact C1 error, x inside the batch, ddof=0: 2 - 2 E[sigma_B].",
     "error_inside_series": "Its 1/M series to 1/M^4; the leading term is 3/(2M).",
     "error_inside_ddof1": "Exact error, x inside the batch, unbiased std (ddof=1).",
@@ -126,28 +128,27 @@ def derive() -> dict[str, sp.Expr]:
     sq = sp.expand((d / sig - (d + mu)) ** 2)
     per_batch = sp.factor(sp.expand(sq.coeff(d, 2) * sig**2 + sq.coeff(d, 0)))
     k = M - 1
-    es = _chi_moment(k, 1) / sp.sqrt(M)
-    es2 = sp.gammasimp(_chi_moment(k, 2) / M)
-    einv = _chi_moment(k, -1) * sp.sqrt(M)
-    einv2 = sp.gammasimp(_chi_moment(k, -2) * M)
-    c1 = sp.sqrt(M / (M - 1))
+    # Odd moments stay Gamma ratios; even moments are rational in M.
+    es = sp.powsimp(_chi_moment(k, 1) / sp.sqrt(M), force=True)
+    es2 = sp.simplify(sp.expand_func(_chi_moment(k, 2) / M))
+    einv = sp.powsimp(_chi_moment(k, -1) * sp.sqrt(M), force=True)
+    einv2 = sp.simplify(sp.expand_func(_chi_moment(k, -2) * M))
+    c1 = sp.sqrt(M) / sp.sqrt(M - 1)
     one = sp.Integer(1)
-    inside = _inside(one, es, es2)
-    inside1 = _inside(c1, es, es2)
-    outside = _outside(one, einv, einv2)
-    outside1 = _outside(c1, einv, einv2)
+    exact = {
+        "error_inside": _inside(one, es, es2),
+        "error_inside_ddof1": _inside(c1, es, es2),
+        "error_outside": _outside(one, einv, einv2),
+        "error_outside_ddof1": _outside(c1, einv, einv2),
+    }
     out = {
         "per_batch_error": per_batch,
         "expected_batch_std": es,
-        "expected_batch_std_ddof1": sp.gammasimp(es * c1),
-        "error_inside": sp.simplify(inside),
-        "error_inside_series": series_in_inverse_M(inside),
-        "error_inside_ddof1": sp.simplify(inside1),
-        "error_inside_ddof1_series": series_in_inverse_M(inside1),
-        "error_outside": sp.simplify(outside),
-        "error_outside_series": series_in_inverse_M(outside),
-        "error_outside_ddof1": sp.simplify(outside1),
-        "error_outside_ddof1_series": series_in_inverse_M(outside1),
+        "expected_batch_std_ddof1": sp.powsimp(es * c1, force=True),
+        "expected_inverse_variance": einv2,
     }
+    for key, expr in exact.items():
+        out[key] = sp.expand(expr)
+        out[key + "_series"] = series_in_inverse_M(expr)
     out["leading_term"] = sp.limit(M * out["error_inside_series"], M, sp.oo)
     return out

@@ -76,7 +76,10 @@ def derive() -> dict[str, sp.Expr]:
     # Pick the root whose difference from the other is +S/zeta (positive): the positive root.
     diffs = [sp.simplify(roots[0] - roots[1]), sp.simplify(roots[1] - roots[0])]
     chosen = 0 if sp.simplify(diffs[0] * zeta - S) == 0 else 1
-    g = sp.simplify(roots[chosen])
+    g_root = sp.simplify(roots[chosen])
+    g = (1 - alpha - zeta + S) / (2 * zeta)  # THEORY's way of writing the same root
+    if sp.simplify(g_root - g) != 0:
+        raise ArithmeticError(f"the positive root {g_root} is not THEORY's G {g}")
     out: dict[str, sp.Expr] = {
         "self_consistent_equation": sp.collect(sp.expand(equation), G),
         "roots": sp.Matrix(roots),
