@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-__all__ = ["EXPLANATIONS", "derive", "series_in_inverse_M"]
+__all__ = ["EXPLANATIONS", "chi_moment", "derive", "series_in_inverse_M"]
 
 M = sp.Symbol("M", positive=True)
 _x = sp.Symbol("x", positive=True)  # x = 1/M, the expansion variable
@@ -49,7 +49,7 @@ EXPLANATIONS = {
 }
 
 
-def _chi_moment(k: sp.Expr, p: sp.Expr) -> sp.Expr:
+def chi_moment(k: sp.Expr, p: sp.Expr) -> sp.Expr:
     """E[chi_k^p] = 2^(p/2) Gamma((k+p)/2) / Gamma(k/2), derived by sympy's integrator."""
     t = sp.Symbol("t", positive=True)
     kk = sp.Symbol("k", positive=True)
@@ -129,10 +129,10 @@ def derive() -> dict[str, sp.Expr]:
     per_batch = sp.factor(sp.expand(sq.coeff(d, 2) * sig**2 + sq.coeff(d, 0)))
     k = M - 1
     # Odd moments stay Gamma ratios; even moments are rational in M.
-    es = sp.powsimp(_chi_moment(k, 1) / sp.sqrt(M), force=True)
-    es2 = sp.simplify(sp.expand_func(_chi_moment(k, 2) / M))
-    einv = sp.powsimp(_chi_moment(k, -1) * sp.sqrt(M), force=True)
-    einv2 = sp.simplify(sp.expand_func(_chi_moment(k, -2) * M))
+    es = sp.powsimp(chi_moment(k, 1) / sp.sqrt(M), force=True)
+    es2 = sp.simplify(sp.expand_func(chi_moment(k, 2) / M))
+    einv = sp.powsimp(chi_moment(k, -1) * sp.sqrt(M), force=True)
+    einv2 = sp.simplify(sp.expand_func(chi_moment(k, -2) * M))
     c1 = sp.sqrt(M) / sp.sqrt(M - 1)
     one = sp.Integer(1)
     exact = {

@@ -20,6 +20,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from .batch_noise import chi_moment, series_in_inverse_M
+
 __all__ = ["EXPLANATIONS", "derive"]
 
 M, gamma = sp.symbols("M gamma", positive=True)
@@ -37,6 +39,11 @@ EXPLANATIONS = {
     "term 3 V_mu V_sigma it quotes; this is the exact result of truncating 1/sigma_B at second order in e.",
     "squared_deviation_order2": "The complete 1/M^2 series under C2 (fourth order in e).",
     "omitted_by_article": "The 1/M^2 term the article's C3 omits: 9 V_sigma^2 z^2 gamma^2.",
+    "squared_deviation_gaussian_outside": "Exact E[(h_hat - h_bar)^2]/gamma^2 for N(0,1) "
+    "data with x = z outside the batch (ddof=0), from the chi law of sigma_B (M > 3).",
+    "squared_deviation_gaussian_outside_series": "Its 1/M series to 1/M^2: the exact 1/M^2 "
+    "term differs from both the article's and the C2 model's (C2 neglects the O(1/M) bias "
+    "and non-Gaussianity of sigma_B, which enter at 1/M^2).",
     "loss_expansion": "Second-order Taylor expansion of l(h_hat) = A(h_hat) - y h_hat around "
     "h_bar, d = h_hat - h_bar.",
     "zeta": "The gamma-decay coefficient of C4 (loss ~ L_PN + zeta gamma^2).",
@@ -116,6 +123,14 @@ def derive() -> dict[str, sp.Expr]:
     out["squared_deviation_article"] = sp.factor_terms(_c2(article))
     out["squared_deviation_order2"] = sp.factor_terms(_c2(sq2))
     out["omitted_by_article"] = sp.factor(_c2(sq2) - _c2(article))
+    # Exact Gaussian counterpart: m ~ N(0, 1/M) independent of s = chi_{M-1}/sqrt(M).
+    inv_s = sp.powsimp(chi_moment(M - 1, -1) * sp.sqrt(M), force=True)
+    inv_s2 = sp.simplify(sp.expand_func(chi_moment(M - 1, -2) * M))
+    exact = (z**2 + 1 / M) * inv_s2 - 2 * z**2 * inv_s + z**2
+    out["squared_deviation_gaussian_outside"] = sp.expand(exact)
+    out["squared_deviation_gaussian_outside_series"] = sp.collect(
+        series_in_inverse_M(exact, order=2), M
+    )
 
     # Loss expansion: l(h_bar + d) = A(h_bar + d) - y (h_bar + d), second order in d.
     A = sp.Function("A")

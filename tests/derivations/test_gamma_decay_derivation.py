@@ -7,7 +7,7 @@ from scipy import integrate
 
 from derivations import gamma_decay as D
 from tests.derivations.high_precision import evaluate
-from tests.tolerances import assert_allclose_rounding
+from tests.tolerances import assert_allclose_rounding, assert_z_exceeds, assert_z_within
 
 M, rho, z, gamma, beta = D.M, D.rho, D.z, D.gamma, D.beta
 F, A2 = D.F_gamma, D.mean_A2
@@ -151,3 +151,72 @@ def test_negative_control_wrong_zeta_fails(res, rng):
     got = [gd.gamma_decay_coefficient(int(mm), rho=r, F_gamma=f, mean_A2=a) for mm, r, f, a in pts]
     with pytest.raises(AssertionError):
         assert_allclose_rounding(np.asarray(got, float), ref, ops=10)
+
+
+def test_gaussian_exact_outside_agrees_to_order_one_only(res):
+    """The exact Gaussian (x outside the batch) error agrees with C3 at 1/M, not at 1/M^2."""
+    series = sp.expand(res["squared_deviation_gaussian_outside_series"])
+    c3 = sp.expand(res["squared_deviation_article"].subs({rho: 0, gamma: 1}))
+    c2_model = sp.expand(res["squared_deviation_order2"].subs({rho: 0, gamma: 1}))
+    assert sp.expand(series.coeff(M, -1) - c3.coeff(M, -1)) == 0
+    assert sp.expand(series.coeff(M, -1) - (z**2 / 2 + 1)) == 0
+    exact_2 = series.coeff(M, -2)
+    assert sp.expand(exact_2 - (sp.Rational(71, 16) * z**2 + 3)) == 0
+    assert sp.expand(exact_2 - c3.coeff(M, -2)) != 0
+    assert sp.expand(exact_2 - c2_model.coeff(M, -2)) != 0
+
+
+def test_gaussian_exact_outside_matches_quadrature(res):
+    """E over the chi law of sigma_B by quadrature (mu_B integrated exactly)."""
+    from scipy import special
+
+    for m_val, z_val in ((8, 1.5), (32, 2.0)):
+        k = m_val - 1
+        log_norm = (k / 2 - 1) * np.log(2) + special.gammaln(k / 2)
+
+        def integrand(t, k=k, m_val=m_val, z_val=z_val, log_norm=log_norm):
+            s = t / np.sqrt(m_val)  # sigma_B = chi_{M-1} / sqrt(M)
+            pdf = np.exp((k - 1) * np.log(t) - t * t / 2 - log_norm)
+            return ((z_val**2 + 1 / m_val) / s**2 - 2 * z_val**2 / s + z_val**2) * pdf
+
+        ref = integrate.quad(integrand, 0, np.inf, epsabs=0, epsrel=1e-12)[0]
+        got = evaluate(res["squared_deviation_gaussian_outside"], (M, z), [[m_val, z_val]])[0]
+        np.testing.assert_allclose(got, ref, rtol=1e-10)  # quad's accuracy
+
+
+def test_gaussian_conditional_error_matches_regnorm(res, rng):
+    bn = pytest.importorskip("regnorm.batch_noise")
+    if not hasattr(bn, "gaussian_conditional_error"):
+        pytest.skip("regnorm.batch_noise has no gaussian_conditional_error (not in the contract)")
+    zs = rng.standard_normal(12) * 2
+    ms = rng.integers(4, 300, 12)
+    ref = evaluate(res["squared_deviation_gaussian_outside"], (z, M), np.column_stack([zs, ms]))
+    got = np.asarray(bn.gaussian_conditional_error(zs, ms), float)
+    # A difference of O(z^2) terms that cancel to O(z^2/M): absolute rounding of their size.
+    assert_allclose_rounding(got, ref, ops=20, atol=1e-12 * float(np.max(zs**2 + 1)))
+    with pytest.raises(AssertionError):  # negative control: the first-order C3 is not exact
+        c3 = evaluate(
+            res["squared_deviation_article"].subs({rho: 0, gamma: 1}),
+            (z, M),
+            np.column_stack([zs, ms]),
+        )
+        assert_allclose_rounding(got, c3, ops=20, atol=1e-12 * float(np.max(zs**2 + 1)))
+
+
+def test_zeta_from_data_relu_matches_derived_integrals(res):
+    """Monte-Carlo F_gamma and mu_A'' of regnorm's estimator vs the derived ReLU integrals."""
+    gd = pytest.importorskip("regnorm.gamma_decay")
+    n, g, b = 400_000, 1.0, 1.0
+    h = np.random.default_rng(44).standard_normal(n)
+    est = gd.zeta_from_data(h, 32, loss="relu", gamma=g, beta=b)
+    zs = (h - h.mean()) / h.std()
+    active = (g * zs + b > 0).astype(float)
+    se_f = np.std(active * zs**2) / np.sqrt(n)  # standard errors of the two sample means
+    se_m = np.std(active) / np.sqrt(n)
+    f_ref = evaluate(res["relu_F_gamma"], (gamma, beta), [[g, b]])[0]
+    m_ref = evaluate(res["relu_mean_A2"], (gamma, beta), [[g, b]])[0]
+    assert_z_within(est.F_gamma, se_f, f_ref)
+    assert_z_within(est.mean_A2, se_m, m_ref)
+    # Negative control: the beta = 0 values (1/2, 1/2) are rejected at beta = 1.
+    assert_z_exceeds(est.F_gamma, se_f, 0.5)
+    assert_z_exceeds(est.mean_A2, se_m, 0.5)

@@ -64,3 +64,10 @@ def test_negative_control_uncentred_variance_fails(res, points):
     wrong = evaluate(res["second_moment"], (a, b), points)
     with pytest.raises(AssertionError):
         assert_allclose_rounding(np.asarray(var, float), wrong, ops=20)
+
+
+def test_negative_scale_by_symmetry(res, points):
+    """z and -z have the same law, so relu(a z + b) with a < 0 has the moments at |a|."""
+    pn = pytest.importorskip("regnorm.normalizers.proxy_norm")
+    mean, _ = pn.relu_gaussian_moments(-points[:, 0], points[:, 1])
+    assert_allclose_rounding(np.asarray(mean, float), evaluate(res["mean"], (a, b), points), ops=20)
