@@ -56,6 +56,9 @@ def test_argmin_is_delta_squared_for_every_alpha(res):
     factor = 2 * alpha / res["S"] ** 3
     assert sp.simplify(d_eps / (zeta - delta2) - factor) == 0
     assert factor.is_positive
+    # At the optimum eps_wn = delta^2 G(delta^2) (the zeta(delta^2 - zeta) G' term vanishes).
+    at_opt = res["eps_wn_at_optimum"] - delta2 * res["G"].subs(zeta, delta2)
+    assert sp.simplify(at_opt) == 0
 
 
 def test_stieltjes_matches_density_quadrature(res):
