@@ -16,7 +16,7 @@ __all__ = ["DERIVATIONS", "available", "derive", "explanations", "module", "rend
 #: Derivation name -> (module, the claims it derives).
 DERIVATIONS: dict[str, tuple[str, str]] = {
     "batch_noise": ("derivations.batch_noise", "C1"),
-    "gamma_decay": ("derivations.gamma_decay", "C3, C4"),
+    "gamma_decay": ("derivations.gamma_decay", "C2, C3, C4"),
     "krogh_hertz": ("derivations.krogh_hertz", "C5, C6, C7"),
     "proxy_norm": ("derivations.proxy_norm", "C19"),
 }

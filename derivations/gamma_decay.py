@@ -1,4 +1,4 @@
-"""Gamma decay (C3, C4, article 001 §1.3): BN = population normalization + a gamma^2 penalty.
+"""Gamma decay (C2-C4, article 001 §1.3): BN = population normalization + a gamma^2 penalty.
 
 Work in units of the population statistics: ``z = (h - mu_P)/sigma_P``,
 ``mu_B = mu_P + sigma_P m`` and ``sigma_B = sigma_P (1 + e)``, so that
@@ -31,6 +31,9 @@ V_mu, V_sigma = sp.symbols("V_mu V_sigma", nonnegative=True)
 F_gamma, mean_A2 = sp.symbols("F_gamma mu_A2", nonnegative=True)
 
 EXPLANATIONS = {
+    "batch_std_variance": "C2 by the delta method: Var(sigma_B) ~ Var(sigma_B^2)/(4 sigma_P^2) "
+    "with Var(sigma_B^2) ~ (mu_4 - sigma_P^4)/M and mu_4 = (rho + 3) sigma_P^4; the "
+    "sigma_P^2 the article drops is there (C2 erratum).",
     "mean_deviation": "E[h_hat - h_bar] to order 1/M: it multiplies A'(h_bar) - y in the loss "
     "expansion and is dropped (zero on average at the population optimum).",
     "squared_deviation_general": "E[(h_hat - h_bar)^2] to second order in (V_mu, V_sigma), in terms of the variances of mu_B and sigma_B.",
@@ -112,6 +115,11 @@ def derive() -> dict[str, sp.Expr]:
     Symbols: ``M, gamma, rho, z, beta, V_mu, V_sigma, F_gamma, mu_A2``.
     """
     out: dict[str, sp.Expr] = {}
+    sigma_p = sp.Symbol("sigma_P", positive=True)
+    u = sp.Symbol("u", positive=True)  # sigma_B^2
+    var_s2 = ((rho + 3) * sigma_p**4 - sigma_p**4) / M
+    slope = sp.diff(sp.sqrt(u), u).subs(u, sigma_p**2)
+    out["batch_std_variance"] = sp.factor(var_s2 * slope**2)
     mean1 = _expected_power(1, order=1)
     sq1 = _expected_power(2, order=1)
     sq2 = _expected_power(2, order=2)

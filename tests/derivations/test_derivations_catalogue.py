@@ -40,13 +40,17 @@ def test_derive_unknown_name_one_line_exit_2(capsys):
     assert err.count("\n") == 1 and "'nope'" in err and "krogh_hertz" in err
 
 
-def test_modules_import_fast_and_lazily():
-    """Importing the derivation modules does no sympy work (the CLI imports them all)."""
+def test_importing_runs_no_derivation():
+    """The CLI imports every derivations module (claims registration): no sympy work then.
+
+    Checked structurally in a fresh interpreter, not by timing: after importing all modules
+    (and loading the claims checks), no ``derive()`` has been computed.
+    """
     code = (
-        "import time; t = time.perf_counter(); import sympy; t1 = time.perf_counter();"
-        "import derivations.batch_noise, derivations.gamma_decay, derivations.krogh_hertz,"
-        " derivations.proxy_norm, derivations.catalogue, derivations.docs;"
-        "print(time.perf_counter() - t1)"
+        "from regnorm.cli import load_checks; load_checks();"
+        "from derivations import catalogue;"
+        "print(sum(catalogue.module(n).derive.cache_info().currsize "
+        "for n in catalogue.available()))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -56,7 +60,7 @@ def test_modules_import_fast_and_lazily():
         check=True,
         env={"PYTHONPATH": str(ROOT), "PATH": ""},
     )
-    assert float(out.stdout) < 1.0  # seconds beyond importing sympy; derive() alone is slow
+    assert out.stdout.strip() == "0"
 
 
 def test_docs_page_is_current():

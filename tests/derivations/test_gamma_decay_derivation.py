@@ -39,6 +39,26 @@ def test_order_one_and_article_forms(res):
     )
 
 
+def test_c2_variance_carries_sigma_p_squared(res):
+    sigma_p = sp.Symbol("sigma_P", positive=True)
+    assert sp.simplify(res["batch_std_variance"] - (rho + 2) * sigma_p**2 / (4 * M)) == 0
+
+
+def test_batch_statistics_law_matches_regnorm(res, rng):
+    bn = pytest.importorskip("regnorm.batch_noise")
+    sigma_p = sp.Symbol("sigma_P", positive=True)
+    for m_val, s_val, r_val in zip(
+        rng.integers(2, 512, 6), rng.uniform(0.1, 5, 6), rng.uniform(-1.5, 6, 6), strict=True
+    ):
+        law = bn.batch_statistics_law(int(m_val), sigma=s_val, rho=r_val)
+        ref = evaluate(res["batch_std_variance"], (M, sigma_p, rho), [[m_val, s_val, r_val]])
+        assert_allclose_rounding(law.std_variance, ref[0], ops=10)
+        # Negative control: the article's (rho+2)/(4M) without sigma_P^2.
+        if abs(s_val - 1) > 0.05:
+            with pytest.raises(AssertionError):
+                assert_allclose_rounding(law.std_variance, (r_val + 2) / (4 * m_val), ops=10)
+
+
 def test_zeta_and_its_split(res):
     zeta = (rho + 2) / (8 * M) * F + A2 / (2 * M)
     assert sp.simplify(res["zeta"] - zeta) == 0
