@@ -1,5 +1,20 @@
 """Symbolic (sympy) derivations of regnorm's closed forms.
 
-Each module derives expressions from first principles and returns them; the tests prove that
-the numeric functions of :mod:`regnorm` equal them. This package imports :mod:`regnorm` only.
+Each module derives expressions from first principles and returns them from a cached
+``derive()``; the tests prove that the numeric functions of :mod:`regnorm` equal them. This
+package imports :mod:`regnorm` only. Modules do no sympy work at import (the command line
+imports them all to register claims checks).
+
+Modules
+-------
+batch_noise   C1: exact batch-standardization errors and their 1/M series
+gamma_decay   C2-C4: the BN-vs-PN error expansion, zeta and its special cases
+krogh_hertz   C5-C7: Marchenko-Pastur branch, eps_wn, its limits and minimizer
+proxy_norm    C19: moments of relu(a z + b) for Gaussian z
+catalogue     the registry: name -> derive(); ``regnorm derive NAME``
+docs          writes docs/derivations.md (``python -m derivations.docs``)
 """
+
+from .catalogue import available, derive, render
+
+__all__ = ["available", "derive", "render"]

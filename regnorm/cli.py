@@ -3,6 +3,7 @@
 ``regnorm verify``     run the claims checks and print the claims table (or JSON).
 ``regnorm reproduce``  run every figure script and the claims checks; write figures (PNG),
                        data (Parquet) and ``REPORT.md`` into one folder.
+``regnorm derive``     print a symbolic (sympy) derivation of :mod:`derivations`.
 
 This is the one module of :mod:`regnorm` that reaches up into ``simulations``,
 ``derivations`` and ``figures``, and only lazily, inside its commands. Errors caused by the
@@ -274,6 +275,26 @@ def reproduce(out, quick, seed, executor, only, no_claims):
     click.echo(f"wrote {out_dir / 'REPORT.md'}")
     if records:
         click.echo(summary_line(records))
+
+
+@cli.command()
+@click.argument("name", required=False, metavar="NAME")
+@click.option("--latex", is_flag=True, help="Print the expressions as LaTeX.")
+def derive(name, latex):
+    """Print the symbolic derivation NAME (no NAME: list the available derivations)."""
+    try:
+        from derivations import catalogue
+    except ImportError as exc:
+        raise UserError(f"cannot import the 'derivations' package ({exc})") from exc
+    if name is None:
+        for n in catalogue.available():
+            click.echo(f"{n}  ({catalogue.DERIVATIONS[n][1]}) {catalogue.title(n)}")
+        return
+    if name not in catalogue.DERIVATIONS:
+        raise UserError(
+            f"unknown derivation {name!r}; available: {', '.join(catalogue.available())}"
+        )
+    click.echo(catalogue.render(name, latex=latex), nl=False)
 
 
 def _report(out_dir: Path, records: list, timings: dict[str, float], **settings: Any) -> str:
