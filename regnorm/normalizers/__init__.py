@@ -1,0 +1,35 @@
+"""Reference implementations of the normalizer family (THEORY §4, claims C13-C22).
+
+Every layer follows the protocol of :mod:`regnorm.normalizers.base`: ``params``, ``grads``,
+``state``, ``forward(x, *, training=True)`` and ``backward(dy)``, on ``(N, C)`` and
+``(N, C, H, W)`` inputs, with array-API (NumPy, CuPy, array-api-strict) arrays.
+
+=================  ==========================================================
+BatchNorm          statistics over (N, H, W) per channel; running averages
+PopulationNorm     given population statistics
+LayerNorm          statistics over (C, H, W) per sample
+InstanceNorm       statistics over (H, W) per sample and channel
+GroupNorm          statistics over (C/G, H, W) per sample and group
+WeightNorm         normalized weight rows of a linear (1x1) map
+=================  ==========================================================
+"""
+
+from . import base
+from .base import Normalizer
+from .batch_norm import BatchNorm
+from .group_norm import GroupNorm
+from .instance_norm import InstanceNorm
+from .layer_norm import LayerNorm
+from .population_norm import PopulationNorm
+from .weight_norm import WeightNorm
+
+__all__ = [
+    "BatchNorm",
+    "GroupNorm",
+    "InstanceNorm",
+    "LayerNorm",
+    "Normalizer",
+    "PopulationNorm",
+    "WeightNorm",
+    "base",
+]
