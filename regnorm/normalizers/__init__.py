@@ -11,6 +11,7 @@ LayerNorm          statistics over (C, H, W) per sample
 InstanceNorm       statistics over (H, W) per sample and channel
 GroupNorm          statistics over (C/G, H, W) per sample and group
 WeightNorm         normalized weight rows of a linear (1x1) map
+SwitchableNorm     softmax mix of IN, LN, BN statistics (C14)
 =================  ==========================================================
 """
 
@@ -21,6 +22,7 @@ from .group_norm import GroupNorm
 from .instance_norm import InstanceNorm
 from .layer_norm import LayerNorm
 from .population_norm import PopulationNorm
+from .switchable_norm import SwitchableNorm
 from .weight_norm import WeightNorm
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "LayerNorm",
     "Normalizer",
     "PopulationNorm",
+    "SwitchableNorm",
     "WeightNorm",
     "base",
 ]
