@@ -12,6 +12,7 @@ InstanceNorm       statistics over (H, W) per sample and channel
 GroupNorm          statistics over (C/G, H, W) per sample and group
 WeightNorm         normalized weight rows of a linear (1x1) map
 SwitchableNorm     softmax mix of IN, LN, BN statistics (C14)
+ProxyNorm          activation normalized by a Gaussian proxy's moments (C19)
 =================  ==========================================================
 """
 
@@ -22,6 +23,7 @@ from .group_norm import GroupNorm
 from .instance_norm import InstanceNorm
 from .layer_norm import LayerNorm
 from .population_norm import PopulationNorm
+from .proxy_norm import ProxyNorm, gaussian_quantiles, relu_gaussian_moments
 from .switchable_norm import SwitchableNorm
 from .weight_norm import WeightNorm
 
@@ -32,7 +34,10 @@ __all__ = [
     "LayerNorm",
     "Normalizer",
     "PopulationNorm",
+    "ProxyNorm",
     "SwitchableNorm",
     "WeightNorm",
     "base",
+    "gaussian_quantiles",
+    "relu_gaussian_moments",
 ]
