@@ -13,14 +13,17 @@ GroupNorm          statistics over (C/G, H, W) per sample and group
 WeightNorm         normalized weight rows of a linear (1x1) map
 SwitchableNorm     softmax mix of IN, LN, BN statistics (C14)
 ProxyNorm          activation normalized by a Gaussian proxy's moments (C19)
+KernelNorm         normalization over C x k x k kernel windows, with dropout (C20)
+KNConv             KernelNorm + convolution, fused (C21)
 =================  ==========================================================
 """
 
-from . import base
+from . import base, convolution
 from .base import Normalizer
 from .batch_norm import BatchNorm
 from .group_norm import GroupNorm
 from .instance_norm import InstanceNorm
+from .kernel_norm import KernelNorm, KNConv
 from .layer_norm import LayerNorm
 from .population_norm import PopulationNorm
 from .proxy_norm import ProxyNorm, gaussian_quantiles, relu_gaussian_moments
@@ -31,6 +34,8 @@ __all__ = [
     "BatchNorm",
     "GroupNorm",
     "InstanceNorm",
+    "KNConv",
+    "KernelNorm",
     "LayerNorm",
     "Normalizer",
     "PopulationNorm",
@@ -38,6 +43,7 @@ __all__ = [
     "SwitchableNorm",
     "WeightNorm",
     "base",
+    "convolution",
     "gaussian_quantiles",
     "relu_gaussian_moments",
 ]

@@ -127,8 +127,9 @@ class Normalizer:
 
     Parameters
     ----------
-    num_channels : int
-        ``C``, checked against every input's axis 1.
+    num_channels : int or None
+        ``C``, checked against every input's axis 1 (``None``: any channel count, for the
+        parameter-free :class:`~regnorm.normalizers.kernel_norm.KernelNorm`).
     xp : namespace, str or None
         Array backend of the parameters (see :func:`regnorm.backend.get_namespace`).
     """
@@ -136,10 +137,12 @@ class Normalizer:
     #: rank(s) of input accepted by :meth:`forward`
     input_ranks: tuple[int, ...] = (2, 4)
 
-    def __init__(self, num_channels: int, *, xp: Any = None) -> None:
+    def __init__(self, num_channels: int | None, *, xp: Any = None) -> None:
         from .._validation import check_integer
 
-        self.num_channels = check_integer("num_channels", num_channels, minimum=1)
+        if num_channels is not None:
+            num_channels = check_integer("num_channels", num_channels, minimum=1)
+        self.num_channels = num_channels
         self.xp = get_namespace(xp)
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
@@ -201,7 +204,7 @@ class Normalizer:
         if ndim not in self.input_ranks:
             ranks = " or ".join({2: "(N, C)", 4: "(N, C, H, W)"}[r] for r in self.input_ranks)
             raise ValueError(f"{name}: x must have shape {ranks}, got rank {ndim} ({x.shape})")
-        if x.shape[1] != self.num_channels:
+        if self.num_channels is not None and x.shape[1] != self.num_channels:
             raise ValueError(
                 f"{name}: x must have num_channels={self.num_channels} channels on axis 1, "
                 f"got shape {tuple(x.shape)}"
