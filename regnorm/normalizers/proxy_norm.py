@@ -59,7 +59,8 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 def _relu(xp):
-    return (lambda u: xp.where(u > 0, u, 0.0), lambda u: xp.astype(u > 0, u.dtype))
+    # maximum, not where: where is ~10x slower in NumPy
+    return (lambda u: xp.maximum(u, 0.0), lambda u: xp.astype(u > 0, u.dtype))
 
 
 def _tanh(xp):

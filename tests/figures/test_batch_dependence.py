@@ -1,12 +1,10 @@
 """Smoke test of figures/batch_dependence.py at --quick."""
 
 import pandas as pd
-import pytest
 
 from figures import batch_dependence
 
 
-@pytest.mark.slow
 def test_batch_dependence_quick(tmp_path):
     assert batch_dependence.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "batch_dependence.png").stat().st_size > 10_000
