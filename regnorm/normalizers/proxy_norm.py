@@ -224,7 +224,7 @@ class ProxyNorm(AffineNormalizer):
             )
         self.num_quantiles = check_integer("num_quantiles", num_quantiles, minimum=2)
         self.standardize_quantiles = standardize_quantiles
-        self._z = self.xp.asarray(
+        self._quantiles = self.xp.asarray(
             gaussian_quantiles(self.num_quantiles, standardize=standardize_quantiles)
         )
 
@@ -236,7 +236,7 @@ class ProxyNorm(AffineNormalizer):
             out = _relu_moments_with_derivatives(to_numpy(gamma), to_numpy(beta))
             m, v, *derivs = (xp.asarray(o) for o in out)
             return m, v, tuple(derivs)
-        z = self._z  # (Q,)
+        z = self._quantiles  # (Q,)
         u = gamma[:, None] * z[None, :] + beta[:, None]  # (C, Q)
         f, df = self.phi(u), self.dphi(u)
         m = xp.mean(f, axis=1)
