@@ -66,3 +66,10 @@ def test_checks_run_quick_and_nothing_deviates(claim_id):
     assert records
     assert all(r.id == claim_id for r in records)
     assert [r for r in records if r.verdict == "deviates"] == []
+
+
+def test_same_numbers_on_local_processes():
+    kw = dict(Ms=(2, 4), repetitions=2, batches=2, seed=7)
+    a = nf.batch_dependence_noise(["BN", "SN"], **kw)
+    b = nf.batch_dependence_noise(["BN", "SN"], executor="processes:2", **kw)
+    np.testing.assert_array_equal(a["noise"].to_numpy(), b["noise"].to_numpy())
