@@ -14,7 +14,9 @@ Inputs are ``(N, C)`` or ``(N, C, H, W)``. Internally an ``(N, C)`` input is tre
 :class:`~regnorm.normalizers.instance_norm.InstanceNorm` for what that means).
 
 All array code uses only ``xp.*`` functions of the Python array API standard, so the layers
-run unchanged on NumPy, CuPy and array-api-strict.
+run unchanged on NumPy, CuPy and array-api-strict. Parameters and state are created as
+float64 on the layer's namespace (``xp=``); a float32 input is therefore promoted to a
+float64 output by the standard's type promotion.
 
 The standardization that BN, LN, IN and GN share (THEORY §4, C17) is
 
