@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, special, stats
+from scipy import special
 
 from regnorm.claims import claim, deterministic_record, open_record, statistical_record
 from regnorm.normalizers import (
@@ -344,6 +344,8 @@ def check_c18(ctx):
 
 
 def _quad_relu_moments(a: float, b: float) -> tuple[float, float]:
+    from scipy import integrate, stats  # imported here: the CLI imports this module eagerly
+
     def moment(k):
         return integrate.quad(
             lambda z: max(a * z + b, 0.0) ** k * stats.norm.pdf(z),
