@@ -12,7 +12,7 @@ sweeps    parameter sweeps with reproducible seeds, executors and resumable stor
 claims    the claims registry (ids C1..C22 of THEORY.md) and verdicts
 """
 
-from . import backend, claims, sweeps
+from . import backend, batch_noise, claims, gamma_decay, pn_wn_equivalence, sweeps
 from .backend import get_namespace, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
@@ -22,8 +22,11 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "backend",
+    "batch_noise",
     "claims",
+    "gamma_decay",
     "get_namespace",
+    "pn_wn_equivalence",
     "run_claims",
     "sweep",
     "sweeps",
