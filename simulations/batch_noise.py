@@ -106,17 +106,23 @@ class BatchStatisticsEstimate(NamedTuple):
 
 
 def _root_seed(rng: Any) -> np.random.SeedSequence:
-    """The root ``SeedSequence``: an int/None/SeedSequence as given; a Generator spawns one."""
+    """The root ``SeedSequence``: None/int(s)/SeedSequence as given; a Generator spawns one."""
     if isinstance(rng, np.random.SeedSequence):
         return rng
     if isinstance(rng, np.random.Generator):
         return rng.bit_generator.seed_seq.spawn(1)[0]
-    if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
-        if rng is not None and rng < 0:
-            raise ValueError(f"rng must be a non-negative int seed, got {rng!r}")
+    ints = rng if isinstance(rng, list | tuple) else [rng]
+    if rng is None or all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in ints
+    ):
+        if rng is not None and (len(ints) == 0 or min(ints) < 0):
+            raise ValueError(
+                f"rng must be a non-negative int seed (or a list of them), got {rng!r}"
+            )
         return np.random.SeedSequence(rng)
     raise TypeError(
-        f"rng must be None, a non-negative int seed, a SeedSequence or a Generator, got {rng!r}"
+        "rng must be None, a non-negative int seed (or a list of them), a SeedSequence or a "
+        f"Generator, got {rng!r}"
     )
 
 
