@@ -191,7 +191,10 @@ def check_c3(ctx: CheckContext):
                     rng=ctx.seed_sequence("C3", name, M, int(inside)),
                     executor=ctx.executor,
                 )
+                lo, hi = ((b - dist.mean) / dist.std for b in dist.frozen.support())
                 for z, m, se in zip(zs, est.estimate, est.stderr, strict=True):
+                    if not lo <= z <= hi:
+                        continue  # not a value of the input (uniform: |z| <= sqrt(3))
                     params = {
                         "M": M,
                         "z": float(z),

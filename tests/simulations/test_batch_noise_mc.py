@@ -225,6 +225,7 @@ def test_c13_claim_records():
 
 @pytest.mark.slow
 def test_quick_claims_exact_forms_hold():
+    import simulations.batch_noise_claims  # noqa: F401  (registers the checks)
     from regnorm.claims import run_claims
 
     recs = run_claims("C1,C2,C3", quick=True, progress=False)
