@@ -251,10 +251,28 @@ def _per_batch_error(mu, S, M, ddof, inside):
 
 
 def _kernel_gaussian_c1(g, n, M, ddof, inside):
-    mu = g.standard_normal(n) / math.sqrt(M)
-    S = 2.0 * g.standard_gamma((M - 1) / 2.0, n)  # chi2(M-1)
-    e = _per_batch_error(mu, S, M, ddof, inside)
-    return _power_sums(e - 1.5 / M, 2)
+    # The hot loop of C1: the same formulas as _per_batch_error, computed in place (fewer
+    # temporaries and passes over memory), with the sums of squares as a dot product.
+    e = g.standard_normal(n)  # sqrt(M) mu_B
+    e *= e
+    S = g.standard_gamma((M - 1) / 2.0, n)  # chi2(M-1) / 2
+    S *= 2.0
+    if inside:  # (sqrt(M - d) - sqrt(S))^2 / M + mu_B^2
+        np.sqrt(S, out=S)
+        S -= math.sqrt(M - ddof)
+        S *= S
+        e += S
+        e *= 1.0 / M
+    else:  # (1/s - 1)^2 + mu_B^2 / s^2, 1/s^2 = (M - d)/S
+        np.divide(M - ddof, S, out=S)
+        e *= S
+        e *= 1.0 / M
+        np.sqrt(S, out=S)
+        S -= 1.0
+        S *= S
+        e += S
+    e -= 1.5 / M
+    return np.array([float(n), e.sum(), float(np.dot(e, e))])
 
 
 def gaussian_standardization_error(
