@@ -132,7 +132,7 @@ def expected_batch_std(M, ddof=0):
     Examples
     --------
     >>> round(expected_batch_std(32), 6)
-    0.976634
+    0.976347
     """
     Mf = _batch_size(M)
     d = _ddof(ddof)
@@ -195,7 +195,7 @@ def standardization_error(M, *, inside=True, ddof=0):
     Examples
     --------
     >>> round(standardization_error(32), 6)     # 3/(2M) = 0.046875
-    0.046731
+    0.047306
     >>> standardization_error(3, inside=False)
     inf
     """

@@ -185,3 +185,14 @@ def test_gaussian_conditional_error_against_monte_carlo(M):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_docstring_examples():
+    import doctest
+
+    import regnorm.batch_noise
+    import regnorm.gamma_decay
+
+    for mod in (regnorm.batch_noise, regnorm.gamma_decay):
+        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0
