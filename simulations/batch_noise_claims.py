@@ -213,15 +213,17 @@ def check_c3(ctx: CheckContext):
                         note=f"M*error = {M * m:.4f} +- {M * se:.1g} vs predicted {M * pred:.4f}",
                         source="001 §1.3 (first order)",
                     )
-                    if name == "gaussian" and not inside:
+                    if name == "gaussian":
+                        where = "inside" if inside else "outside"
+                        how = "2-D quadrature" if inside else "inverse-chi moments"
                         yield statistical_record(
                             "C3",
                             params,
-                            analytic=gaussian_conditional_error(z, M),
+                            analytic=gaussian_conditional_error(z, M, inside=inside),
                             numeric=m,
                             stderr=se,
-                            statement="exact Gaussian conditional error, x outside the batch",
-                            source="derived here (inverse-chi moments)",
+                            statement=f"exact Gaussian conditional error, x {where} the batch",
+                            source=f"derived here ({how})",
                         )
 
 
