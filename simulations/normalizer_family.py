@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from regnorm.batch_noise import standardization_error
 from regnorm.claims import claim, deterministic_record, open_record, statistical_record
 from regnorm.normalizers import (
     BatchNorm,
@@ -79,15 +79,13 @@ BATCH_NORMALIZERS: dict[str, tuple[Any, bool]] = {
 def bn_noise_exact(m: Any) -> np.ndarray:
     """``2 - 2 E[sigma_B]`` for ``m`` i.i.d. N(0,1) values (C1, biased std, x in the batch).
 
-    .. math:: E[\\sigma_B] = \\sqrt{2/m}\\,\\Gamma(m/2)/\\Gamma((m-1)/2)
-
-    NumPy/SciPy (``gammaln``), vectorized over ``m >= 2``.
+    The exact C1 error of :func:`regnorm.batch_noise.standardization_error` (``m`` counts every
+    element a BN statistic is taken over: batch size times H times W).
     """
-    m = np.asarray(m, dtype=np.float64)
+    m = np.asarray(m)
     if np.any(m < 2):
         raise ValueError(f"m must be >= 2, got {m.min()!r}")
-    e_sigma = np.sqrt(2.0 / m) * np.exp(special.gammaln(m / 2) - special.gammaln((m - 1) / 2))
-    return 2.0 - 2.0 * e_sigma
+    return standardization_error(np.rint(m).astype(np.int64), inside=True, ddof=0)
 
 
 def _noise_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
