@@ -10,9 +10,11 @@ Subpackages and modules
 backend   array-API namespaces (NumPy default, CuPy, array-api-strict)
 sweeps    parameter sweeps with reproducible seeds, executors and resumable stores
 claims    the claims registry (ids C1..C22 of THEORY.md) and verdicts
+marchenko_pastur  Marchenko-Pastur law and its Stieltjes transform (C6)
+learning_curves   teacher-student generalization errors eps_sgd, eps_wn, optimal zeta (C5-C7)
 """
 
-from . import backend, claims, sweeps
+from . import backend, claims, learning_curves, marchenko_pastur, sweeps
 from .backend import get_namespace, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
@@ -24,6 +26,8 @@ __all__ = [
     "backend",
     "claims",
     "get_namespace",
+    "learning_curves",
+    "marchenko_pastur",
     "run_claims",
     "sweep",
     "sweeps",
