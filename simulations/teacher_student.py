@@ -1,0 +1,551 @@
+"""Teacher-student simulations of the linear committee machine (THEORY C5-C8, article 001 §2).
+
+Teacher ``y = w*^T x + eps``, ``x ~ N(0, I_N)``, ``||w*|| = 1``, ``eps ~ N(0, delta^2)``,
+``P = alpha N`` training samples. Generalization error of a linear predictor ``v^T x``:
+``||v - w*||^2`` (noise-free test target, exact expectation over ``x``).
+
+Students
+--------
+* pseudo-inverse (:func:`ridge_path` at ``zeta = 0``): what plain SGD from zero reaches (C5);
+* ridge = WN + gamma decay (:func:`ridge_path`): ``min (1/N)||Xv - y||^2 + zeta ||v||^2`` for
+  a whole array of ``zeta`` from ONE thin SVD of ``X`` per data set (C6, C7);
+* normalized students trained by minibatch SGD (:func:`train_students`), all sharing each
+  minibatch so that K students (variants x step sizes x initializations) cost one
+  matrix-matrix product per step, and R data sets stack along a leading batch axis:
+
+  ===================  =====================================  ======================
+  variant              output ``phi(x)`` on a batch B          theory (loss scale)
+  ===================  =====================================  ======================
+  ``bn``               ``gamma (h - mu_B)/sigma_B``            ``3/(2M)`` (C4)
+  ``bn_uncentred``     ``gamma h / sqrt(mean_B h^2)``          ``1/(2M)`` (C4)
+  ``wn_mean_only``     ``gamma (h - mu_B)/||w||``              ``1/M`` (mu_B term)
+  ``wn_variance_only`` ``gamma h / sigma_B`` (no mean removed)  ``1/(2M)`` (sigma_B)
+  ``wn``               ``gamma h / ||w||`` + ``zeta_loss gamma^2``  explicit decay
+  ===================  =====================================  ======================
+
+  with ``h = w^T x`` and ``sigma_B`` the biased (ddof=0) batch std. The loss is the batch
+  mean ``(1/M) sum (phi - y)^2`` (+ ``zeta_loss gamma^2`` for ``wn``). A loss-scale
+  coefficient maps to the ridge scale as ``zeta = alpha zeta_loss``.
+
+Training protocol (documented because BN makes it matter)
+---------------------------------------------------------
+* **Scale invariance.** BN's output does not depend on ``||w||``, so the gradient is
+  orthogonal to ``w`` and plain SGD lets ``||w||`` grow, silently shrinking the effective step
+  ``eta/||w||^2``. We keep ``||w|| = 1``: the gradient is projected on the tangent space
+  and ``w`` renormalized after every step (Riemannian SGD on the sphere), so the step size is
+  the same for every variant and every time.
+* **Initialization in the data span.** For ``alpha < 1`` the gradient lies in the row span of
+  ``X`` (and ``w``), so a component of ``w`` outside it never decays. We start from a ridge
+  solution (which lies in the span) with ``w0 = v/||v||``, ``gamma0 = ||v||``, from TWO
+  ridge parameters that bracket the candidates (``zeta_init``); the run counts as converged
+  when both starts agree (reported as ``init_gap``).
+* **Step size.** ``eta = lr_scale / (1 + sqrt(N/M))^2`` (the batch Hessian's largest
+  eigenvalue is about ``2 (1+sqrt(N/M))^2``), epochs enough for ``n_relax`` e-folds of the
+  slowest mode ``2 eta (lambda_- + zeta_lo)/alpha`` per step.
+* **Annealing.** The constant-step SGD noise is removed by Polyak-Ruppert averaging of
+  ``v = gamma w`` over the second half of the steps; that the result does not depend on the
+  step is checked by running step sizes ``eta, eta/2`` side by side (``lr_factors``).
+* **Minibatches.** Each epoch a fresh random permutation of the ``P`` samples is cut into
+  ``floor(P/M)`` batches of ``M`` (the remainder waits for the next epoch's permutation).
+* **Inference.** The students are evaluated with the population statistics of the test
+  distribution (``mu = 0``, ``sigma = ||w||``, which is also what a large fresh test batch
+  gives), i.e. as the linear predictor ``v = gamma w``. The alternative, statistics of the
+  training set (what re-estimated running averages converge to), is reported alongside
+  (``eps_*_trainstats``).
+
+Array code (:func:`teacher`, :func:`ridge_path`, :func:`train_students`) uses only the
+array-API namespace of its inputs (NumPy, CuPy, array-api-strict); the analysis of the results
+(root finding for ``zeta_eff``) is NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from regnorm._validation import check_choice, check_integer, check_real, normalize_rng
+from regnorm.backend import array_namespace, get_namespace, to_numpy
+from regnorm.marchenko_pastur import lambda_minus
+
+__all__ = [
+    "VARIANTS",
+    "TeacherData",
+    "learning_curve_point",
+    "paired_zeta",
+    "ridge_path",
+    "ridge_weights",
+    "teacher",
+    "train_students",
+]
+
+#: variant -> (subtract mu_B, scale): scale "std" = batch std, "rms" = sqrt(mean h^2),
+#: "none" = ||w|| (kept at 1).
+VARIANTS: dict[str, tuple[bool, str]] = {
+    "bn": (True, "std"),
+    "bn_uncentred": (False, "rms"),
+    "wn_mean_only": (True, "none"),
+    "wn_variance_only": (False, "std"),
+    "wn": (False, "none"),
+}
+
+
+@dataclass(frozen=True)
+class TeacherData:
+    """A training set of the linear teacher.
+
+    Attributes
+    ----------
+    X : array, shape (..., P, N)
+        Inputs, i.i.d. N(0, 1).
+    y : array, shape (..., P)
+        Targets ``X w* + eps``.
+    w_star : array, shape (..., N)
+        Teacher weights, ``||w*|| = 1`` exactly (so the closed forms' ``E||w*||^2 = 1``
+        holds per data set, removing one source of variance).
+    """
+
+    X: Any
+    y: Any
+    w_star: Any
+
+    @property
+    def alpha(self) -> float:
+        return self.X.shape[-2] / self.X.shape[-1]
+
+
+def teacher(
+    N: int,
+    P: int,
+    delta2: float,
+    *,
+    reps: int | None = None,
+    rng: Any = None,
+    xp: Any = None,
+    dtype: Any = None,
+) -> TeacherData:
+    """Draw a teacher and ``P`` training samples (``reps`` independent data sets if given).
+
+    Parameters
+    ----------
+    N, P : int
+        Input dimension and number of samples (``>= 1``); ``alpha = P/N``.
+    delta2 : float
+        Output noise variance ``>= 0``.
+    reps : int, optional
+        If given, stack ``reps`` independent data sets along a leading axis.
+    rng : seed or Generator, optional
+        NumPy randomness (drawn on the host, then moved to ``xp``).
+    xp : namespace or backend name, optional
+        Array namespace of the result (default NumPy).
+    dtype : optional
+        Floating dtype of ``xp`` (default float64).
+    """
+    N = check_integer("N", N, minimum=1)
+    P = check_integer("P", P, minimum=1)
+    delta2 = check_real("delta2", delta2, minimum=0.0)
+    lead = () if reps is None else (check_integer("reps", reps, minimum=1),)
+    rng = normalize_rng(rng)
+    xp = get_namespace(xp) if not hasattr(xp, "matmul") else xp
+    dtype = xp.float64 if dtype is None else dtype
+    w = rng.standard_normal((*lead, N))
+    w /= np.linalg.norm(w, axis=-1, keepdims=True)
+    X = rng.standard_normal((*lead, P, N))
+    y = np.einsum("...pn,...n->...p", X, w) + math.sqrt(delta2) * rng.standard_normal((*lead, P))
+    return TeacherData(
+        X=xp.asarray(X, dtype=dtype),
+        y=xp.asarray(y, dtype=dtype),
+        w_star=xp.asarray(w, dtype=dtype),
+    )
+
+
+def _svd_parts(data: TeacherData):
+    """Singular values ``s``, right vectors ``Vt``, ``a = U^T y`` and ``b = V^T w*``.
+
+    From ``eigh`` of the smaller Gram matrix (``X^T X`` or ``X X^T``), not ``svd``: several
+    times faster, and multithreaded ``svd`` degrades badly on a busy machine. The squared
+    singular values carry relative error ~ eps cond(X)^2 for the smallest modes (1e-8 at
+    N = 4096, alpha = 1), far below the Monte-Carlo error.
+    """
+    xp = array_namespace(data.X)
+    X, y = data.X, data.y
+    P, N = X.shape[-2], X.shape[-1]
+    Xt = xp.matrix_transpose(X)
+    if P >= N:
+        lam, V = xp.linalg.eigh(xp.matmul(Xt, X))  # (..., N), (..., N, N)
+        lam = xp.clip(lam, min=0.0)
+        s = xp.sqrt(lam)
+        Vt = xp.matrix_transpose(V)
+        proj = xp.squeeze(xp.matmul(Vt, xp.matmul(Xt, y[..., None])), axis=-1)  # S U^T y
+        a = proj / xp.where(s > 0, s, xp.ones_like(s))
+    else:
+        lam, U = xp.linalg.eigh(xp.matmul(X, Xt))  # (..., P), (..., P, P)
+        lam = xp.clip(lam, min=0.0)
+        s = xp.sqrt(lam)
+        inv = xp.where(s > 0, 1.0 / xp.where(s > 0, s, xp.ones_like(s)), xp.zeros_like(s))
+        Vt = xp.matmul(xp.matrix_transpose(U), X) * inv[..., None]  # rows = right vectors
+        a = xp.squeeze(xp.matmul(xp.matrix_transpose(U), y[..., None]), axis=-1)
+    b = xp.squeeze(xp.matmul(Vt, data.w_star[..., None]), axis=-1)
+    return xp, s, Vt, a, b
+
+
+def ridge_path(data: TeacherData, zetas: Any) -> Any:
+    """Generalization error ``||v(zeta) - w*||^2`` of the ridge student for many ``zeta``.
+
+    One thin SVD ``X = U S V^T`` per data set serves every ``zeta``:
+
+    .. math::
+
+        \\epsilon(\\zeta) = \\sum_i \\Bigl(\\frac{s_i a_i}{s_i^2 + N\\zeta} - b_i\\Bigr)^2
+            + \\|w^*_\\perp\\|^2, \\qquad a = U^T y,\\; b = V^T w^*,
+
+    where ``w*_perp`` (nonzero only for ``P < N``) is the part of ``w*`` outside the row span
+    of ``X``. ``zeta = 0`` is the pseudo-inverse (minimum-norm least squares, C5).
+
+    Parameters
+    ----------
+    data : TeacherData
+        ``X`` of shape ``(..., P, N)``.
+    zetas : array_like, shape (Z,)
+        Ridge parameters ``>= 0`` (ridge scale of C6).
+
+    Returns
+    -------
+    array, shape (..., Z)
+    """
+    xp, s, Vt, a, b = _svd_parts(data)
+    z = _zetas(zetas, xp, s.dtype)
+    N = data.X.shape[-1]
+    coef = _ridge_coefficients(xp, s, a, z, N)  # (..., r, Z)
+    err = xp.sum((coef - b[..., None]) ** 2, axis=-2)
+    if s.shape[-1] < N:  # w* has a component outside the span of the data
+        perp = xp.sum(data.w_star**2, axis=-1) - xp.sum(b**2, axis=-1)
+        err = err + perp[..., None]
+    return err
+
+
+def ridge_weights(data: TeacherData, zetas: Any) -> Any:
+    """Ridge solutions ``v(zeta)``, shape ``(..., N, Z)``, from one SVD (see :func:`ridge_path`)."""
+    xp, s, Vt, a, _ = _svd_parts(data)
+    z = _zetas(zetas, xp, s.dtype)
+    coef = _ridge_coefficients(xp, s, a, z, data.X.shape[-1])
+    return xp.matmul(xp.matrix_transpose(Vt), coef)
+
+
+def _zetas(zetas: Any, xp: Any, dtype: Any) -> Any:
+    z = np.atleast_1d(np.asarray(zetas, dtype=np.float64))
+    if z.ndim != 1 or not np.all(np.isfinite(z)) or np.any(z < 0):
+        raise ValueError(f"zetas must be a 1-d array of finite numbers >= 0, got {zetas!r}")
+    return xp.asarray(z, dtype=dtype)
+
+
+def _ridge_coefficients(xp: Any, s: Any, a: Any, z: Any, N: int) -> Any:
+    s2 = s[..., None]
+    den = s2**2 + N * z  # (..., r, Z)
+    # zero singular values (only at exactly rank-deficient X) contribute 0 (pseudo-inverse)
+    safe = xp.where(den > 0, den, xp.ones_like(den))
+    return xp.where(den > 0, s2 * a[..., None] / safe, xp.zeros_like(den))
+
+
+def train_students(
+    data: TeacherData,
+    variants: Sequence[str],
+    *,
+    M: int,
+    v0: Any,
+    lr: Any,
+    epochs: int,
+    zeta_loss: Any = 0.0,
+    rng: Any = None,
+    average_from: float = 0.5,
+) -> dict[str, Any]:
+    """Train K normalized students on each data set by minibatch SGD on the sphere ``||w||=1``.
+
+    All K students (columns) see the same minibatches, so each step is two matrix products
+    ``X_B W`` and ``X_B^T dH`` of shapes ``(..., M, N) x (..., N, K)``. The per-column
+    forward/backward pass handles every variant of :data:`VARIANTS` with masks, e.g. for
+    ``bn``: ``dL/dh = (g - mean_B g - h_hat mean_B(g h_hat))/sigma_B`` with
+    ``g = 2 gamma (phi - y)/M``.
+
+    Parameters
+    ----------
+    data : TeacherData
+        ``X`` of shape ``(..., P, N)`` (leading axis = independent data sets).
+    variants : sequence of str, length K
+        Keys of :data:`VARIANTS`, one per column.
+    M : int
+        Batch size, ``2 <= M <= P``.
+    v0 : array, shape (..., N, K)
+        Initial linear predictors; ``w0 = v0/||v0||``, ``gamma0 = ||v0||`` (put ``v0`` in the
+        span of the data, e.g. a ridge solution).
+    lr : float or array_like, shape (K,)
+        Step size per column.
+    epochs : int
+        Passes over the data (``floor(P/M)`` steps each).
+    zeta_loss : float or array_like, shape (K,)
+        Explicit gamma decay ``zeta_loss gamma^2`` added to the batch loss (for ``wn``).
+    rng : seed or Generator, optional
+        Shuffling randomness.
+    average_from : float
+        Fraction of the steps after which ``v = gamma w`` is averaged (Polyak-Ruppert).
+
+    Returns
+    -------
+    dict
+        ``v`` (last iterate) and ``v_avg`` (tail average), each ``(..., N, K)``; ``steps``.
+    """
+    xp = array_namespace(data.X)
+    X, y = data.X, data.y
+    P, N = X.shape[-2], X.shape[-1]
+    M = check_integer("M", M, minimum=2)
+    if M > P:
+        raise ValueError(f"M must be <= P (the number of samples), got M={M} > P={P}")
+    epochs = check_integer("epochs", epochs, minimum=1)
+    average_from = check_real(
+        "average_from", average_from, minimum=0.0, maximum=1.0, max_inclusive=False
+    )
+    K = len(variants)
+    for v in variants:
+        check_choice("variant", v, VARIANTS)
+    if v0.shape[-2:] != (N, K):
+        raise ValueError(f"v0 must have shape (..., {N}, {K}), got {tuple(v0.shape)}")
+    rng = normalize_rng(rng)
+    dt = X.dtype
+
+    def col(values):
+        arr = np.broadcast_to(np.asarray(values, dtype=np.float64), (K,))
+        return xp.asarray(arr, dtype=dt)
+
+    centre = col([VARIANTS[v][0] for v in variants])
+    is_std = col([VARIANTS[v][1] == "std" for v in variants])
+    is_rms = col([VARIANTS[v][1] == "rms" for v in variants])
+    is_none = col([VARIANTS[v][1] == "none" for v in variants])
+    lr_c = col(lr)
+    decay = col(zeta_loss)
+
+    gamma = xp.sqrt(xp.sum(v0**2, axis=-2))  # (..., K)
+    W = v0 / gamma[..., None, :]
+    n_batches = P // M
+    total = epochs * n_batches
+    start_avg = int(average_from * total)
+    v_sum = xp.zeros_like(v0)
+    n_avg = 0
+    step = 0
+    for _ in range(epochs):
+        perm = rng.permutation(P)
+        for j in range(n_batches):
+            idx = xp.asarray(perm[j * M : (j + 1) * M])
+            Xb = xp.take(X, idx, axis=-2)  # (..., M, N)
+            yb = xp.take(y, idx, axis=-1)[..., None]  # (..., M, 1)
+            H = xp.matmul(Xb, W)  # (..., M, K)
+            mu = xp.mean(H, axis=-2, keepdims=True)
+            Hc = H - mu
+            var = xp.mean(Hc**2, axis=-2, keepdims=True)
+            ms = xp.mean(H**2, axis=-2, keepdims=True)
+            s = is_std * xp.sqrt(var) + is_rms * xp.sqrt(ms) + is_none
+            c = H - centre * mu
+            hh = c / s
+            r = gamma[..., None, :] * hh - yb
+            dgamma = 2.0 * xp.mean(r * hh, axis=-2) + 2.0 * decay * gamma
+            g = (2.0 / M) * gamma[..., None, :] * r
+            gc = xp.sum(g * c, axis=-2, keepdims=True)
+            dH = (g - centre * xp.mean(g, axis=-2, keepdims=True)) / s
+            dH = dH - (is_std * Hc + is_rms * H) * gc / (M * s**3)
+            GW = xp.matmul(xp.matrix_transpose(Xb), dH)  # (..., N, K)
+            GW = GW - W * xp.sum(W * GW, axis=-2, keepdims=True)  # tangent to the sphere
+            # annealing: constant step, then linear decay to 0 over the averaging window
+            f = 1.0 if step < start_avg else (total - step) / (total - start_avg)
+            W = W - (f * lr_c) * GW
+            W = W / xp.sqrt(xp.sum(W**2, axis=-2, keepdims=True))
+            gamma = gamma - (f * lr_c) * dgamma
+            step += 1
+            if step > start_avg:
+                v_sum = v_sum + gamma[..., None, :] * W
+                n_avg += 1
+    v = gamma[..., None, :] * W
+    return {"v": v, "v_avg": v_sum / n_avg, "steps": total}
+
+
+def paired_zeta(data: TeacherData, v: Any, *, bounds: tuple[float, float] = (1e-5, 10.0)):
+    """The ridge parameter whose solution on the SAME data is closest to ``v`` (NumPy).
+
+    Minimizes ``||v - v_ridge(zeta)||^2`` over ``log zeta`` (golden section after a grid), for
+    ``v`` of shape ``(N, K)`` and one data set. Returns ``(zeta, rel_dist)`` arrays of shape
+    ``(K,)`` with ``rel_dist = min ||v - v_ridge|| / ||v - v_ridge(0)||`` (how much closer the
+    best ridge solution is than the pseudo-inverse: ~0 if ``v`` is a ridge solution). Being a
+    paired comparison on one data set, it carries no finite-N bias of the closed forms.
+    """
+    _, s, Vt, a, _ = _svd_parts(data)
+    s, Vt, a = to_numpy(s), to_numpy(Vt), to_numpy(a)
+    vv = to_numpy(v)
+    c = Vt @ vv  # (r, K)
+    perp = np.sum(vv**2, axis=0) - np.sum(c**2, axis=0)
+    N = data.X.shape[-1]
+
+    def dist(z):
+        coef = s * a / (s**2 + N * z)
+        return np.sum((c - coef[:, None]) ** 2, axis=0) + np.maximum(perp, 0.0)
+
+    grid = np.geomspace(*bounds, 121)
+    d = np.stack([dist(z) for z in grid])  # (121, K)
+    best = np.argmin(d, axis=0)
+    out_z, out_d = np.empty(vv.shape[1]), np.empty(vv.shape[1])
+    for k in range(vv.shape[1]):
+        lo = np.log(grid[max(best[k] - 1, 0)])
+        hi = np.log(grid[min(best[k] + 1, len(grid) - 1)])
+        f = lambda t, k=k: dist(math.exp(t))[k]  # noqa: E731
+        for _ in range(60):  # golden section on log zeta
+            m1, m2 = hi - 0.618 * (hi - lo), lo + 0.618 * (hi - lo)
+            if f(m1) < f(m2):
+                hi = m2
+            else:
+                lo = m1
+        out_z[k] = math.exp(0.5 * (lo + hi))
+        coef0 = np.where(s > 0, a / np.where(s > 0, s, 1.0), 0.0)
+        ref = np.sum((c[:, k] - coef0) ** 2) + max(perp[k], 0.0)
+        out_d[k] = math.sqrt(f(math.log(out_z[k])) / ref)
+    return out_z, out_d
+
+
+def _epochs_for(alpha: float, N: int, M: int, eta: float, n_relax: float, zeta_lo: float) -> int:
+    rate = 2.0 * eta * (lambda_minus(alpha) + zeta_lo) / alpha  # slowest mode per step
+    steps = n_relax / rate
+    return max(4, math.ceil(steps / (int(alpha * N) // M)))
+
+
+def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """One data set at one ``alpha``: every student's generalization error (a sweep task).
+
+    ``params``: ``N``, ``alpha``, ``delta2``, ``M`` (required); ``variants`` (comma list,
+    default ``"bn,bn_uncentred,wn_mean_only,wn_variance_only"``), ``lr_scale`` (0.25),
+    ``lr_factors`` (``"1,0.5"``), ``n_relax`` (6), ``backend`` ("numpy"), ``train`` (True).
+    Always also trains ``wn`` with explicit decay ``zeta_loss = 1/(2M)`` (to check that SGD
+    reaches the ridge solution). Two initializations: ridge solutions at
+    ``zeta = alpha/(8M)`` and ``zeta = 6 alpha/M`` (bracketing every candidate).
+
+    Returns columns ``eps_pinv``, ``eps_ridge_M`` (``zeta = 1/(2M)``), ``eps_ridge_opt``
+    (``zeta = delta2``), and for each variant ``eps_<variant>`` (averaged over the two starts,
+    first step size), ``eps_<variant>_lr<k>`` per step factor, ``gap_<variant>`` (difference
+    between the two starts), ``zpair_<variant>`` (paired ridge fit), ``dpair_<variant>``,
+    ``eps_<variant>_trainstats`` (inference with training-set statistics); ``wn_vs_ridge``
+    (relative distance of the SGD-trained WN + decay to its ridge solution).
+    """
+    N = check_integer("N", params["N"], minimum=1)
+    alpha = check_real("alpha", params["alpha"], minimum=0.0, min_inclusive=False)
+    delta2 = check_real("delta2", params["delta2"], minimum=0.0)
+    M = check_integer("M", params["M"], minimum=2)
+    P = max(1, round(alpha * N))
+    xp = get_namespace(params.get("backend", "numpy"))
+    data = teacher(N, P, delta2, rng=rng, xp=xp)
+    out: dict[str, float] = {"P": float(P)}
+    zeta_m = 1.0 / (2 * M)
+    ridge = to_numpy(ridge_path(data, [0.0, zeta_m, delta2]))
+    out.update(eps_pinv=float(ridge[0]), eps_ridge_M=float(ridge[1]), eps_ridge_opt=float(ridge[2]))
+    if not params.get("train", True):
+        return out
+    if P < M:
+        raise ValueError(f"alpha*N = {P} samples is fewer than the batch size M={M}")
+    variants = str(params.get("variants", "bn,bn_uncentred,wn_mean_only,wn_variance_only"))
+    variants = [v.strip() for v in variants.split(",") if v.strip()] + ["wn"]
+    factors = [float(f) for f in str(params.get("lr_factors", "1,0.5")).split(",")]
+    eta = float(params.get("lr_scale", 0.25)) / (1.0 + math.sqrt(N / M)) ** 2
+    z_inits = [alpha / (8 * M), 6 * alpha / M]
+    v_init = ridge_weights(data, z_inits)  # (N, 2)
+    cols, lrs, v0cols, dec = [], [], [], []
+    for fi, f in enumerate(factors):
+        for ii in range(2):
+            for v in variants:
+                cols.append((v, fi, ii))
+                lrs.append(eta * f)
+                v0cols.append(ii)
+                dec.append(zeta_m if v == "wn" else 0.0)
+    v0 = xp.take(v_init, xp.asarray(np.asarray(v0cols)), axis=-1)
+    epochs = _epochs_for(
+        alpha,
+        N,
+        M,
+        eta * min(factors),
+        float(params.get("n_relax", 6.0)),
+        zeta_lo=min(alpha, 1.0) / (2 * M),
+    )
+    res = train_students(
+        data, [c[0] for c in cols], M=M, v0=v0, lr=lrs, epochs=epochs, zeta_loss=dec, rng=rng
+    )
+    v_avg = to_numpy(res["v_avg"])
+    w_star = to_numpy(data.w_star)
+    err = np.sum((v_avg - w_star[:, None]) ** 2, axis=0)
+    out["epochs"] = float(epochs)
+    out["eta"] = eta
+    # Step size -> 0: linear (Richardson) extrapolation of v from the two smallest steps,
+    # per start; the SGD-noise bias of the averaged iterate is O(eta).
+    order = np.argsort(factors)
+    f_s = factors[order[0]]
+    f_b = factors[order[1]] if len(factors) > 1 else None
+    kidx = {c: k for k, c in enumerate(cols)}
+    ext_cols, ext_names = [], []
+    for v in variants:
+        for fi in range(len(factors)):
+            out[f"eps_{v}_lr{fi}"] = 0.5 * float(err[kidx[v, fi, 0]] + err[kidx[v, fi, 1]])
+        starts = []
+        for ii in range(2):
+            vs = v_avg[:, kidx[v, order[0], ii]]
+            if f_b is not None:
+                vb = v_avg[:, kidx[v, order[1], ii]]
+                vs = vs - (vb - vs) * f_s / (f_b - f_s)
+            starts.append(vs)
+        e0, e1 = (float(np.sum((x - w_star) ** 2)) for x in starts)
+        out[f"eps_{v}"] = 0.5 * (e0 + e1)
+        out[f"gap_{v}"] = e1 - e0
+        if f_b is not None:  # how much the error moved between the two step sizes
+            out[f"lrdep_{v}"] = out[f"eps_{v}_lr{order[1]}"] - out[f"eps_{v}_lr{order[0]}"]
+        ext_cols.append(0.5 * (starts[0] + starts[1]))
+        ext_names.append(v)
+    v_ext = np.stack(ext_cols, axis=1)
+    ts = _trainstats_errors(data, v_ext, ext_names)
+    zp, dp = paired_zeta(data, v_ext)
+    for k, v in enumerate(ext_names):
+        out[f"eps_{v}_trainstats"] = float(ts[k])
+        out[f"zpair_{v}"] = float(zp[k])
+        out[f"dpair_{v}"] = float(dp[k])
+    v_r = to_numpy(ridge_weights(data, [alpha * zeta_m]))[:, 0]
+    v_w = v_ext[:, ext_names.index("wn")]
+    out["wn_vs_ridge"] = float(np.linalg.norm(v_w - v_r) / np.linalg.norm(v_r))
+    out["eps_wn_ridge"] = float(np.sum((v_r - w_star) ** 2))
+    return out
+
+
+def _trainstats_errors(data: TeacherData, v: Any, variants: Sequence[str]) -> np.ndarray:
+    """Test error when inference uses the training set's statistics instead of the population's.
+
+    ``phi(x) = gamma (w^T x - c mu_T)/s_T`` with ``mu_T, s_T`` the training-set mean and
+    std (or rms) of ``h = w^T x``; error ``||gamma w/s_T - w*||^2 + (gamma c mu_T/s_T)^2``.
+    """
+    X, vv, w = to_numpy(data.X), to_numpy(v), to_numpy(data.w_star)
+    gamma = np.linalg.norm(vv, axis=0)
+    W = vv / gamma
+    H = X @ W
+    mu = H.mean(0)
+    out = np.empty(len(variants))
+    for k, name in enumerate(variants):
+        centre, scale = VARIANTS[name]
+        s = {"std": H[:, k].std(), "rms": math.sqrt(np.mean(H[:, k] ** 2)), "none": 1.0}[scale]
+        m = mu[k] if centre else 0.0
+        out[k] = np.sum((gamma[k] * W[:, k] / s - w) ** 2) + (gamma[k] * m / s) ** 2
+    return out
+
+
+def finite_n_pinv(N: int, P: int, delta2: float) -> float:
+    """Exact finite-N expected pseudo-inverse error for Gaussian X (inverse-Wishart means).
+
+    ``1 - P/N + delta^2 P/(N-P-1)`` for ``P < N - 1``, ``delta^2 N/(P-N-1)`` for
+    ``P > N + 1``, ``inf`` otherwise (the inverse-Wishart mean does not exist). C5's
+    :func:`regnorm.learning_curves.eps_sgd` is the ``N -> inf`` limit.
+    """
+    if P < N - 1:
+        return 1.0 - P / N + delta2 * P / (N - P - 1)
+    if P > N + 1:
+        return delta2 * N / (P - N - 1)
+    return math.inf
