@@ -261,6 +261,7 @@ def train_students(
     zeta_loss: Any = 0.0,
     rng: Any = None,
     average_from: float = 0.5,
+    anneal: bool = True,
 ) -> dict[str, Any]:
     """Train K normalized students on each data set by minibatch SGD on the sphere ``||w||=1``.
 
@@ -291,6 +292,8 @@ def train_students(
         Shuffling randomness.
     average_from : float
         Fraction of the steps after which ``v = gamma w`` is averaged (Polyak-Ruppert).
+    anneal : bool
+        Decay the step linearly to 0 over the averaging window (else keep it constant).
 
     Returns
     -------
@@ -357,7 +360,7 @@ def train_students(
             GW = xp.matmul(xp.matrix_transpose(Xb), dH)  # (..., N, K)
             GW = GW - W * xp.sum(W * GW, axis=-2, keepdims=True)  # tangent to the sphere
             # annealing: constant step, then linear decay to 0 over the averaging window
-            f = 1.0 if step < start_avg else (total - step) / (total - start_avg)
+            f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
             W = W - (f * lr_c) * GW
             W = W / xp.sqrt(xp.sum(W**2, axis=-2, keepdims=True))
             gamma = gamma - (f * lr_c) * dgamma
@@ -463,17 +466,46 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
                 v0cols.append(ii)
                 dec.append(zeta_m if v == "wn" else 0.0)
     v0 = xp.take(v_init, xp.asarray(np.asarray(v0cols)), axis=-1)
-    epochs = _epochs_for(
-        alpha,
-        N,
-        M,
-        eta * min(factors),
-        float(params.get("n_relax", 6.0)),
-        zeta_lo=min(alpha, 1.0) / (2 * M),
-    )
+    names = [c[0] for c in cols]
+    kidx = {c: k for k, c in enumerate(cols)}
+    # Burn-in at constant step in chunks until the two starts agree (convergence criterion:
+    # their distance contracts at the slowest relaxation rate, so once it is below `tol`
+    # relative to ||v|| each start is that close to the common fixed point), then an
+    # annealed phase whose iterates are averaged.
+    chunk = _epochs_for(alpha, N, M, eta * min(factors), 1.0, zeta_lo=min(alpha, 1.0) / (2 * M))
+    tol = float(params.get("tol", 0.01))
+    max_epochs = int(params.get("max_chunks", 40)) * chunk
+    v_cur, done, gap = v0, 0, math.inf
+    while done < max_epochs:
+        res = train_students(
+            data,
+            names,
+            M=M,
+            v0=v_cur,
+            lr=lrs,
+            epochs=chunk,
+            zeta_loss=dec,
+            rng=rng,
+            anneal=False,
+        )
+        v_cur, done = res["v"], done + chunk
+        vv = to_numpy(v_cur)
+        k0 = [k for k, c in enumerate(cols) if c[2] == 0]
+        k1 = [kidx[cols[k][0], cols[k][1], 1] for k in k0]
+        gap = float(
+            np.max(
+                np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
+            )
+        )
+        if gap < tol:
+            break
+    final = 2 * chunk
     res = train_students(
-        data, [c[0] for c in cols], M=M, v0=v0, lr=lrs, epochs=epochs, zeta_loss=dec, rng=rng
+        data, names, M=M, v0=v_cur, lr=lrs, epochs=final, zeta_loss=dec, rng=rng, anneal=True
     )
+    epochs = done + final
+    out["converged"] = float(gap < tol)
+    out["start_gap"] = gap
     v_avg = to_numpy(res["v_avg"])
     w_star = to_numpy(data.w_star)
     err = np.sum((v_avg - w_star[:, None]) ** 2, axis=0)
@@ -484,7 +516,6 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     order = np.argsort(factors)
     f_s = factors[order[0]]
     f_b = factors[order[1]] if len(factors) > 1 else None
-    kidx = {c: k for k, c in enumerate(cols)}
     ext_cols, ext_names = [], []
     for v in variants:
         for fi in range(len(factors)):
