@@ -522,6 +522,17 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
                 dec.append(zeta_m if v == "wn" else 0.0)
     v0 = xp.take(v_init, xp.asarray(np.asarray(v0cols)), axis=-1)
     names = [c[0] for c in cols]
+    if P < N:
+        # For P < N a centred student has a flat direction: d with X d = 1 (all ones) shifts
+        # every h by the same constant, which mu_B removes, so the gradient never touches it
+        # and its component is whatever the initialization put there. We start with none
+        # (the minimum-norm choice, as for the null space of X).
+        d = to_numpy(ridge_weights(TeacherData(data.X, xp.ones_like(data.y), data.w_star), [0.0]))
+        d = d[:, 0] / np.linalg.norm(d[:, 0])
+        centred = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
+        v0n = to_numpy(v0)
+        v0n = v0n - centred * np.outer(d, d @ v0n)
+        v0 = xp.asarray(v0n, dtype=data.X.dtype)
     kidx = {c: k for k, c in enumerate(cols)}
     # Burn-in at constant step in chunks until the two starts agree (convergence criterion:
     # their distance contracts at the slowest relaxation rate, so once it is below `tol`
@@ -547,11 +558,8 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         vv = to_numpy(v_cur)
         k0 = [k for k, c in enumerate(cols) if c[2] == 0]
         k1 = [kidx[cols[k][0], cols[k][1], 1] for k in k0]
-        gap = float(
-            np.max(
-                np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
-            )
-        )
+        gaps = np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
+        gap = float(np.max(gaps))
         if gap < tol:
             break
     final = 2 * chunk
@@ -561,6 +569,9 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     epochs = done + final
     out["converged"] = float(gap < tol)
     out["start_gap"] = gap
+    for k, g in zip(k0, gaps, strict=True):
+        if cols[k][1] == 0:
+            out[f"start_gap_{cols[k][0]}"] = float(g)
     v_avg = to_numpy(res["v_avg"])
     w_star = to_numpy(data.w_star)
     err = np.sum((v_avg - w_star[:, None]) ** 2, axis=0)
