@@ -168,7 +168,7 @@ def teacher(
     w = rng.standard_normal((*lead, N))
     w /= np.linalg.norm(w, axis=-1, keepdims=True)
     X = rng.standard_normal((*lead, P, N))
-    y = np.einsum("...pn,...n->...p", X, w) + math.sqrt(delta2) * rng.standard_normal((*lead, P))
+    y = (X @ w[..., None])[..., 0] + math.sqrt(delta2) * rng.standard_normal((*lead, P))
     return TeacherData(
         X=xp.asarray(X, dtype=dtype),
         y=xp.asarray(y, dtype=dtype),
