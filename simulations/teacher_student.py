@@ -60,6 +60,7 @@ array-API namespace of its inputs (NumPy, CuPy, array-api-strict); the analysis 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +130,11 @@ class TeacherData:
     @property
     def alpha(self) -> float:
         return self.X.shape[-2] / self.X.shape[-1]
+
+    @functools.cached_property
+    def spectral(self) -> tuple:
+        """``(xp, s, Vt, a, b)`` of :func:`_svd_parts`, computed once per data set."""
+        return _svd_parts(self)
 
 
 def teacher(
@@ -230,7 +236,7 @@ def ridge_path(data: TeacherData, zetas: Any) -> Any:
     -------
     array, shape (..., Z)
     """
-    xp, s, Vt, a, b = _svd_parts(data)
+    xp, s, Vt, a, b = data.spectral
     z = _zetas(zetas, xp, s.dtype)
     N = data.X.shape[-1]
     coef = _ridge_coefficients(xp, s, a, z, N)  # (..., r, Z)
@@ -253,7 +259,7 @@ def ridge_path_derivative(data: TeacherData, zetas: Any) -> Any:
     every data set, finite N included (each eigenvalue's term is
     ``2 lambda (zeta - delta^2)/(lambda + zeta)^3``), which is what C7's check measures.
     """
-    xp, s, Vt, a, b = _svd_parts(data)
+    xp, s, Vt, a, b = data.spectral
     z = _zetas(zetas, xp, s.dtype)
     N = data.X.shape[-1]
     coef = _ridge_coefficients(xp, s, a, z, N)
@@ -265,7 +271,7 @@ def ridge_path_derivative(data: TeacherData, zetas: Any) -> Any:
 
 def ridge_weights(data: TeacherData, zetas: Any) -> Any:
     """Ridge solutions ``v(zeta)``, shape ``(..., N, Z)``, from one SVD (see :func:`ridge_path`)."""
-    xp, s, Vt, a, _ = _svd_parts(data)
+    xp, s, Vt, a, _ = data.spectral
     z = _zetas(zetas, xp, s.dtype)
     coef = _ridge_coefficients(xp, s, a, z, data.X.shape[-1])
     return xp.matmul(xp.matrix_transpose(Vt), coef)
@@ -417,7 +423,7 @@ def paired_zeta(data: TeacherData, v: Any, *, bounds: tuple[float, float] = (1e-
     best ridge solution is than the pseudo-inverse: ~0 if ``v`` is a ridge solution). Being a
     paired comparison on one data set, it carries no finite-N bias of the closed forms.
     """
-    _, s, Vt, a, _ = _svd_parts(data)
+    _, s, Vt, a, _ = data.spectral
     s, Vt, a = to_numpy(s), to_numpy(Vt), to_numpy(a)
     vv = to_numpy(v)
     c = Vt @ vv  # (r, K)
@@ -527,8 +533,11 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         # every h by the same constant, which mu_B removes, so the gradient never touches it
         # and its component is whatever the initialization put there. We start with none
         # (the minimum-norm choice, as for the null space of X).
-        d = to_numpy(ridge_weights(TeacherData(data.X, xp.ones_like(data.y), data.w_star), [0.0]))
-        d = d[:, 0] / np.linalg.norm(d[:, 0])
+        # minimum-norm d = V S^-1 U^T 1 with U^T 1 = S^-1 V^T X^T 1 (s > 0 for P < N)
+        _, s_, Vt_, _, _ = data.spectral
+        s_, Vt_ = to_numpy(s_), to_numpy(Vt_)
+        d = Vt_.T @ ((Vt_ @ to_numpy(data.X).sum(axis=0)) / s_**2)
+        d = d / np.linalg.norm(d)
         centred = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
         v0n = to_numpy(v0)
         v0n = v0n - centred * np.outer(d, d @ v0n)
