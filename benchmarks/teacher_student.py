@@ -14,6 +14,8 @@ Prints, in one run on the same machine:
 
 Run: ``python benchmarks/teacher_student.py [--N 4096] [--epochs-from PARQUET]``.
 Timings on a shared machine are inflated by other processes: the script says how busy it was.
+On a busy machine multithreaded BLAS is pathologically slow for the small per-step products:
+run with ``OPENBLAS_NUM_THREADS=1`` (the script reports the setting).
 """
 
 from __future__ import annotations
@@ -106,7 +108,14 @@ def main(argv=None) -> int:
 
     N = args.N
     K_fig = 5 * 2 * 2  # variants x step sizes x starts: what one figure task trains together
-    for K, label in ((1, "one student (matrix-vector)"), (K_fig, f"K={K_fig} shared batches")):
+    print(
+        f"    BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
+    for K, label in (
+        (1, "one student (matrix-vector)"),
+        (K_fig, f"K={K_fig} shared batches (the figure's tasks)"),
+        (4 * K_fig, f"K={4 * K_fig} shared batches"),
+    ):
         rate, per_step = sgd_rate(N, K)
         print(
             f"[2] BN-student SGD, N={N}, M=32, {label}: {rate / 1e9:.2f} GFLOP/s = "

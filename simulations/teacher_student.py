@@ -400,12 +400,19 @@ def train_students(
             dH = (g - centre * xp.mean(g, axis=-2, keepdims=True)) / s
             dH = dH - (is_std * Hc + is_rms * H) * gc / (M * s**3)
             GW = xp.matmul(xp.matrix_transpose(Xb), dH)  # (..., N, K)
-            GW = GW - W * xp.sum(W * GW, axis=-2, keepdims=True)  # tangent to the sphere
+            # Tangent step and renormalization without extra passes over (N, K): with
+            # ||w|| = 1 and c = w^T g = sum_B h dH (as H = X_B W), the projected step is
+            # w (1 + s c) - s g, of norm sqrt(1 + s^2 (||g||^2 - c^2)).
+            c = xp.sum(H * dH, axis=-2, keepdims=True)
+            g2 = xp.sum(GW * GW, axis=-2, keepdims=True)
             # annealing: constant step, then linear decay to 0 over the averaging window
             f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
-            W = W - (f * lr_c) * GW
-            W = W / xp.sqrt(xp.sum(W**2, axis=-2, keepdims=True))
-            gamma = gamma - (f * lr_c) * dgamma
+            sl = f * lr_c
+            norm = xp.sqrt(1.0 + sl**2 * (g2 - c**2))
+            W = W * ((1.0 + sl * c) / norm) - GW * (sl / norm)
+            if step % 64 == 63:  # remove the slow drift of ||w|| by rounding
+                W = W / xp.sqrt(xp.sum(W**2, axis=-2, keepdims=True))
+            gamma = gamma - sl * dgamma
             step += 1
             if step > start_avg:
                 v_sum = v_sum + gamma[..., None, :] * W
