@@ -92,6 +92,7 @@ __all__ = [
     "ridge_path",
     "ridge_path_derivative",
     "ridge_weights",
+    "shrunk_pseudo_inverse_error",
     "teacher",
     "zeta_predictions",
     "train_students",
@@ -267,6 +268,22 @@ def ridge_path_derivative(data: TeacherData, zetas: Any) -> Any:
     safe = xp.where(den > 0, den, xp.ones_like(den))
     dcoef = xp.where(den > 0, -N * coef / safe, xp.zeros_like(den))
     return xp.sum(2.0 * (coef - b[..., None]) * dcoef, axis=-2)
+
+
+def shrunk_pseudo_inverse_error(data: TeacherData, factors: Any) -> Any:
+    """Error ``||u_pinv/(1 + f) - w*||^2`` of the uniformly shrunk pseudo-inverse, per ``f``.
+
+    The comparison curve for a BN student evaluated with training-set statistics: a penalty
+    ``zeta_loss gamma^2`` on ``u = gamma w / sigma_T`` equals ``zeta_loss u^T Sigma_T u``
+    (training covariance, not the identity), whose minimizer is ``u_pinv/(1 + zeta_loss)``.
+    """
+    xp, s, Vt, a, b = data.spectral
+    f = _zetas(factors, xp, s.dtype)
+    coef = _ridge_coefficients(xp, s, a, xp.zeros_like(f), data.X.shape[-1]) / (1.0 + f)
+    err = xp.sum((coef - b[..., None]) ** 2, axis=-2)
+    if s.shape[-1] < data.X.shape[-1]:
+        err = err + (xp.sum(data.w_star**2, axis=-1) - xp.sum(b**2, axis=-1))[..., None]
+    return err
 
 
 def ridge_weights(data: TeacherData, zetas: Any) -> Any:

@@ -208,3 +208,12 @@ def test_batch_larger_than_data_set_is_refused():
         ts.train_students(data, ["bn"], M=16, v0=v0, lr=0.1, epochs=1)
     with pytest.raises(ValueError, match="variant"):
         ts.train_students(data, ["layer_norm"], M=4, v0=v0, lr=0.1, epochs=1)
+
+
+def test_shrunk_pseudo_inverse_error_matches_direct(xp):
+    data = ts.teacher(30, 45, DELTA2, rng=8, xp=xp)
+    X, y, w = (to_numpy(a) for a in (data.X, data.y, data.w_star))
+    u = np.linalg.pinv(X) @ y
+    want = [np.sum((u / (1 + f) - w) ** 2) for f in (0.0, 0.05)]
+    got = to_numpy(ts.shrunk_pseudo_inverse_error(data, [0.0, 0.05]))
+    assert_allclose_rounding(got, want, ops=30**4)
