@@ -72,6 +72,7 @@ def plot(df, summary, M=M_PAPER):
         lw=1.3,
         label=r"WN + $\gamma$ decay, $\zeta=3\alpha/(2M)$",
     )
+    n_off = 0
     for col, style, label in [
         ("eps_pinv", dict(color="C0", marker="o", mfc="none"), "pseudo-inverse (sim.)"),
         ("eps_ridge_M", dict(color="C2", marker="s", mfc="none"), r"ridge $1/(2M)$ (sim.)"),
@@ -82,6 +83,17 @@ def plot(df, summary, M=M_PAPER):
         x, m, s = _agg(df, col)
         ok = m < 1.55
         ax.errorbar(x[ok], m[ok], yerr=s[ok], ls="none", ms=5, capsize=2.5, label=label, **style)
+        if col.startswith("eps_bn"):  # off-scale BN points: an arrow with the value
+            for xi, mi, si in zip(x[~ok], m[~ok], s[~ok], strict=True):
+                ax.annotate(
+                    f"{mi:.3g}±{si:.2g} (α={xi:g})",
+                    (xi, 1.58),
+                    xytext=(1.15, 1.5 - 0.07 * n_off),
+                    fontsize=7,
+                    color=style["color"],
+                    arrowprops=dict(arrowstyle="->", color=style["color"], lw=0.7),
+                )
+                n_off += 1
     ax.set_ylim(0, 1.6)
     ax.set_xlim(0, 3.1)
     ax.set_xlabel(r"$\alpha = P/N$")
@@ -92,6 +104,14 @@ def plot(df, summary, M=M_PAPER):
         rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={DELTA2}$ ({reps} reps, $\pm$1 s.e.)"
     )
     ax.legend(fontsize=7.5, loc="upper right")
+    ax.text(
+        0.02,
+        0.02,
+        "arrows: BN points above the axis (mean ± s.e.)",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="0.3",
+    )
 
     bn = summary[summary["variant"] == "bn"]
     for conv, style in (
