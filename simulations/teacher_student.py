@@ -731,7 +731,7 @@ def _ridge_errors(N: int, alpha: float, reps: int, zetas, rng, derivative=False)
 @claim("C5", source="001 §2.3")
 def check_c5(ctx):
     """Pseudo-inverse error against the exact finite-N inverse-Wishart mean and the limit."""
-    N, reps = (200, 200) if ctx.quick else (800, 400)
+    N, reps = (100, 200) if ctx.quick else (800, 400)
     for alpha in (0.5, 2.0, 3.0):
         P = round(alpha * N)
         e = _ridge_errors(N, alpha, reps, [0.0], ctx.rng("C5", N, alpha))[:, 0]
@@ -765,7 +765,7 @@ def check_c5(ctx):
 @claim("C6", source="001 §2.3")
 def check_c6(ctx):
     """Ridge (WN + gamma decay) error vs eps_wn, with a 1/N extrapolation from N and 2N."""
-    N, reps = (100, 200) if ctx.quick else (400, 200)
+    N, reps = (50, 300) if ctx.quick else (400, 200)
     zetas = [1.0 / (2 * M_PAPER), DELTA2]
     for alpha in (0.5, 1.0, 2.0, 3.0):
         e1 = _ridge_errors(N, alpha, reps, zetas, ctx.rng("C6", N, alpha))
@@ -792,7 +792,7 @@ def check_c6(ctx):
 @claim("C7", source="001 §2.3")
 def check_c7(ctx):
     """d eps/d zeta of the mean ridge error vanishes at zeta = delta^2 (exact at finite N)."""
-    N, reps = (100, 200) if ctx.quick else (400, 400)
+    N, reps = (50, 300) if ctx.quick else (400, 400)
     for alpha in (0.5, 1.0, 2.0):
         d = _ridge_errors(N, alpha, reps, [DELTA2], ctx.rng("C7", N, alpha), derivative=True)
         mean, se = _mean_sem(d[:, 0])
