@@ -511,11 +511,15 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     ``zeta = alpha/(8M)`` and ``zeta = 6 alpha/M`` (bracketing every candidate).
 
     Returns columns ``eps_pinv``, ``eps_ridge_M`` (``zeta = 1/(2M)``), ``eps_ridge_opt``
-    (``zeta = delta2``), and for each variant ``eps_<variant>`` (averaged over the two starts,
-    first step size), ``eps_<variant>_lr<k>`` per step factor, ``gap_<variant>`` (difference
-    between the two starts), ``zpair_<variant>`` (paired ridge fit), ``dpair_<variant>``,
-    ``eps_<variant>_trainstats`` (inference with training-set statistics); ``wn_vs_ridge``
-    (relative distance of the SGD-trained WN + decay to its ridge solution).
+    (``zeta = delta2``), ``eps_ridge_<prediction>`` (:func:`zeta_predictions`), ``epochs``,
+    ``eta``, ``converged`` and ``start_gap`` (convergence criterion); for each variant
+    ``eps_<variant>`` (step size extrapolated to 0, averaged over the two starts; population
+    statistics), ``eps_<variant>_lr<k>`` per step factor, ``lrdep_<variant>`` (difference
+    between the two step sizes), ``gap_<variant>`` (difference between the two starts),
+    ``eps_<variant>_trainstats`` (inference with training-set statistics),
+    ``zmatch_<variant>[_trainstats]`` (ridge zeta matching the error on the same data, see
+    :func:`matched_zeta`), ``zpair_<variant>``/``dpair_<variant>`` (:func:`paired_zeta`);
+    ``wn_vs_ridge`` and ``eps_wn_ridge`` (SGD-trained WN + decay vs its ridge solution).
     """
     N = check_integer("N", params["N"], minimum=1)
     alpha = check_real("alpha", params["alpha"], minimum=0.0, min_inclusive=False)

@@ -217,3 +217,19 @@ def test_shrunk_pseudo_inverse_error_matches_direct(xp):
     want = [np.sum((u / (1 + f) - w) ** 2) for f in (0.0, 0.05)]
     got = to_numpy(ts.shrunk_pseudo_inverse_error(data, [0.0, 0.05]))
     assert_allclose_rounding(got, want, ops=30**4)
+
+
+def test_centred_students_have_a_flat_direction_below_alpha_one():
+    # For P < N, d with X d = 1 shifts every h by a constant that mu_B removes: the centred
+    # gradient is orthogonal to d, so a start without a d-component keeps none.
+    data = ts.teacher(24, 12, DELTA2, rng=6)
+    X = data.X
+    d = np.linalg.pinv(X) @ np.ones(12)
+    d /= np.linalg.norm(d)
+    v0 = to_numpy(ts.ridge_weights(data, [0.1]))
+    v0 = v0 - np.outer(d, d @ v0)
+    res = ts.train_students(data, ["bn"], M=6, v0=v0, lr=0.05, epochs=5, rng=3, anneal=False)
+    assert abs(float(d @ res["v"][:, 0])) < 1e-12
+    # an uncentred student does move along d
+    res_u = ts.train_students(data, ["bn_uncentred"], M=6, v0=v0, lr=0.05, epochs=5, rng=3)
+    assert abs(float(d @ res_u["v"][:, 0])) > 1e-6
