@@ -119,14 +119,15 @@ def plot(df, summary, M=M_PAPER):
         ("training", dict(color="C1", marker="D")),
     ):
         b = bn[bn["inference"] == conv]
+        err = np.stack([b["zeta_pair"] - b["zeta_pair_lo"], b["zeta_pair_hi"] - b["zeta_pair"]])
         bx.errorbar(
             b["alpha"],
             b["zeta_pair"],
-            yerr=1.96 * b["zeta_pair_se"],
+            yerr=np.maximum(err, 0.0),
             ls="none",
             capsize=2.5,
             ms=5,
-            label=f"BN, {conv} stats (95% CI)",
+            label=f"BN, {conv} stats (95% t-interval)",
             **style,
         )
     xs = np.linspace(0.1, 3.0, 50)
