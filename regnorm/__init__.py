@@ -7,13 +7,28 @@ of ``THEORY.md`` checked against Monte-Carlo by :mod:`regnorm.claims`.
 
 Subpackages and modules
 -----------------------
-backend   array-API namespaces (NumPy default, CuPy, array-api-strict)
-sweeps    parameter sweeps with reproducible seeds, executors and resumable stores
-claims    the claims registry (ids C1..C22 of THEORY.md) and verdicts
-normalizers  BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm layers (issue 6)
+backend             array-API namespaces (NumPy default, CuPy, array-api-strict)
+sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
+claims              the claims registry (ids C1..C22 of THEORY.md) and verdicts
+batch_noise         exact and asymptotic noise of batch statistics (C1-C3)
+gamma_decay         the gamma-decay coefficient zeta of BN = PN + zeta gamma^2 (C4)
+pn_wn_equivalence   population normalization = weight normalization for Gaussian input (C13)
+marchenko_pastur    Marchenko-Pastur law and its Stieltjes transform (C6)
+learning_curves     teacher-student generalization errors eps_sgd, eps_wn, optimal zeta (C5-C7)
+normalizers         BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm layers (C14-C22)
 """
 
-from . import backend, batch_noise, claims, gamma_decay, normalizers, pn_wn_equivalence, sweeps
+from . import (
+    backend,
+    batch_noise,
+    claims,
+    gamma_decay,
+    learning_curves,
+    marchenko_pastur,
+    normalizers,
+    pn_wn_equivalence,
+    sweeps,
+)
 from .backend import get_namespace, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
@@ -27,6 +42,8 @@ __all__ = [
     "claims",
     "gamma_decay",
     "get_namespace",
+    "learning_curves",
+    "marchenko_pastur",
     "normalizers",
     "pn_wn_equivalence",
     "run_claims",

@@ -1,0 +1,172 @@
+"""Figure: teacher-student learning curves against the random-matrix closed forms (C5-C8).
+
+Article 001 §2.3's figure: generalization error against ``alpha = P/N`` in [0.1, 3] for
+``delta^2 = 0.25``, ``M = 32``: the pseudo-inverse (plain SGD) closed form, WN + gamma decay
+(ridge) for ``zeta = 1/(2M)`` and for the optimal ``zeta = delta^2``, simulated
+pseudo-inverse and ridge points, and the BN student (points with error bars, inference with
+population and with training-set statistics). A second panel shows the fitted effective
+``zeta`` of the BN student against the four candidate predictions (C8).
+
+Sizes: ``--quick`` N=128 (8 alpha, 2 repetitions, under a minute); default N=512 (10 alpha,
+5 repetitions); ``--full`` N=4096 (12 alpha, 5 repetitions, the article's scale). Default and
+full go through :func:`regnorm.sweeps.sweep` with a store in ``--out`` and resume if
+interrupted.
+
+Run: ``python -m figures.teacher_student --out results [--quick | --full]``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from figures._common import figure_parser, out_dir, save_data, save_figure
+from regnorm import learning_curves as lc
+from simulations.teacher_student import DELTA2, M_PAPER, bn_sweep, c8_summary, zeta_predictions
+
+NAME = "teacher_student"
+
+SIZES = {
+    "quick": dict(N=128, alphas=[0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 2.5, 3.0], reps=2),
+    "default": dict(N=512, alphas=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0], reps=5),
+    "full": dict(
+        N=4096,
+        alphas=[0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0, 1.15, 1.5, 2.0, 2.5, 3.0],
+        reps=5,
+    ),
+}
+
+
+def _agg(df, col):
+    g = df.groupby("alpha")[col]
+    return g.mean().index.to_numpy(), g.mean().to_numpy(), g.sem().to_numpy()
+
+
+def plot(df, summary, M=M_PAPER):
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    a = np.linspace(0.1, 3.0, 600)
+    a = a[np.abs(a - 1.0) > 1e-9]
+    sgd = lc.eps_sgd(a, DELTA2)
+    ax.plot(a, np.where(sgd < 5, sgd, np.nan), "C0-", lw=1.6, label="pseudo-inverse / SGD (C5)")
+    ax.plot(
+        a,
+        lc.eps_wn(a, 1 / (2 * M), DELTA2),
+        "C2-",
+        lw=1.6,
+        label=r"WN + $\gamma$ decay, $\zeta=1/(2M)$ (C6)",
+    )
+    ax.plot(
+        a,
+        lc.eps_wn(a, DELTA2, DELTA2),
+        "C3-",
+        lw=1.6,
+        label=r"WN + $\gamma$ decay, optimal $\zeta=\delta^2$ (C7)",
+    )
+    ax.plot(
+        a,
+        lc.eps_wn(a, 3 * a / (2 * M), DELTA2),
+        "C4:",
+        lw=1.3,
+        label=r"WN + $\gamma$ decay, $\zeta=3\alpha/(2M)$",
+    )
+    n_off = 0
+    for col, style, label in [
+        ("eps_pinv", dict(color="C0", marker="o", mfc="none"), "pseudo-inverse (sim.)"),
+        ("eps_ridge_M", dict(color="C2", marker="s", mfc="none"), r"ridge $1/(2M)$ (sim.)"),
+        ("eps_ridge_opt", dict(color="C3", marker="^", mfc="none"), r"ridge $\delta^2$ (sim.)"),
+        ("eps_bn", dict(color="k", marker="s"), "BN student, population stats"),
+        ("eps_bn_trainstats", dict(color="C1", marker="D"), "BN student, training-set stats"),
+    ]:
+        x, m, s = _agg(df, col)
+        ok = m < 1.55
+        ax.errorbar(x[ok], m[ok], yerr=s[ok], ls="none", ms=5, capsize=2.5, label=label, **style)
+        if col.startswith("eps_bn"):  # off-scale BN points: an arrow with the value
+            for xi, mi, si in zip(x[~ok], m[~ok], s[~ok], strict=True):
+                ax.annotate(
+                    f"{mi:.3g}±{si:.2g} (α={xi:g})",
+                    (xi, 1.58),
+                    xytext=(1.15, 1.5 - 0.07 * n_off),
+                    fontsize=7,
+                    color=style["color"],
+                    arrowprops=dict(arrowstyle="->", color=style["color"], lw=0.7),
+                )
+                n_off += 1
+    ax.set_ylim(0, 1.6)
+    ax.set_xlim(0, 3.1)
+    ax.set_xlabel(r"$\alpha = P/N$")
+    ax.set_ylabel(r"generalization error $\|v - w^*\|^2$")
+    N = int(df["N"].iloc[0])
+    reps = int(df.groupby("alpha").size().min())
+    ax.set_title(
+        rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={DELTA2}$ ({reps} reps, $\pm$1 s.e.)"
+    )
+    ax.legend(fontsize=7.5, loc="upper right")
+    ax.text(
+        0.02,
+        0.02,
+        "arrows: BN points above the axis (mean ± s.e.)",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="0.3",
+    )
+
+    bn = summary[summary["variant"] == "bn"]
+    for conv, style in (
+        ("population", dict(color="k", marker="s")),
+        ("training", dict(color="C1", marker="D")),
+    ):
+        b = bn[bn["inference"] == conv]
+        err = np.stack([b["zeta_pair"] - b["zeta_pair_lo"], b["zeta_pair_hi"] - b["zeta_pair"]])
+        bx.errorbar(
+            b["alpha"],
+            b["zeta_pair"],
+            yerr=np.maximum(err, 0.0),
+            ls="none",
+            capsize=2.5,
+            ms=5,
+            label=f"BN, {conv} stats (95% t-interval)",
+            **style,
+        )
+    xs = np.linspace(0.1, 3.0, 50)
+    names = {
+        "half_M": r"$1/(2M)$",
+        "alpha_half_M": r"$\alpha/(2M)$",
+        "three_half_M": r"$3/(2M)$",
+        "alpha_three_half_M": r"$3\alpha/(2M)$",
+    }
+    for k, (key, lab) in enumerate(names.items()):
+        bx.plot(xs, [zeta_predictions(x, M)[key] for x in xs], f"C{k + 5}--", lw=1.2, label=lab)
+    bx.set_xlabel(r"$\alpha$")
+    bx.set_ylabel(r"effective $\zeta$ (ridge matched on the same data)")
+    bx.set_title("C8: which gamma decay does BN follow?")
+    bx.set_ylim(bottom=0)
+    bx.legend(fontsize=7.5)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None) -> int:
+    p = figure_parser(__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="N=4096, 12 alpha, 5 repetitions")
+    args = p.parse_args(argv)
+    mode = "quick" if args.quick else ("full" if args.full else "default")
+    size = SIZES[mode]
+    out = out_dir(args.out)
+    t0 = time.perf_counter()
+    store = None if mode == "quick" else out / f"{NAME}_store_{mode}"
+    df = bn_sweep(
+        size["N"], size["alphas"], size["reps"], seed=args.seed, executor=args.executor, store=store
+    )
+    summary = c8_summary(df)
+    save_data(df, out, f"{NAME}_{mode}")
+    save_data(summary, out, f"{NAME}_{mode}_c8")
+    path = save_figure(plot(df, summary), out, f"{NAME}_{mode}" if mode != "default" else NAME)
+    print(f"{path} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
