@@ -10,9 +10,10 @@ Subpackages and modules
 backend   array-API namespaces (NumPy default, CuPy, array-api-strict)
 sweeps    parameter sweeps with reproducible seeds, executors and resumable stores
 claims    the claims registry (ids C1..C22 of THEORY.md) and verdicts
+normalizers  BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm layers (issue 6)
 """
 
-from . import backend, claims, sweeps
+from . import backend, claims, normalizers, sweeps
 from .backend import get_namespace, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
@@ -24,6 +25,7 @@ __all__ = [
     "backend",
     "claims",
     "get_namespace",
+    "normalizers",
     "run_claims",
     "sweep",
     "sweeps",

@@ -1,0 +1,49 @@
+"""Reference implementations of the normalizer family (THEORY §4, claims C13-C22).
+
+Every layer follows the protocol of :mod:`regnorm.normalizers.base`: ``params``, ``grads``,
+``state``, ``forward(x, *, training=True)`` and ``backward(dy)``, on ``(N, C)`` and
+``(N, C, H, W)`` inputs, with array-API (NumPy, CuPy, array-api-strict) arrays.
+
+=================  ==========================================================
+BatchNorm          statistics over (N, H, W) per channel; running averages
+PopulationNorm     given population statistics
+LayerNorm          statistics over (C, H, W) per sample
+InstanceNorm       statistics over (H, W) per sample and channel
+GroupNorm          statistics over (C/G, H, W) per sample and group
+WeightNorm         normalized weight rows of a linear (1x1) map
+SwitchableNorm     softmax mix of IN, LN, BN statistics (C14)
+ProxyNorm          activation normalized by a Gaussian proxy's moments (C19)
+KernelNorm         normalization over C x k x k kernel windows, with dropout (C20)
+KNConv             KernelNorm + convolution, fused (C21)
+=================  ==========================================================
+"""
+
+from . import base, convolution
+from .base import Normalizer
+from .batch_norm import BatchNorm
+from .group_norm import GroupNorm
+from .instance_norm import InstanceNorm
+from .kernel_norm import KernelNorm, KNConv
+from .layer_norm import LayerNorm
+from .population_norm import PopulationNorm
+from .proxy_norm import ProxyNorm, gaussian_quantiles, relu_gaussian_moments
+from .switchable_norm import SwitchableNorm
+from .weight_norm import WeightNorm
+
+__all__ = [
+    "BatchNorm",
+    "GroupNorm",
+    "InstanceNorm",
+    "KNConv",
+    "KernelNorm",
+    "LayerNorm",
+    "Normalizer",
+    "PopulationNorm",
+    "ProxyNorm",
+    "SwitchableNorm",
+    "WeightNorm",
+    "base",
+    "convolution",
+    "gaussian_quantiles",
+    "relu_gaussian_moments",
+]

@@ -1,0 +1,136 @@
+"""Batch normalization (BN): statistics over (N, H, W) per channel (THEORY C17, C22).
+
+.. math::
+
+    \\hat h = \\gamma \\frac{h - \\mu_B}{\\sqrt{\\sigma_B^2 + \\epsilon}} + \\beta,
+
+with ``mu_B`` and the *biased* ``sigma_B^2`` (``ddof=0``) of the channel over the batch and
+the spatial axes. Source: articles 001 §1 and 002.
+
+Conventions (stated because implementations differ):
+
+* training uses the biased batch variance (divide by ``m = N H W``);
+* the running averages are updated as ``running = (1 - momentum) running + momentum batch``
+  (PyTorch's convention; Keras' ``momentum`` is our ``1 - momentum``), and the running
+  variance receives the *unbiased* batch variance ``m/(m-1) sigma_B^2`` by default
+  (``unbiased_running=False`` stores the biased one);
+* evaluation (``training=False``) normalizes with the running statistics, i.e. it is
+  :class:`~regnorm.normalizers.population_norm.PopulationNorm` with the running averages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._validation import check_real
+from .base import AffineNormalizer, standardize, standardize_backward
+
+__all__ = ["BatchNorm"]
+
+
+class BatchNorm(AffineNormalizer):
+    """Batch normalization over ``(N, H, W)`` per channel, with running statistics.
+
+    Parameters
+    ----------
+    num_channels : int
+        ``C``.
+    eps : float, > 0
+        Added to the variance.
+    momentum : float in (0, 1]
+        Weight of the current batch in the running averages.
+    affine : bool
+        Learn ``gamma`` (ones) and ``beta`` (zeros), shape ``(C,)``.
+    center : bool
+        Subtract the batch mean (``False``: variance-only BN, ``z = h / sqrt(sigma_B^2+eps)``).
+    scale : bool
+        Divide by the batch standard deviation (``False``: mean-only BN, ``z = h - mu_B``).
+    unbiased_running : bool
+        Store the unbiased (``ddof=1``) batch variance in ``running_var`` (default, as PyTorch).
+    xp : namespace, str or None
+        Array backend.
+
+    Attributes
+    ----------
+    state : dict
+        ``"running_mean"`` (zeros) and ``"running_var"`` (ones), shape ``(C,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bn = BatchNorm(3)
+    >>> y = bn.forward(np.random.default_rng(0).normal(size=(8, 3, 4, 4)))
+    >>> bool(abs(y.mean(axis=(0, 2, 3))).max() < 1e-12)
+    True
+    """
+
+    def __init__(
+        self,
+        num_channels: int,
+        *,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        center: bool = True,
+        scale: bool = True,
+        unbiased_running: bool = True,
+        xp: Any = None,
+    ) -> None:
+        super().__init__(num_channels, eps=eps, affine=affine, xp=xp)
+        self.momentum = check_real(
+            "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
+        )
+        for name, flag in (
+            ("center", center),
+            ("scale", scale),
+            ("unbiased_running", unbiased_running),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        self.center, self.scale, self.unbiased_running = center, scale, unbiased_running
+        self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.xp.float64)
+        self.state["running_var"] = self.xp.ones(num_channels, dtype=self.xp.float64)
+
+    def _param_shapes(self) -> dict[str, tuple[int, ...]]:
+        keys = list(self.params) + list(self.state)
+        return {k: (self.num_channels,) for k in keys}
+
+    def _normalize(self, x: Any, training: bool) -> Any:
+        xp = self.xp
+        if not training:
+            mean = self._channel(self.state["running_mean"])
+            inv_std = 1.0 / xp.sqrt(self._channel(self.state["running_var"]) + self.eps)
+            self._cache = ("eval", inv_std)
+            z = x - mean if self.center else x
+            return z * inv_std if self.scale else z
+        m = x.shape[0] * x.shape[2] * x.shape[3]
+        if m < 2:
+            raise ValueError(
+                "BatchNorm in training needs more than one value per channel "
+                f"(N*H*W >= 2), got input shape {tuple(x.shape)}"
+            )
+        z, mean, var, cache = standardize(
+            x, (0, 2, 3), eps=self.eps, center=self.center, scale=self.scale
+        )
+        self._cache = ("train", cache)
+        mom = self.momentum
+        batch_var = xp.reshape(var, (self.num_channels,))
+        if self.unbiased_running:
+            batch_var = batch_var * (m / (m - 1))
+        self.state["running_mean"] = (1 - mom) * self.state["running_mean"] + mom * xp.reshape(
+            mean, (self.num_channels,)
+        )
+        self.state["running_var"] = (1 - mom) * self.state["running_var"] + mom * batch_var
+        return z
+
+    def _normalize_backward(self, dz: Any) -> Any:
+        mode, cache = self._cache
+        if mode == "eval":
+            return dz * cache if self.scale else dz
+        return standardize_backward(dz, cache)
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchNorm({self.num_channels}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, center={self.center}, scale={self.scale})"
+        )

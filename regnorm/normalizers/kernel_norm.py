@@ -1,0 +1,314 @@
+"""KernelNorm and KNConv: normalization over kernel windows (C20, C21; article 004).
+
+**KernelNorm** (kernel size ``k``, stride ``s``, zero padding ``p``, dropout probability
+``q``). Each window ("normalization unit") ``U`` is the ``C x k x k`` block of the padded
+input at one window position, over *all* channels. It is normalized by the statistics of a
+dropped-out copy ``U' = dropout_q(U)`` (inverted dropout: kept elements scaled by
+``1/(1-q)``; no dropout when ``q = 0`` or in evaluation):
+
+.. math::
+
+    \\hat U = \\frac{U - \\mu_{U'}}{\\sqrt{\\sigma^2_{U'} + \\epsilon}},
+
+with biased statistics over the unit's ``C k^2`` elements (zero padding included). The
+normalized units are tiled side by side, so the output is ``(N, C, k OH, k OW)`` with
+``OH = (H + 2p - k) // s + 1``; it differs from the input's shape unless ``s = k`` and
+``p = 0``. There are no affine parameters. The statistics depend on one sample only.
+
+**KNConv** is KernelNorm followed by a convolution with kernel ``k`` and stride ``k`` (one
+output per unit). Because the normalization is affine within a unit, the fused form
+
+.. math::
+
+    y_{o} = \\frac{(W * x)_{o} - \\mu_U \\sum W_o}{\\sqrt{\\sigma_U^2 + \\epsilon}} + b_o
+
+costs one convolution of ``x`` (kernel ``k``, stride ``s``, padding ``p``) plus the window
+statistics, which come from box sums of the channel sums of ``x`` and ``x^2`` (without
+dropout); the naive composition materializes the ``k^2``-times larger KernelNorm output.
+The fused statistics use ``sigma^2 = E[x^2] - mu^2`` (one pass), whose rounding error is
+``eps (mu^2 + sigma^2) / sigma^2`` relative: fine for normalized activations, worse when
+a window's mean dwarfs its spread. With dropout in training the fused form needs the
+per-unit masks, hence the unfolded units, for the statistics (only the convolution stays
+fused).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_integer, check_real, normalize_rng
+from .base import Normalizer, check_eps
+from .convolution import conv2d, extract_windows, fold_windows, output_size, pad2d
+
+__all__ = ["KNConv", "KernelNorm"]
+
+_UNIT_AXES = (1, 2, 3)  # (C, k, k) of the (N, C, k, k, OH, OW) units
+
+
+class _WindowNormalization:
+    """Shared machinery of KernelNorm and KNConv: units, dropout masks, statistics and the
+    gradient of the unit standardization."""
+
+    def _init_windows(self, kernel_size, stride, padding, dropout, eps, rng) -> None:
+        self.kernel_size = check_integer("kernel_size", kernel_size, minimum=1)
+        self.stride = (
+            self.kernel_size if stride is None else check_integer("stride", stride, minimum=1)
+        )
+        self.padding = check_integer("padding", padding, minimum=0)
+        self.dropout = check_real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
+        self.eps = check_eps(eps)
+        self.rng = normalize_rng(rng)
+
+    def _mask(self, units_shape: tuple[int, ...], training: bool) -> Any:
+        """Inverted-dropout multipliers (0 or 1/(1-q)) per unit element, or None."""
+        if not training or self.dropout == 0.0:
+            return None
+        keep = self.rng.random(units_shape) >= self.dropout
+        return self.xp.asarray(keep.astype(np.float64) / (1.0 - self.dropout))
+
+    def _unit_statistics(self, units: Any, mask: Any) -> tuple[Any, Any]:
+        xp = self.xp
+        dropped = units if mask is None else units * mask
+        mean = xp.mean(dropped, axis=_UNIT_AXES, keepdims=True)
+        dev = dropped - mean
+        return mean, xp.mean(dev * dev, axis=_UNIT_AXES, keepdims=True)
+
+    def _unit_backward(self, dz: Any, units: Any, mean: Any, inv_std: Any, mask: Any) -> Any:
+        """d/dU of (U - mu_{U'}) * inv_std with mu, sigma^2 of U' = mask * U."""
+        xp = self.xp
+        m = units.shape[1] * units.shape[2] * units.shape[3]
+        dmean = -xp.sum(dz * inv_std, axis=_UNIT_AXES, keepdims=True)
+        dvar = -0.5 * xp.sum(dz * (units - mean), axis=_UNIT_AXES, keepdims=True) * inv_std**3
+        dropped = units if mask is None else units * mask
+        d_dropped = dmean / m + dvar * 2.0 * (dropped - mean) / m
+        return dz * inv_std + (d_dropped if mask is None else d_dropped * mask)
+
+    def _crop(self, x_pad: Any) -> Any:
+        p = self.padding
+        if p == 0:
+            return x_pad
+        return x_pad[:, :, p:-p, p:-p]
+
+
+class KernelNorm(_WindowNormalization, Normalizer):
+    """Normalize each ``C x k x k`` kernel window by its (dropped-out) statistics (C20).
+
+    Parameters
+    ----------
+    kernel_size : int
+        ``k``.
+    stride : int, optional
+        ``s`` (default ``k``: non-overlapping windows).
+    padding : int
+        Zero padding ``p`` on each side.
+    dropout : float in [0, 1)
+        Dropout probability ``q`` of the copy the statistics are computed on (training only).
+    eps : float, > 0
+    num_channels : int, optional
+        If given, inputs must have this many channels.
+    rng : seed or Generator, optional
+        Draws the dropout masks.
+    xp : namespace, str or None
+
+    Notes
+    -----
+    Input must be ``(N, C, H, W)``: an ``(N, C)`` input has no windows. Output is
+    ``(N, C, k OH, k OW)``.
+    """
+
+    input_ranks = (4,)
+
+    def __init__(
+        self,
+        kernel_size: int,
+        *,
+        stride: int | None = None,
+        padding: int = 0,
+        dropout: float = 0.0,
+        eps: float = 1e-5,
+        num_channels: int | None = None,
+        rng: Any = None,
+        xp: Any = None,
+    ) -> None:
+        Normalizer.__init__(self, num_channels, xp=xp)
+        self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
+
+    def _forward(self, x: Any, training: bool) -> Any:
+        xp = self.xp
+        n, c, h, w = x.shape
+        k, s = self.kernel_size, self.stride
+        oh, ow = output_size((h, w), k, s, self.padding)
+        x_pad = pad2d(x, self.padding)
+        units = extract_windows(x_pad, k, s)  # (N, C, k, k, OH, OW)
+        mask = self._mask(tuple(units.shape), training)
+        mean, var = self._unit_statistics(units, mask)
+        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        z = (units - mean) * inv_std
+        self._cache = (units, mean, inv_std, mask, tuple(x_pad.shape[2:]))
+        # tile the units: (N, C, OH, k, OW, k) -> (N, C, k OH, k OW)
+        z = xp.permute_dims(z, (0, 1, 4, 2, 5, 3))
+        return xp.reshape(z, (n, c, oh * k, ow * k))
+
+    def _backward(self, dy: Any) -> Any:
+        xp = self.xp
+        units, mean, inv_std, mask, padded = self._cache
+        n, c, k, _, oh, ow = units.shape
+        dz = xp.permute_dims(xp.reshape(dy, (n, c, oh, k, ow, k)), (0, 1, 3, 5, 2, 4))
+        du = self._unit_backward(dz, units, mean, inv_std, mask)
+        return self._crop(fold_windows(du, padded, self.stride))
+
+    def __repr__(self) -> str:
+        return (
+            f"KernelNorm({self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dropout={self.dropout})"
+        )
+
+
+class KNConv(_WindowNormalization, Normalizer):
+    """KernelNorm followed by a ``k x k``, stride-``k`` convolution, fused (C21).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int
+    stride : int, optional
+        Window stride ``s`` (default ``k``).
+    padding : int
+    dropout : float in [0, 1)
+    eps : float, > 0
+    bias : bool
+    fused : bool
+        Compute :meth:`forward` with the fused formula (default) or as the naive composition
+        KernelNorm -> convolution (:meth:`forward_naive`). Both give the same output to
+        rounding; the backward pass is the same for both.
+    rng : seed or Generator, optional
+        Draws the initial weights (He normal, std ``sqrt(2 / (C k^2))``) and dropout masks.
+    xp : namespace, str or None
+
+    Attributes
+    ----------
+    params : dict
+        ``"weight"`` ``(C_out, C_in, k, k)`` and ``"bias"`` ``(C_out,)``.
+    """
+
+    input_ranks = (4,)
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int | None = None,
+        padding: int = 0,
+        dropout: float = 0.0,
+        eps: float = 1e-5,
+        bias: bool = True,
+        fused: bool = True,
+        rng: Any = None,
+        xp: Any = None,
+    ) -> None:
+        Normalizer.__init__(self, in_channels, xp=xp)
+        self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
+        self.out_channels = check_integer("out_channels", out_channels, minimum=1)
+        for name, flag in (("bias", bias), ("fused", fused)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        self.bias, self.fused = bias, fused
+        k = self.kernel_size
+        fan_in = in_channels * k * k
+        w = self.rng.standard_normal((self.out_channels, in_channels, k, k)) * np.sqrt(2 / fan_in)
+        xp = self.xp
+        self.params["weight"] = xp.asarray(w)
+        if bias:
+            self.params["bias"] = xp.zeros(self.out_channels, dtype=xp.float64)
+        self.zero_grad()
+
+    def _param_shapes(self) -> dict[str, tuple[int, ...]]:
+        k = self.kernel_size
+        return {
+            "weight": (self.out_channels, self.num_channels, k, k),
+            "bias": (self.out_channels,),
+        }
+
+    def forward_naive(self, x: Any, *, training: bool = True) -> Any:
+        """KernelNorm then convolution (kernel ``k``, stride ``k``): the reference composition."""
+        self.fused, fused = False, self.fused
+        try:
+            return self.forward(x, training=training)
+        finally:
+            self.fused = fused
+
+    def _forward(self, x: Any, training: bool) -> Any:
+        xp = self.xp
+        k, s, p = self.kernel_size, self.stride, self.padding
+        n, c, h, w = x.shape
+        oh, ow = output_size((h, w), k, s, p)
+        weight = self.params["weight"]
+        x_pad = pad2d(x, p)
+        units_shape = (n, c, k, k, oh, ow)
+        mask = self._mask(units_shape, training)
+        if self.fused:
+            if mask is None:
+                mean, var = self._box_statistics(x_pad, oh, ow)
+            else:
+                mean, var = self._unit_statistics(extract_windows(x_pad, k, s), mask)
+                mean, var = mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
+            inv_std = 1.0 / xp.sqrt(var + self.eps)  # (N, OH, OW)
+            conv = conv2d(x_pad, weight, stride=s)  # (N, C_out, OH, OW)
+            weight_sum = xp.sum(weight, axis=(1, 2, 3))
+            y = (conv - mean[:, None, :, :] * weight_sum[None, :, None, None]) * inv_std[
+                :, None, :, :
+            ]
+            mean6 = mean[:, None, None, None, :, :]
+            inv6 = inv_std[:, None, None, None, :, :]
+        else:
+            units = extract_windows(x_pad, k, s)
+            mean6, var6 = self._unit_statistics(units, mask)
+            inv6 = 1.0 / xp.sqrt(var6 + self.eps)
+            z = xp.permute_dims((units - mean6) * inv6, (0, 1, 4, 2, 5, 3))
+            y = conv2d(xp.reshape(z, (n, c, oh * k, ow * k)), weight, stride=k)
+        self._cache = (x_pad, mean6, inv6, mask)
+        if self.bias:
+            y = y + self.params["bias"][None, :, None, None]
+        return y
+
+    def _box_statistics(self, x_pad: Any, oh: int, ow: int) -> tuple[Any, Any]:
+        """Window mean and biased variance from box sums of channel sums of x and x^2."""
+        xp = self.xp
+        k, s = self.kernel_size, self.stride
+        s1 = xp.sum(x_pad, axis=1)
+        s2 = xp.sum(x_pad * x_pad, axis=1)
+        box1 = box2 = None
+        for i in range(k):
+            for j in range(k):
+                si = slice(i, i + s * (oh - 1) + 1, s)
+                sj = slice(j, j + s * (ow - 1) + 1, s)
+                box1 = s1[:, si, sj] if box1 is None else box1 + s1[:, si, sj]
+                box2 = s2[:, si, sj] if box2 is None else box2 + s2[:, si, sj]
+        m = x_pad.shape[1] * k * k
+        mean = box1 / m
+        return mean, xp.clip(box2 / m - mean * mean, min=0.0)
+
+    def _backward(self, dy: Any) -> Any:
+        xp = self.xp
+        x_pad, mean, inv_std, mask = self._cache
+        k, s = self.kernel_size, self.stride
+        weight = self.params["weight"]
+        if self.bias:
+            self.grads["bias"] = xp.sum(dy, axis=(0, 2, 3))
+        units = extract_windows(x_pad, k, s)  # (N, C, k, k, OH, OW)
+        z = (units - mean) * inv_std
+        self.grads["weight"] = xp.tensordot(dy, z, axes=([0, 2, 3], [0, 4, 5]))
+        dz = xp.permute_dims(xp.tensordot(dy, weight, axes=([1], [0])), (0, 3, 4, 5, 1, 2))
+        du = self._unit_backward(dz, units, mean, inv_std, mask)
+        return self._crop(fold_windows(du, tuple(x_pad.shape[2:]), s))
+
+    def __repr__(self) -> str:
+        return (
+            f"KNConv({self.num_channels}, {self.out_channels}, {self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dropout={self.dropout}, "
+            f"fused={self.fused})"
+        )

@@ -1,0 +1,271 @@
+"""Proxy Normalization: normalize the activation with the moments of a Gaussian proxy (C18, C19).
+
+Proxy Norm (article 003, Labatie et al. 2021) follows a batch-independent normalization (LN or
+GN) and replaces its affine transform and activation ``phi`` by
+
+.. math::
+
+    \\tilde y = \\frac{\\phi(\\gamma y + \\beta) - m(\\gamma, \\beta)}
+    {\\sqrt{v(\\gamma, \\beta) + \\epsilon}},
+    \\qquad m = \\mathbb E\\,\\phi(\\gamma z + \\beta),
+    \\quad v = \\operatorname{Var}\\phi(\\gamma z + \\beta),\\quad z \\sim N(0, 1),
+
+per channel: the Gaussian "proxy" ``z`` goes through the same affine transform and activation
+as the real activations, and its moments normalize them. The statistics depend on the
+parameters only, never on the batch.
+
+Two proxies (C19):
+
+* ``proxy="closed_form"`` (ReLU only): the exact moments of ``relu(a z + b)``,
+  :func:`relu_gaussian_moments`,
+
+  .. math::
+
+      E = a\\,\\varphi(b/a) + b\\,\\Phi(b/a), \\qquad
+      E_2 = (a^2+b^2)\\,\\Phi(b/a) + a b\\,\\varphi(b/a), \\qquad v = E_2 - E^2
+
+  (``a`` is replaced by ``|a|``: ``relu(a z + b)`` and ``relu(|a| z + b)`` have the same law);
+* ``proxy="quantile"`` (any activation): ``z`` is the set of ``Q`` mid-point Gaussian
+  quantiles ``Phi^{-1}((i + 1/2)/Q)``, ``i = 0..Q-1``, as in the reference code. With
+  ``Q = 200`` their variance is 0.99360, not 1 (``standardize_quantiles=True`` rescales them
+  to variance 1). This module's default for ReLU is the closed form; the quantile proxy's
+  difference from it is measured by the C19 check (``simulations/normalizer_family.py``).
+
+:func:`relu_gaussian_moments` and the quantiles are computed with NumPy/SciPy (``ndtr``,
+``ndtri``: the array API standard has no ``erf``) on the ``(C,)`` parameters only; the
+activations themselves stay on the layer's backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from .._validation import check_choice, check_integer
+from ..backend import array_namespace, to_numpy
+from .base import AffineNormalizer
+
+__all__ = [
+    "ACTIVATIONS",
+    "ProxyNorm",
+    "gaussian_quantiles",
+    "relu_gaussian_moments",
+]
+
+_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+
+
+def _relu(xp):
+    return (lambda u: xp.where(u > 0, u, 0.0), lambda u: xp.astype(u > 0, u.dtype))
+
+
+def _tanh(xp):
+    return (xp.tanh, lambda u: 1.0 - xp.tanh(u) ** 2)
+
+
+def _sigmoid(xp):
+    def f(u):
+        return 1.0 / (1.0 + xp.exp(-u))
+
+    return (f, lambda u: f(u) * (1.0 - f(u)))
+
+
+def _identity(xp):
+    return (lambda u: u, lambda u: xp.ones_like(u))
+
+
+#: Named activations: each maps a namespace to ``(phi, phi')``.
+ACTIVATIONS: dict[str, Callable[[Any], tuple[Callable, Callable]]] = {
+    "relu": _relu,
+    "tanh": _tanh,
+    "sigmoid": _sigmoid,
+    "identity": _identity,
+}
+
+
+def _relu_moments_with_derivatives(a: np.ndarray, b: np.ndarray):
+    """(m, v, dm/da, dm/db, dv/da, dv/db) of relu(a z + b), z ~ N(0,1); NumPy arrays."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    abs_a = np.abs(a)
+    degenerate = abs_a == 0
+    safe = np.where(degenerate, 1.0, abs_a)
+    t = b / safe
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * t * t)
+    cdf = special.ndtr(t)
+    relu_b = np.maximum(b, 0.0)
+    m = np.where(degenerate, relu_b, abs_a * pdf + b * cdf)
+    e2 = np.where(degenerate, relu_b**2, (a * a + b * b) * cdf + abs_a * b * pdf)
+    # Stein's lemma: dE/db = P(a z + b > 0), dE/da = sign(a) pdf(b/|a|), dE2/da = 2a cdf,
+    # dE2/db = 2 E
+    heaviside_b = np.where(b > 0, 1.0, 0.0)
+    dm_da = np.where(degenerate, 0.0, np.sign(a) * pdf)
+    dm_db = np.where(degenerate, heaviside_b, cdf)
+    de2_da = np.where(degenerate, 0.0, 2.0 * a * cdf)
+    de2_db = 2.0 * m
+    v = np.maximum(e2 - m * m, 0.0)  # rounding can make E2 - E^2 a hair negative
+    return m, v, dm_da, dm_db, de2_da - 2 * m * dm_da, de2_db - 2 * m * dm_db
+
+
+def relu_gaussian_moments(a: Any, b: Any) -> tuple[Any, Any]:
+    """Mean and variance of ``relu(a z + b)`` for ``z ~ N(0, 1)`` (C19), closed form.
+
+    .. math::
+
+        E = |a|\\,\\varphi(b/|a|) + b\\,\\Phi(b/|a|), \\quad
+        E_2 = (a^2+b^2)\\,\\Phi(b/|a|) + |a| b\\,\\varphi(b/|a|), \\quad
+        \\operatorname{Var} = E_2 - E^2 .
+
+    At ``a = 0`` the law is a point mass at ``relu(b)``: mean ``max(b, 0)``, variance 0.
+
+    Parameters
+    ----------
+    a, b : float or array (broadcastable)
+        Scale and shift (``gamma``, ``beta`` of the proxy). Arrays of any array-API backend
+        are accepted and the result is returned on it; the computation is NumPy/SciPy.
+
+    Returns
+    -------
+    mean, variance : float or array
+
+    Examples
+    --------
+    >>> m, v = relu_gaussian_moments(1.0, 0.0)
+    >>> round(float(m), 6), round(float(v), 6)     # 1/sqrt(2 pi), 1/2 - 1/(2 pi)
+    (0.398942, 0.340845)
+    """
+    scalar = all(isinstance(v, int | float | np.floating | np.integer) for v in (a, b))
+    m, v = _relu_moments_with_derivatives(to_numpy(a), to_numpy(b))[:2]
+    if scalar:
+        return float(m), float(v)
+    xp = array_namespace(a, b)
+    return xp.asarray(m), xp.asarray(v)
+
+
+def gaussian_quantiles(num_quantiles: int = 200, *, standardize: bool = False) -> np.ndarray:
+    """The mid-point quantiles ``Phi^{-1}((i + 1/2)/Q)``, ``i = 0..Q-1`` (the reference's proxy).
+
+    Their mean is 0 and their variance is below 1 (0.99360 at ``Q = 200``);
+    ``standardize=True`` rescales them to variance exactly 1.
+    """
+    q = check_integer("num_quantiles", num_quantiles, minimum=2)
+    z = special.ndtri((np.arange(q) + 0.5) / q)
+    if standardize:
+        z = z / np.sqrt(np.mean(z * z))
+    return z
+
+
+class ProxyNorm(AffineNormalizer):
+    """Affine transform + activation, normalized by the moments of a Gaussian proxy.
+
+    Parameters
+    ----------
+    num_channels : int
+    activation : {"relu", "tanh", "sigmoid", "identity"} or (phi, dphi)
+        The activation and its derivative (callables on arrays of the layer's backend).
+    proxy : {"closed_form", "quantile"}
+        Closed-form moments (ReLU only, the default for ReLU) or the quantile proxy
+        (default for every other activation).
+    num_quantiles : int
+        ``Q`` of the quantile proxy (200 as in the reference code).
+    standardize_quantiles : bool
+        Rescale the quantiles to variance 1 (the reference does not: variance 0.99360).
+    eps : float, > 0
+    xp : namespace, str or None
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (ones) and ``"beta"`` (zeros), shape ``(C,)``, shared by the real
+        activations and the proxy.
+    """
+
+    def __init__(
+        self,
+        num_channels: int,
+        *,
+        activation: str | tuple[Callable, Callable] = "relu",
+        proxy: str | None = None,
+        num_quantiles: int = 200,
+        standardize_quantiles: bool = False,
+        eps: float = 1e-5,
+        xp: Any = None,
+    ) -> None:
+        super().__init__(num_channels, eps=eps, affine=True, xp=xp)
+        if isinstance(activation, str):
+            check_choice("activation", activation, tuple(ACTIVATIONS))
+            self.phi, self.dphi = ACTIVATIONS[activation](self.xp)
+        elif (
+            isinstance(activation, tuple)
+            and len(activation) == 2
+            and all(callable(f) for f in activation)
+        ):
+            self.phi, self.dphi = activation
+        else:
+            raise TypeError(
+                f"activation must be one of {tuple(ACTIVATIONS)} or a pair (phi, dphi) of "
+                f"callables, got {activation!r}"
+            )
+        self.activation = activation if isinstance(activation, str) else "custom"
+        if proxy is None:
+            proxy = "closed_form" if self.activation == "relu" else "quantile"
+        self.proxy = check_choice("proxy", proxy, ("closed_form", "quantile"))
+        if self.proxy == "closed_form" and self.activation != "relu":
+            raise ValueError(
+                f"proxy='closed_form' exists for activation='relu' only, got "
+                f"activation={self.activation!r}; use proxy='quantile'"
+            )
+        if not isinstance(standardize_quantiles, bool):
+            raise TypeError(
+                f"standardize_quantiles must be True or False, got {standardize_quantiles!r}"
+            )
+        self.num_quantiles = check_integer("num_quantiles", num_quantiles, minimum=2)
+        self.standardize_quantiles = standardize_quantiles
+        self._z = self.xp.asarray(
+            gaussian_quantiles(self.num_quantiles, standardize=standardize_quantiles)
+        )
+
+    def proxy_moments(self) -> tuple[Any, Any, tuple[Any, Any, Any, Any]]:
+        """``(m, v, (dm/dgamma, dm/dbeta, dv/dgamma, dv/dbeta))``, each of shape ``(C,)``."""
+        xp = self.xp
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if self.proxy == "closed_form":
+            out = _relu_moments_with_derivatives(to_numpy(gamma), to_numpy(beta))
+            m, v, *derivs = (xp.asarray(o) for o in out)
+            return m, v, tuple(derivs)
+        z = self._z  # (Q,)
+        u = gamma[:, None] * z[None, :] + beta[:, None]  # (C, Q)
+        f, df = self.phi(u), self.dphi(u)
+        m = xp.mean(f, axis=1)
+        e2 = xp.mean(f * f, axis=1)
+        dm_dg, dm_db = xp.mean(df * z, axis=1), xp.mean(df, axis=1)
+        de2_dg, de2_db = xp.mean(2 * f * df * z, axis=1), xp.mean(2 * f * df, axis=1)
+        v = e2 - m * m
+        return m, v, (dm_dg, dm_db, de2_dg - 2 * m * dm_dg, de2_db - 2 * m * dm_db)
+
+    def _forward(self, x: Any, training: bool) -> Any:
+        xp = self.xp
+        m, v, derivs = self.proxy_moments()
+        u = self._channel(self.params["gamma"]) * x + self._channel(self.params["beta"])
+        a = self.phi(u)
+        inv_std = 1.0 / xp.sqrt(self._channel(v) + self.eps)
+        self._cache = (x, u, a, self._channel(m), inv_std, derivs)
+        return (a - self._channel(m)) * inv_std
+
+    def _backward(self, dy: Any) -> Any:
+        xp = self.xp
+        x, u, a, m, s, (dm_dg, dm_db, dv_dg, dv_db) = self._cache
+        du = dy * s * self.dphi(u)
+        dm = -xp.sum(dy * s, axis=(0, 2, 3))
+        dv = -0.5 * xp.sum(dy * (a - m) * (s * s * s), axis=(0, 2, 3))
+        self.grads["gamma"] = xp.sum(du * x, axis=(0, 2, 3)) + dm * dm_dg + dv * dv_dg
+        self.grads["beta"] = xp.sum(du, axis=(0, 2, 3)) + dm * dm_db + dv * dv_db
+        return du * self._channel(self.params["gamma"])
+
+    def __repr__(self) -> str:
+        return (
+            f"ProxyNorm({self.num_channels}, activation={self.activation!r}, "
+            f"proxy={self.proxy!r}, num_quantiles={self.num_quantiles})"
+        )

@@ -1,0 +1,112 @@
+"""Weight normalization (WN): a linear map over channels with normalized weight rows (THEORY C13).
+
+.. math::
+
+    y_{n,o,i,j} = \\nu_o \\frac{w_o^\\top x_{n,:,i,j}}{\\lVert w_o\\rVert} + b_o ,
+
+a dense layer on ``(N, C_in)`` input and a 1x1 convolution on ``(N, C_in, H, W)`` input.
+WN normalizes the weights, not the activations, so a sample's output never depends on the rest
+of the batch (C22). Gradients (Salimans & Kingma 2016), with ``u_o = w_o/||w_o||`` and
+``G_o = dL/du_o``:
+
+.. math::
+
+    \\frac{\\partial L}{\\partial w_o} = \\frac{G_o - u_o (u_o^\\top G_o)}{\\lVert w_o\\rVert}.
+
+Source: article 001 §2 (WN student, C6-C10) and article 002.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._validation import check_integer, normalize_rng
+from .base import Normalizer
+
+__all__ = ["WeightNorm"]
+
+
+class WeightNorm(Normalizer):
+    """Weight-normalized linear layer over the channel axis.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        ``C_in`` (checked against the input's axis 1) and ``C_out``.
+    bias : bool
+        Learn ``b`` (zeros).
+    rng : seed or Generator, optional
+        Draws the initial directions ``w ~ N(0, 1)`` (the scale of ``w`` does not matter).
+    xp : namespace, str or None
+
+    Attributes
+    ----------
+    params : dict
+        ``"w"`` ``(C_out, C_in)`` directions, ``"nu"`` ``(C_out,)`` gains (ones) and, with
+        ``bias``, ``"b"`` ``(C_out,)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        bias: bool = True,
+        rng: Any = None,
+        xp: Any = None,
+    ) -> None:
+        super().__init__(in_channels, xp=xp)
+        self.out_channels = check_integer("out_channels", out_channels, minimum=1)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        self.bias = bias
+        w = normalize_rng(rng).standard_normal((self.out_channels, self.num_channels))
+        xp = self.xp
+        self.params["w"] = xp.asarray(w, dtype=xp.float64)
+        self.params["nu"] = xp.ones(self.out_channels, dtype=xp.float64)
+        if bias:
+            self.params["b"] = xp.zeros(self.out_channels, dtype=xp.float64)
+        self.zero_grad()
+
+    @property
+    def in_channels(self) -> int:
+        return self.num_channels
+
+    def _param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {
+            "w": (self.out_channels, self.num_channels),
+            "nu": (self.out_channels,),
+            "b": (self.out_channels,),
+        }
+
+    def _forward(self, x: Any, training: bool) -> Any:
+        xp = self.xp
+        w = self.params["w"]
+        norm = xp.sqrt(xp.sum(w * w, axis=1, keepdims=True))
+        if not bool(xp.all(norm > 0)):
+            raise ValueError("params['w'] has a zero row: its direction is undefined")
+        u = w / norm
+        xt = xp.permute_dims(x, (0, 2, 3, 1))  # (N, H, W, C_in)
+        s = xt @ xp.matrix_transpose(u)  # (N, H, W, C_out): normalized pre-activations
+        self._cache = (xt, u, norm, s)
+        y = s * self.params["nu"]
+        if self.bias:
+            y = y + self.params["b"]
+        return xp.permute_dims(y, (0, 3, 1, 2))
+
+    def _backward(self, dy: Any) -> Any:
+        xp = self.xp
+        xt, u, norm, s = self._cache
+        dyt = xp.permute_dims(dy, (0, 2, 3, 1))  # (N, H, W, C_out)
+        if self.bias:
+            self.grads["b"] = xp.sum(dyt, axis=(0, 1, 2))
+        self.grads["nu"] = xp.sum(dyt * s, axis=(0, 1, 2))
+        ds = dyt * self.params["nu"]
+        cin, cout = self.num_channels, self.out_channels
+        du = xp.matrix_transpose(xp.reshape(ds, (-1, cout))) @ xp.reshape(xt, (-1, cin))
+        self.grads["w"] = (du - u * xp.sum(du * u, axis=1, keepdims=True)) / norm
+        dxt = ds @ u
+        return xp.permute_dims(dxt, (0, 3, 1, 2))
+
+    def __repr__(self) -> str:
+        return f"WeightNorm({self.num_channels}, {self.out_channels}, bias={self.bias})"
