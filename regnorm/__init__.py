@@ -13,7 +13,7 @@ claims    the claims registry (ids C1..C22 of THEORY.md) and verdicts
 normalizers  BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm layers (issue 6)
 """
 
-from . import backend, claims, normalizers, sweeps
+from . import backend, batch_noise, claims, gamma_decay, normalizers, pn_wn_equivalence, sweeps
 from .backend import get_namespace, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
@@ -23,9 +23,12 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "backend",
+    "batch_noise",
     "claims",
+    "gamma_decay",
     "get_namespace",
     "normalizers",
+    "pn_wn_equivalence",
     "run_claims",
     "sweep",
     "sweeps",

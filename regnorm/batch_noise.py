@@ -1,0 +1,361 @@
+"""Noise of batch statistics: the exact and asymptotic laws of claims C1, C2 and C3.
+
+Batch normalization standardizes a value with the mean ``mu_B`` and standard deviation
+``sigma_B`` of its minibatch of ``M`` values instead of the population's ``mu_P, sigma_P``.
+This module gives the error that this adds, in closed form:
+
+* **C1** (article 001 §1.1): for ``x ~ N(0, 1)`` the mean squared error
+  ``E[((x - mu_B)/sigma_B - x)^2]`` exactly, for each convention (``x`` inside or outside the
+  batch; biased ``ddof=0`` or unbiased ``ddof=1`` standard deviation), and its leading term
+  ``3/(2M)``;
+* **C2** (001 §1.3): the asymptotic laws of ``mu_B`` and ``sigma_B`` for any input with a finite
+  fourth moment;
+* **C3** (001 §1.3): the first-order conditional error ``E[(h_hat - h_bar)^2 | z]`` and, for
+  Gaussian input and ``x`` outside the batch, its exact value.
+
+All functions here are scalar closed forms, vectorized over ``M`` (and ``z``) with NumPy
+broadcasting; they are NumPy/SciPy-only (not backend-generic).
+
+Numerics
+--------
+The exact forms are ratios of Gamma functions, ``Gamma(x + 1/2) / Gamma(x)``, whose deviation
+from ``sqrt(x)`` carries the whole O(1/M) error. Differences of ``gammaln`` lose that deviation
+at large ``M`` (``gammaln(5e6)`` is 7e7, so its rounding error is 1e-8 while the error of C1 is
+1.5e-7 at ``M = 10^7``). We therefore compute
+
+.. math::
+
+    r(x) = \\log\\Gamma(x + 1/2) - \\log\\Gamma(x) - \\tfrac12 \\log x
+         = \\sum_{k \\ge 1} \\frac{(2^{1-2k} - 2) B_{2k}}{2k (2k - 1) x^{2k - 1}}
+
+by its asymptotic series for ``x >= 8`` (ten terms; truncation below 2e-17) and from
+``scipy.special.gamma`` below, and form every error with ``expm1``/``log1p``, so each result
+keeps full relative precision from ``M = 2`` to ``M = 10^7`` and beyond.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import special
+
+from ._validation import check_choice, check_real, check_real_array
+
+__all__ = [
+    "BatchStatisticsLaw",
+    "batch_statistics_law",
+    "conditional_error",
+    "expected_batch_std",
+    "gaussian_conditional_error",
+    "standardization_error",
+    "standardization_error_asymptotic",
+]
+
+# (2^(1-2k) - 2) B_2k / (2k (2k-1)) for k = 1..10: the series of r(x) above.
+_R_SERIES = tuple(
+    float((2.0 ** (1 - 2 * k) - 2.0) * special.bernoulli(2 * k)[-1] / (2 * k * (2 * k - 1)))
+    for k in range(1, 11)
+)
+_R_SERIES_FROM = 8.0
+
+
+def _log_gamma_half_ratio(x: np.ndarray) -> np.ndarray:
+    """``r(x) = log Gamma(x + 1/2) - log Gamma(x) - log(x)/2`` for ``x > 0`` (see module doc)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    big = x >= _R_SERIES_FROM
+    xb = x[big]
+    inv2 = 1.0 / (xb * xb)
+    acc = np.zeros_like(xb)
+    for c in reversed(_R_SERIES):  # Horner in 1/x^2; the series is c_k / x^(2k-1)
+        acc = acc * inv2 + c
+    out[big] = acc / xb
+    xs = x[~big]
+    # Gamma does not overflow below 8; the ratio is 1 + O(1/x), so log1p keeps its precision.
+    out[~big] = np.log1p(special.gamma(xs + 0.5) / (special.gamma(xs) * np.sqrt(xs)) - 1.0)
+    return out
+
+
+def _batch_size(M, *, minimum: int = 2, name: str = "M") -> np.ndarray:
+    """``M`` as a float64 array after checking it holds integers >= ``minimum``.
+
+    Accepts a Python/NumPy integer or an integer array; floats (even ``32.0``) and booleans are
+    refused, as in :func:`regnorm._validation.check_integer`.
+    """
+    arr = np.asarray(M)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{name} must be an integer or an array of integers (a batch size), got {M!r} "
+            f"({type(M).__name__}, dtype {arr.dtype})"
+        )
+    if np.any(arr < minimum):
+        bad = int(arr[arr < minimum].ravel()[0])
+        raise ValueError(
+            f"{name} must be an integer >= {minimum} (batch statistics need at least two values "
+            f"for a standard deviation), got {bad}"
+        )
+    return arr.astype(np.float64)
+
+
+def _ddof(ddof) -> int:
+    return check_choice("ddof", ddof, (0, 1))
+
+
+def _scalar_or_array(a: np.ndarray):
+    return float(a) if np.ndim(a) == 0 else a
+
+
+def expected_batch_std(M, ddof=0):
+    """Expected batch standard deviation ``E[sigma_B]`` of ``M`` i.i.d. ``N(0, 1)`` values.
+
+    .. math::
+
+        E[\\sigma_B] = \\sqrt{\\frac{2}{M - \\mathrm{ddof}}}
+                       \\frac{\\Gamma(M/2)}{\\Gamma((M - 1)/2)},
+        \\qquad \\sigma_B^2 = \\frac{1}{M - \\mathrm{ddof}} \\sum_i (x_i - \\mu_B)^2,
+
+    because ``sum_i (x_i - mu_B)^2 ~ chi2(M - 1)``. Claim C1, article 001 §1.1.
+
+    Parameters
+    ----------
+    M : int or array of int
+        Batch size(s), ``M >= 2``; any shape.
+    ddof : {0, 1}
+        0: biased (``1/M``, BN's convention); 1: unbiased (``1/(M-1)``).
+
+    Returns
+    -------
+    float or ndarray
+        Same shape as ``M``. Accurate to a few ulps up to ``M = 10^7`` and beyond.
+
+    Examples
+    --------
+    >>> round(expected_batch_std(32), 6)
+    0.976634
+    """
+    Mf = _batch_size(M)
+    d = _ddof(ddof)
+    # E[sigma_B] = sqrt((M-1)/(M-ddof)) exp(r((M-1)/2))
+    log_es = 0.5 * np.log1p((d - 1.0) / (Mf - d)) + _log_gamma_half_ratio((Mf - 1.0) / 2.0)
+    return _scalar_or_array(np.exp(log_es))
+
+
+def standardization_error(M, *, inside=True, ddof=0):
+    """Exact mean squared error of batch standardization of ``N(0, 1)`` data (claim C1).
+
+    The error of standardizing ``x`` with batch statistics instead of the population's
+    (``mu_P = 0``, ``sigma_P = 1``), ``eps(M) = E[((x - mu_B)/sigma_B - x)^2]``, for ``M``
+    i.i.d. ``N(0, 1)`` batch values. With ``S = sum_i (x_i - mu_B)^2 ~ chi2(M - 1)``,
+    ``sigma_B^2 = S/(M - d)`` and ``mu_B ~ N(0, 1/M)`` independent of ``S``:
+
+    ``inside=True`` (``x`` is one of the batch values, as in training, averaged over them):
+    the per-batch identity ``(1/M) sum_i ((x_i - mu_B)/sigma_B - x_i)^2
+    = (S/M)(1/sigma_B - 1)^2 + mu_B^2`` gives
+
+    .. math::
+
+        \\varepsilon_{\\rm in}(M) = 1 + \\frac{M - d}{M}
+            - 2 \\frac{M - d}{M} E[\\sigma_B],
+
+    i.e. ``2 - 2 E[sigma_B]`` for ``d = 0`` (THEORY.md C1) and
+    ``(2M - 1)/M - 2 (M - 1)/M E[sigma_B]`` for ``d = 1``.
+
+    ``inside=False`` (``x ~ N(0, 1)`` independent of the batch, as at inference with batch
+    statistics):
+
+    .. math::
+
+        \\varepsilon_{\\rm out}(M) = 1 - 2 E[1/\\sigma_B] + (1 + 1/M) E[1/\\sigma_B^2],
+        \\quad E[1/\\sigma_B] = \\sqrt{\\frac{M - d}{2}}
+               \\frac{\\Gamma((M - 2)/2)}{\\Gamma((M - 1)/2)},
+        \\quad E[1/\\sigma_B^2] = \\frac{M - d}{M - 3}.
+
+    ``E[1/sigma_B^2]`` is infinite for ``M <= 3`` (inverse chi-square with ``M - 1 <= 2``
+    degrees of freedom), and so is the error: the function returns ``inf`` there — that is
+    the mathematics, not a failure.
+
+    Every convention equals ``3/(2M) + O(1/M^2)``
+    (:func:`standardization_error_asymptotic`).
+
+    Parameters
+    ----------
+    M : int or array of int
+        Batch size(s), ``M >= 2``; any shape.
+    inside : bool
+        Whether ``x`` belongs to the batch its statistics come from.
+    ddof : {0, 1}
+        Biased (0, BN's convention) or unbiased (1) batch standard deviation.
+
+    Returns
+    -------
+    float or ndarray
+        Same shape as ``M``; full relative precision up to ``M = 10^7`` (no cancellation).
+
+    Examples
+    --------
+    >>> round(standardization_error(32), 6)     # 3/(2M) = 0.046875
+    0.046731
+    >>> standardization_error(3, inside=False)
+    inf
+    """
+    if not isinstance(inside, bool | np.bool_):
+        raise TypeError(f"inside must be True or False, got {inside!r}")
+    Mf = _batch_size(M)
+    d = float(_ddof(ddof))
+    if inside:
+        r = _log_gamma_half_ratio((Mf - 1.0) / 2.0)
+        # (M-d)/M E[sigma_B] = sqrt((M-d)(M-1))/M e^r = exp(L) with L = O(1/M) computed exactly
+        log_term = 0.5 * np.log1p(-d / Mf) + 0.5 * np.log1p(-1.0 / Mf) + r
+        # (M-d)/M + 1 - 2 exp(L) = -d/M - 2 expm1(L): no cancellation of O(1) terms
+        out = -d / Mf - 2.0 * np.expm1(log_term)
+    else:
+        out = np.full_like(Mf, np.inf)
+        ok = Mf > 3
+        m = Mf[ok]
+        r = _log_gamma_half_ratio((m - 2.0) / 2.0)
+        # E[1/s] - 1 and E[1/s^2](1 + 1/M) - 1, each O(1/M) and computed without cancellation
+        a_minus_1 = np.expm1(0.5 * np.log1p((2.0 - d) / (m - 2.0)) - r)
+        b_minus_1 = ((4.0 - d) * m - d) / (m * (m - 3.0))
+        out[ok] = b_minus_1 - 2.0 * a_minus_1
+    return _scalar_or_array(out)
+
+
+def standardization_error_asymptotic(M):
+    """Leading term ``3/(2M)`` of the C1 error (article 001 §1.1: 0.046875 at ``M = 32``).
+
+    .. math:: \\varepsilon(M) = \\frac{3}{2M} + O(M^{-2})
+
+    The ``1/(2M)`` comes from ``sigma_B`` (``Var sigma_B ~ 1/(2M)``), the ``1/M`` from ``mu_B``.
+
+    Parameters
+    ----------
+    M : int or array of int
+        Batch size(s), ``M >= 2``.
+    """
+    Mf = _batch_size(M)
+    return _scalar_or_array(1.5 / Mf)
+
+
+class BatchStatisticsLaw(NamedTuple):
+    """Asymptotic law of the batch statistics (claim C2)."""
+
+    mean_variance: float | np.ndarray
+    """``Var(mu_B) = sigma_P^2 / M`` (exact for every distribution with a finite variance)."""
+    std_mean: float | np.ndarray
+    """``E[sigma_B] -> sigma_P`` (to leading order; the bias is O(1/M))."""
+    std_variance: float | np.ndarray
+    """``Var(sigma_B) -> (rho + 2) sigma_P^2 / (4M)`` (to leading order)."""
+
+
+def batch_statistics_law(M, *, sigma=1.0, rho=0.0) -> BatchStatisticsLaw:
+    """Asymptotic laws of the batch mean and standard deviation (claim C2, article 001 §1.3).
+
+    .. math::
+
+        \\mu_B \\sim \\mathcal N\\Big(\\mu_P, \\frac{\\sigma_P^2}{M}\\Big), \\qquad
+        \\sigma_B \\sim \\mathcal N\\Big(\\sigma_P, \\frac{(\\rho + 2)\\sigma_P^2}{4M}\\Big)
+
+    as ``M`` grows, for i.i.d. input with a finite fourth moment and excess kurtosis ``rho``
+    (``sigma_B`` biased, ``ddof=0``; the unbiased one has the same law to this order).
+    **Erratum**: the article writes ``(rho + 2)/(4M)`` without the ``sigma_P^2``.
+
+    Parameters
+    ----------
+    M : int or array of int
+        Batch size(s), ``M >= 2``.
+    sigma : float
+        Population standard deviation ``sigma_P > 0``.
+    rho : float
+        Excess kurtosis ``E[(h - mu_P)^4]/sigma_P^4 - 3``; finite and ``>= -2`` (every
+        distribution has kurtosis >= 1). A distribution without a finite fourth moment has no
+        such law; pass it and you get a ``ValueError`` (``rho`` must be finite).
+
+    Returns
+    -------
+    BatchStatisticsLaw
+        ``(mean_variance, std_mean, std_variance)``, each broadcast to ``M``'s shape.
+    """
+    Mf = _batch_size(M)
+    sigma = check_real("sigma", sigma, minimum=0.0, min_inclusive=False)
+    rho = check_real("rho", rho, minimum=-2.0)
+    return BatchStatisticsLaw(
+        mean_variance=_scalar_or_array(sigma**2 / Mf),
+        std_mean=_scalar_or_array(np.full_like(Mf, sigma)),
+        std_variance=_scalar_or_array((rho + 2.0) * sigma**2 / (4.0 * Mf)),
+    )
+
+
+def conditional_error(z, M, *, rho=0.0, gamma=1.0):
+    """First-order conditional BN-vs-PN error at standardized value ``z`` (claim C3).
+
+    .. math::
+
+        E[(\\hat h - \\bar h)^2 \\mid z] \\approx \\gamma^2 \\Big[\\frac{\\rho + 2}{4M} z^2
+            + \\frac{1}{M}\\Big(1 + \\frac{3(\\rho + 2)}{4M}\\Big)\\Big],
+        \\qquad z = \\frac{h - \\mu_P}{\\sigma_P},
+
+    with ``h_hat = gamma (h - mu_B)/sigma_B + beta`` (BN) and ``h_bar = gamma z + beta`` (PN).
+    It averages to ``gamma^2 (rho + 6)/(4M) + O(1/M^2)`` over ``z`` (``3/(2M)`` for Gaussian,
+    C1). Article 001 §1.3. It is a first-order (independence) approximation: see
+    :func:`gaussian_conditional_error` for the exact Gaussian value with ``x`` outside the
+    batch, and the README for where it holds.
+
+    Parameters
+    ----------
+    z : float or array
+        Standardized value(s); broadcast against ``M``.
+    M : int or array of int
+        Batch size(s), ``M >= 2``.
+    rho : float
+        Excess kurtosis, finite and ``>= -2``.
+    gamma : float
+        BN scale ``gamma``.
+    """
+    z = check_real_array("z", z)
+    Mf = _batch_size(M)
+    rho = check_real("rho", rho, minimum=-2.0)
+    gamma = check_real("gamma", gamma)
+    k = (rho + 2.0) / (4.0 * Mf)
+    return _scalar_or_array(gamma**2 * (k * z**2 + (1.0 + 3.0 * k) / Mf))
+
+
+def gaussian_conditional_error(z, M, *, ddof=0):
+    """Exact conditional error for ``N(0,1)`` data, ``x = z`` outside the batch (C3, exact).
+
+    With ``mu_B`` and ``sigma_B`` from ``M`` independent ``N(0, 1)`` values,
+
+    .. math::
+
+        E\\Big[\\Big(\\frac{z - \\mu_B}{\\sigma_B} - z\\Big)^2\\Big]
+        = z^2\\big(1 - 2E[1/\\sigma_B] + E[1/\\sigma_B^2]\\big)
+          + \\frac{1}{M} E[1/\\sigma_B^2],
+
+    (``mu_B`` is independent of ``sigma_B`` and has mean 0), with the inverse-chi moments of
+    :func:`standardization_error`. Infinite for ``M <= 3``. Averaging over ``z ~ N(0,1)``
+    gives ``standardization_error(M, inside=False, ddof=ddof)``. Compare with the first-order
+    :func:`conditional_error` (``rho = 0``): ``z^2/(2M) + (1 + 3/(2M))/M``.
+
+    Parameters
+    ----------
+    z : float or array
+        Value(s) of ``x``; broadcast against ``M``.
+    M : int or array of int
+        Batch size(s), ``M >= 2``.
+    ddof : {0, 1}
+        Biased or unbiased batch standard deviation.
+    """
+    z = check_real_array("z", z)
+    Mf = _batch_size(M)
+    d = float(_ddof(ddof))
+    z, Mf = np.broadcast_arrays(z, Mf)
+    out = np.full(z.shape, np.inf)
+    ok = Mf > 3
+    m = Mf[ok]
+    r = _log_gamma_half_ratio((m - 2.0) / 2.0)
+    a_minus_1 = np.expm1(0.5 * np.log1p((2.0 - d) / (m - 2.0)) - r)  # E[1/s] - 1
+    inv_s2 = (m - d) / (m - 3.0)  # E[1/s^2]
+    # 1 - 2E[1/s] + E[1/s^2] = (E[1/s^2] - 1) - 2(E[1/s] - 1), each O(1/M)
+    var_part = (3.0 - d) / (m - 3.0) - 2.0 * a_minus_1
+    out[ok] = z[ok] ** 2 * var_part + inv_s2 / m
+    return _scalar_or_array(out)
