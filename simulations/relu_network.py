@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from regnorm._validation import check_choice, check_integer, check_real, normalize_rng
-from regnorm.backend import get_namespace, to_numpy
+from regnorm.backend import array_namespace, get_namespace, to_numpy
 
 __all__ = [
     "NORMALIZER_NAMES",
@@ -93,8 +93,17 @@ _RELU_VAR = 0.5 - 1.0 / (2.0 * math.pi)
 
 
 def _seed_generators(seed_sequences: Sequence[np.random.SeedSequence], key: int):
-    """One generator per seed for stream ``key`` (teacher, data, init, training)."""
-    return [np.random.default_rng(ss.spawn(4)[key]) for ss in seed_sequences]
+    """One generator per seed for stream ``key`` (teacher, data, init, training).
+
+    Derived from the seed's entropy and spawn key without ``spawn`` (which is stateful), so
+    the same SeedSequence always gives the same streams.
+    """
+    return [
+        np.random.default_rng(
+            np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 1000 + key))
+        )
+        for ss in seed_sequences
+    ]
 
 
 def _seed_sequences(n_seeds: int, rng) -> list[np.random.SeedSequence]:
@@ -446,7 +455,8 @@ def population_zeta(net: ReLUNetwork, x_stat, M: int, *, curvature: str = "gauss
             mu = xp.mean(u, axis=1)
             var = xp.mean((u - mu[:, None, :]) ** 2, axis=1)
             _set_population_statistics(norm, xp.reshape(mu, (-1,)), xp.reshape(var, (-1,)))
-            z = (u - mu[:, None, :]) / xp.sqrt(var[:, None, :])
+            # the PN layer's own eps keeps a dead unit (zero variance) finite
+            z = (u - mu[:, None, :]) / xp.sqrt(var[:, None, :] + norm.eps)
             rhos[i] = xp.mean(z**4, axis=1) - 3.0
             zs[i] = z
         if norm is None:
@@ -479,8 +489,24 @@ def population_zeta(net: ReLUNetwork, x_stat, M: int, *, curvature: str = "gauss
 
 
 def _gamma_decay_coefficient(M, *, rho, F_gamma, mean_A2):
-    """C4's zeta, (rho+2)/(8M) F_gamma + mean_A2/(2M) (centred: BN subtracts mu_B)."""
-    return (rho + 2.0) / (8.0 * M) * F_gamma + mean_A2 / (2.0 * M)
+    """C4's zeta per channel, from issue 3's :func:`regnorm.gamma_decay.gamma_decay_coefficient`.
+
+    ADAPTER (issue 3): that function takes scalars, so it is applied channel by channel on
+    host copies and the result is returned in the network's namespace and dtype.
+    """
+    from regnorm.gamma_decay import gamma_decay_coefficient
+
+    xp = array_namespace(rho)
+    r, f, a = (to_numpy(v) for v in (rho, F_gamma, mean_A2))
+    z = np.array(
+        [
+            gamma_decay_coefficient(
+                M, rho=max(float(ri), -2.0), F_gamma=float(fi), mean_A2=float(ai)
+            )
+            for ri, fi, ai in zip(r.ravel(), f.ravel(), a.ravel(), strict=True)
+        ]
+    )
+    return xp.asarray(np.reshape(z, r.shape), dtype=rho.dtype)
 
 
 @dataclass(frozen=True)
