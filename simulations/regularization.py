@@ -39,6 +39,7 @@ __all__ = [
     "mean_variance_noise",
     "paired_difference",
     "run_methods",
+    "seed_summary",
 ]
 
 SOURCE = "001 §2.4"
@@ -433,3 +434,12 @@ def c12_records(df) -> list[ClaimRecord]:
 def check_c12(ctx):
     """C12: dropout after/before BN at large batch, WN + dropout, by paired test losses."""
     yield from c12_records(dropout_experiment(quick=ctx.quick, seed=ctx.seed))
+
+
+def seed_summary(df: pd.DataFrame, by, col: str, *, level: float = 0.95) -> pd.DataFrame:
+    """Mean of ``col`` over seeds per group ``by``, with the Student-t interval half width
+    (columns ``mean``, ``half_width``, ``n``)."""
+    g = df.groupby(by, sort=False)[col]
+    out = g.agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    out["half_width"] = stats.t.ppf(0.5 + level / 2, out["n"] - 1) * out["std"] / np.sqrt(out["n"])
+    return out.drop(columns="std").reset_index()
