@@ -1,4 +1,4 @@
-"""Smoke tests of the C9-C12 figure scripts at --quick (slow: ~10-25 s each)."""
+"""Smoke tests of the C9-C12 and C15/C16 figure scripts at --quick (slow: ~10-25 s each)."""
 
 import importlib
 
@@ -10,6 +10,7 @@ SCRIPTS = [
     "regularization_mean_variance",
     "regularization_batch_size",
     "regularization_dropout",
+    "switchable_weights",
 ]
 
 
