@@ -61,9 +61,9 @@ SN_SIZES = {
         noises=("gaussian",),
     ),
     "full": dict(
-        n_seeds=8,
+        n_seeds=6,
         batch_sizes=(1, 2, 4, 8, 16, 32, 64),
-        steps=1500,
+        steps=800,
         lr=0.05,
         logit_lr=0.5,
         n_train=512,
