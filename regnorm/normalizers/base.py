@@ -14,7 +14,9 @@ Inputs are ``(N, C)`` or ``(N, C, H, W)``. Internally an ``(N, C)`` input is tre
 :class:`~regnorm.normalizers.instance_norm.InstanceNorm` for what that means).
 
 All array code uses only ``xp.*`` functions of the Python array API standard, so the layers
-run unchanged on NumPy, CuPy and array-api-strict.
+run unchanged on NumPy, CuPy and array-api-strict. Parameters and state are created as
+float64 on the layer's namespace (``xp=``); a float32 input is therefore promoted to a
+float64 output by the standard's type promotion.
 
 The standardization that BN, LN, IN and GN share (THEORY §4, C17) is
 
@@ -52,6 +54,7 @@ __all__ = [
     "check_eps",
     "standardize",
     "standardize_backward",
+    "standardize_factors",
 ]
 
 
@@ -72,6 +75,34 @@ class Standardization:
     x: Any  # the input (needed by the variance-only gradient)
 
 
+def standardize_factors(
+    x: Any, axes: tuple[int, ...], *, eps: float, center: bool = True, scale: bool = True
+) -> tuple[Any, Any, Any, Any, Standardization]:
+    """Standardize ``x`` over ``axes`` (biased statistics), as ``z = base * factor``.
+
+    Returning the full-size ``base`` (``x - mu`` or ``x``) and the small ``factor``
+    (``inv_std`` with ``keepdims`` shape, or None) separately lets a layer fold its affine
+    ``gamma`` into ``factor`` and save full-size passes.
+
+    Returns
+    -------
+    base : array, shape of ``x``
+    factor : array (keepdims shape) or None
+    mean, var : array
+        ``mu_A`` and the biased ``sigma_A^2``, with ``keepdims`` shape.
+    cache : Standardization
+        For :func:`standardize_backward`.
+    """
+    xp = array_namespace(x)
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = xp.mean(xc * xc, axis=axes, keepdims=True)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    base = xc if center else x
+    factor = inv_std if scale else None
+    return base, factor, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
+
+
 def standardize(
     x: Any, axes: tuple[int, ...], *, eps: float, center: bool = True, scale: bool = True
 ) -> tuple[Any, Any, Any, Standardization]:
@@ -86,20 +117,10 @@ def standardize(
     cache : Standardization
         For :func:`standardize_backward`.
     """
-    xp = array_namespace(x)
-    mean = xp.mean(x, axis=axes, keepdims=True)
-    xc = x - mean
-    var = xp.mean(xc * xc, axis=axes, keepdims=True)
-    inv_std = 1.0 / xp.sqrt(var + eps)
-    if center and scale:
-        z = xc * inv_std
-    elif center:
-        z = xc
-    elif scale:
-        z = x * inv_std
-    else:
-        z = x
-    return z, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
+    base, factor, mean, var, cache = standardize_factors(
+        x, axes, eps=eps, center=center, scale=scale
+    )
+    return (base if factor is None else base * factor), mean, var, cache
 
 
 def standardize_backward(dz: Any, cache: Standardization) -> Any:
@@ -244,8 +265,11 @@ class Normalizer:
 class AffineNormalizer(Normalizer):
     """A normalizer ``y = gamma * z + beta`` with per-channel ``gamma`` and ``beta`` (C,).
 
-    Subclasses compute ``z`` in :meth:`_normalize` and its input gradient in
-    :meth:`_normalize_backward`.
+    Subclasses compute ``z = base * factor`` in :meth:`_normalize` (returning the full-size
+    ``base`` and the small broadcastable ``factor``, or None) and the input gradient of ``z``
+    in :meth:`_normalize_backward`. The affine transform is folded into ``factor``, so the
+    forward pass makes one full-size product and one in-place addition; ``z`` itself is
+    rebuilt in the backward pass for the gradient of ``gamma``.
     """
 
     def __init__(self, num_channels: int, *, eps: float = 1e-5, affine: bool = True, xp=None):
@@ -260,23 +284,27 @@ class AffineNormalizer(Normalizer):
             self.zero_grad()
 
     def _forward(self, x: Any, training: bool) -> Any:
-        z = self._normalize(x, training)
-        self._z = z
+        base, factor = self._normalize(x, training)
+        self._base, self._factor = base, factor
         if not self.affine:
-            return z
-        return self._channel(self.params["gamma"]) * z + self._channel(self.params["beta"])
+            return base if factor is None else base * factor
+        gamma = self._channel(self.params["gamma"])
+        y = base * (gamma if factor is None else factor * gamma)
+        y += self._channel(self.params["beta"])  # in place: y is a fresh array
+        return y
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp
         if self.affine:
-            self.grads["gamma"] = xp.sum(dy * self._z, axis=(0, 2, 3))
+            z = self._base if self._factor is None else self._base * self._factor
+            self.grads["gamma"] = xp.sum(dy * z, axis=(0, 2, 3))
             self.grads["beta"] = xp.sum(dy, axis=(0, 2, 3))
             dz = dy * self._channel(self.params["gamma"])
         else:
             dz = dy
         return self._normalize_backward(dz)
 
-    def _normalize(self, x: Any, training: bool) -> Any:  # pragma: no cover - abstract
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:  # pragma: no cover
         raise NotImplementedError
 
     def _normalize_backward(self, dz: Any) -> Any:  # pragma: no cover - abstract

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._validation import check_real
-from .base import AffineNormalizer, standardize, standardize_backward
+from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["BatchNorm"]
 
@@ -95,21 +95,20 @@ class BatchNorm(AffineNormalizer):
         keys = list(self.params) + list(self.state)
         return {k: (self.num_channels,) for k in keys}
 
-    def _normalize(self, x: Any, training: bool) -> Any:
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
         if not training:
             mean = self._channel(self.state["running_mean"])
             inv_std = 1.0 / xp.sqrt(self._channel(self.state["running_var"]) + self.eps)
             self._cache = ("eval", inv_std)
-            z = x - mean if self.center else x
-            return z * inv_std if self.scale else z
+            return (x - mean if self.center else x), (inv_std if self.scale else None)
         m = x.shape[0] * x.shape[2] * x.shape[3]
         if m < 2:
             raise ValueError(
                 "BatchNorm in training needs more than one value per channel "
                 f"(N*H*W >= 2), got input shape {tuple(x.shape)}"
             )
-        z, mean, var, cache = standardize(
+        base, factor, mean, var, cache = standardize_factors(
             x, (0, 2, 3), eps=self.eps, center=self.center, scale=self.scale
         )
         self._cache = ("train", cache)
@@ -121,7 +120,7 @@ class BatchNorm(AffineNormalizer):
             mean, (self.num_channels,)
         )
         self.state["running_var"] = (1 - mom) * self.state["running_var"] + mom * batch_var
-        return z
+        return base, factor
 
     def _normalize_backward(self, dz: Any) -> Any:
         mode, cache = self._cache

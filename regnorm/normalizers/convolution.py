@@ -15,7 +15,14 @@ from typing import Any
 from .._validation import check_integer
 from ..backend import array_namespace
 
-__all__ = ["conv2d", "extract_windows", "fold_windows", "output_size", "pad2d"]
+__all__ = [
+    "conv2d",
+    "conv2d_channels_last",
+    "extract_windows",
+    "fold_windows",
+    "output_size",
+    "pad2d",
+]
 
 
 def pad2d(x: Any, padding: int) -> Any:
@@ -104,13 +111,23 @@ def conv2d(x: Any, weight: Any, *, stride: int = 1, padding: int = 0) -> Any:
     xp = array_namespace(x, weight)
     stride = check_integer("stride", stride, minimum=1)
     padding = check_integer("padding", padding, minimum=0)
+    return xp.permute_dims(conv2d_channels_last(pad2d(x, padding), weight, stride), (0, 3, 1, 2))
+
+
+def conv2d_channels_last(x_pad: Any, weight: Any, stride: int) -> Any:
+    """:func:`conv2d` of an already padded input, returned channels-last ``(N, OH, OW, C_out)``
+    (a fresh array that callers may update in place)."""
+    xp = array_namespace(x_pad, weight)
     k = weight.shape[2]
-    oh, ow = output_size(tuple(x.shape[2:]), k, stride, padding)
-    xcl = xp.permute_dims(pad2d(x, padding), (0, 2, 3, 1))  # (N, Hp, Wp, C)
+    oh, ow = output_size(tuple(x_pad.shape[2:]), k, stride, 0)
+    xcl = xp.permute_dims(x_pad, (0, 2, 3, 1))  # (N, Hp, Wp, C)
     acc = None
     for i in range(k):
         for j in range(k):
             si, sj = _window_slice(i, j, stride, oh, ow)
             term = xcl[:, si, sj, :] @ xp.matrix_transpose(weight[:, :, i, j])
-            acc = term if acc is None else acc + term
-    return xp.permute_dims(acc, (0, 3, 1, 2))
+            if acc is None:
+                acc = term
+            else:
+                acc += term
+    return acc

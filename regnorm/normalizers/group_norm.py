@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._validation import check_integer
-from .base import AffineNormalizer, standardize, standardize_backward
+from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["GroupNorm"]
 
@@ -51,14 +51,15 @@ class GroupNorm(AffineNormalizer):
         if self.num_channels % self.num_groups:
             raise ValueError(f"num_groups={num_groups} must divide num_channels={num_channels}")
 
-    def _normalize(self, x: Any, training: bool) -> Any:
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
         n, c, h, w = x.shape
         g = self.num_groups
         xg = xp.reshape(x, (n, g, c // g, h, w))
-        z, _, _, cache = standardize(xg, (2, 3, 4), eps=self.eps)
-        self._cache = cache
-        return xp.reshape(z, (n, c, h, w))
+        base, inv_std, _, _, self._cache = standardize_factors(xg, (2, 3, 4), eps=self.eps)
+        # the (N, G) factor repeated over each group's channels: (N, C, 1, 1)
+        factor = xp.reshape(xp.broadcast_to(inv_std, (n, g, c // g, 1, 1)), (n, c, 1, 1))
+        return xp.reshape(base, (n, c, h, w)), factor
 
     def _normalize_backward(self, dz: Any) -> Any:
         xp = self.xp

@@ -40,7 +40,14 @@ import numpy as np
 
 from .._validation import check_integer, check_real, normalize_rng
 from .base import Normalizer, check_eps
-from .convolution import conv2d, extract_windows, fold_windows, output_size, pad2d
+from .convolution import (
+    conv2d,
+    conv2d_channels_last,
+    extract_windows,
+    fold_windows,
+    output_size,
+    pad2d,
+)
 
 __all__ = ["KNConv", "KernelNorm"]
 
@@ -257,11 +264,13 @@ class KNConv(_WindowNormalization, Normalizer):
                 mean, var = self._unit_statistics(extract_windows(x_pad, k, s), mask)
                 mean, var = mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
             inv_std = 1.0 / xp.sqrt(var + self.eps)  # (N, OH, OW)
-            conv = conv2d(x_pad, weight, stride=s)  # (N, C_out, OH, OW)
-            weight_sum = xp.sum(weight, axis=(1, 2, 3))
-            y = (conv - mean[:, None, :, :] * weight_sum[None, :, None, None]) * inv_std[
-                :, None, :, :
-            ]
+            # channels-last and in place: one full-size temporary (the outer product)
+            y = conv2d_channels_last(x_pad, weight, s)  # (N, OH, OW, C_out), fresh
+            y -= mean[:, :, :, None] * xp.sum(weight, axis=(1, 2, 3))
+            y *= inv_std[:, :, :, None]
+            if self.bias:
+                y += self.params["bias"]
+            y = xp.permute_dims(y, (0, 3, 1, 2))
             mean6 = mean[:, None, None, None, :, :]
             inv6 = inv_std[:, None, None, None, :, :]
         else:
@@ -270,9 +279,9 @@ class KNConv(_WindowNormalization, Normalizer):
             inv6 = 1.0 / xp.sqrt(var6 + self.eps)
             z = xp.permute_dims((units - mean6) * inv6, (0, 1, 4, 2, 5, 3))
             y = conv2d(xp.reshape(z, (n, c, oh * k, ow * k)), weight, stride=k)
+            if self.bias:
+                y = y + self.params["bias"][None, :, None, None]
         self._cache = (x_pad, mean6, inv6, mask)
-        if self.bias:
-            y = y + self.params["bias"][None, :, None, None]
         return y
 
     def _box_statistics(self, x_pad: Any, oh: int, ow: int) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import AffineNormalizer, standardize, standardize_backward
+from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["LayerNorm"]
 
@@ -30,9 +30,9 @@ class LayerNorm(AffineNormalizer):
     xp : namespace, str or None
     """
 
-    def _normalize(self, x: Any, training: bool) -> Any:
-        z, _, _, self._cache = standardize(x, (1, 2, 3), eps=self.eps)
-        return z
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
+        base, factor, _, _, self._cache = standardize_factors(x, (1, 2, 3), eps=self.eps)
+        return base, factor
 
     def _normalize_backward(self, dz: Any) -> Any:
         return standardize_backward(dz, self._cache)

@@ -68,10 +68,10 @@ class PopulationNorm(AffineNormalizer):
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: (self.num_channels,) for k in list(self.params) + list(self.state)}
 
-    def _normalize(self, x: Any, training: bool) -> Any:
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         inv_std = 1.0 / self.xp.sqrt(self._channel(self.state["var"]) + self.eps)
         self._cache = inv_std
-        return (x - self._channel(self.state["mean"])) * inv_std
+        return x - self._channel(self.state["mean"]), inv_std
 
     def _normalize_backward(self, dz: Any) -> Any:
         return dz * self._cache

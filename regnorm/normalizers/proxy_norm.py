@@ -59,7 +59,8 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 def _relu(xp):
-    return (lambda u: xp.where(u > 0, u, 0.0), lambda u: xp.astype(u > 0, u.dtype))
+    # maximum, not where: where is ~10x slower in NumPy
+    return (lambda u: xp.maximum(u, 0.0), lambda u: xp.astype(u > 0, u.dtype))
 
 
 def _tanh(xp):
@@ -223,7 +224,7 @@ class ProxyNorm(AffineNormalizer):
             )
         self.num_quantiles = check_integer("num_quantiles", num_quantiles, minimum=2)
         self.standardize_quantiles = standardize_quantiles
-        self._z = self.xp.asarray(
+        self._quantiles = self.xp.asarray(
             gaussian_quantiles(self.num_quantiles, standardize=standardize_quantiles)
         )
 
@@ -235,7 +236,7 @@ class ProxyNorm(AffineNormalizer):
             out = _relu_moments_with_derivatives(to_numpy(gamma), to_numpy(beta))
             m, v, *derivs = (xp.asarray(o) for o in out)
             return m, v, tuple(derivs)
-        z = self._z  # (Q,)
+        z = self._quantiles  # (Q,)
         u = gamma[:, None] * z[None, :] + beta[:, None]  # (C, Q)
         f, df = self.phi(u), self.dphi(u)
         m = xp.mean(f, axis=1)
@@ -245,18 +246,27 @@ class ProxyNorm(AffineNormalizer):
         v = e2 - m * m
         return m, v, (dm_dg, dm_db, de2_dg - 2 * m * dm_dg, de2_db - 2 * m * dm_db)
 
+    def _preactivation(self, x: Any) -> Any:
+        u = x * self._channel(self.params["gamma"])
+        u += self._channel(self.params["beta"])  # in place: u is a fresh array
+        return u
+
     def _forward(self, x: Any, training: bool) -> Any:
         xp = self.xp
         m, v, derivs = self.proxy_moments()
-        u = self._channel(self.params["gamma"]) * x + self._channel(self.params["beta"])
-        a = self.phi(u)
         inv_std = 1.0 / xp.sqrt(self._channel(v) + self.eps)
-        self._cache = (x, u, a, self._channel(m), inv_std, derivs)
-        return (a - self._channel(m)) * inv_std
+        self._cache = (x, self._channel(m), inv_std, derivs)
+        # two full-size arrays (u, a); u and a are rebuilt in backward rather than kept
+        a = self.phi(self._preactivation(x))
+        a -= self._channel(m)
+        a *= inv_std
+        return a
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp
-        x, u, a, m, s, (dm_dg, dm_db, dv_dg, dv_db) = self._cache
+        x, m, s, (dm_dg, dm_db, dv_dg, dv_db) = self._cache
+        u = self._preactivation(x)
+        a = self.phi(u)
         du = dy * s * self.dphi(u)
         dm = -xp.sum(dy * s, axis=(0, 2, 3))
         dv = -0.5 * xp.sum(dy * (a - m) * (s * s * s), axis=(0, 2, 3))

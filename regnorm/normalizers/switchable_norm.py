@@ -128,7 +128,7 @@ class SwitchableNorm(AffineNormalizer):
         var_bn = xp.mean(second, axis=0, keepdims=True) - mu_bn * mu_bn
         return {"in": (mu_in, var_in), "ln": (mu_ln, var_ln), "bn": (mu_bn, var_bn)}
 
-    def _normalize(self, x: Any, training: bool) -> Any:
+    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
         stats = self.statistics(x)
         n, c, h, w = x.shape
@@ -162,7 +162,7 @@ class SwitchableNorm(AffineNormalizer):
         inv_std = 1.0 / xp.sqrt(var + self.eps)
         xc = x - mu
         self._cache = (x, stats, mu, inv_std, training)
-        return xc * inv_std
+        return xc, inv_std
 
     def _normalize_backward(self, dz: Any) -> Any:
         xp = self.xp

@@ -1,0 +1,94 @@
+"""Figure: channel normalization and expressivity by depth at initialization (C18).
+
+Plain ReLU network of 3x3 convolutions (He init) on i.i.d. Gaussian input, one normalizer per
+block; on the normalized pre-activations: mean over channels of squared channel means, and
+the variance across samples of instance means and of instance standard deviations.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from figures._common import figure_parser, save_data, save_figure
+from simulations.normalizer_family import DEPTH_NORMALIZERS, proxy_norm_depth_profile, summarize
+
+NAME = "proxy_norm_depth"
+
+PANELS = (
+    ("channel_sq_mean", "mean$_c$ (channel mean)$^2$\n(channel normalization lost if large)"),
+    ("instance_mean_var", "Var$_n$ of instance means\n(expressivity lost if 0)"),
+    ("instance_std_var", "Var$_n$ of instance stds\n(expressivity lost if 0)"),
+)
+STYLES = {
+    "BN": ("C0", "-"),
+    "LN": ("C1", "-"),
+    "IN": ("C2", "-"),
+    "GN": ("C4", "-"),
+    "LN+PN": ("C1", "--"),
+    "GN+PN": ("C4", "--"),
+}
+#: values below this are rounding-level zeros (the normalization makes them 0 by construction)
+FLOOR = 1e-9
+
+
+def main(argv=None) -> int:
+    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    cfg = (
+        dict(depth=12, width=16, size=8, batch=16, repetitions=3)
+        if args.quick
+        else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
+    )
+    df = proxy_norm_depth_profile(seed=args.seed, executor=args.executor, **cfg)
+    save_data(df, args.out, NAME)
+    s = summarize(df, ["norm", "metric", "depth"], "value")
+
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    fig.subplots_adjust(wspace=0.38)
+    for ax, (metric, ylabel) in zip(axes, PANELS, strict=True):
+        zero = []
+        for norm in DEPTH_NORMALIZERS:
+            r = s[(s.norm == norm) & (s.metric == metric)].sort_values("depth")
+            if float(r["mean"].abs().max()) < FLOOR:
+                zero.append(norm)
+                continue
+            color, ls = STYLES[norm]
+            ax.plot(r.depth, r["mean"], ls, color=color, label=norm)
+            ax.fill_between(
+                r.depth,
+                r["mean"] - r["stderr"],
+                r["mean"] + r["stderr"],
+                color=color,
+                alpha=0.2,
+                lw=0,
+            )
+        if zero:
+            ax.text(
+                0.98,
+                0.02,
+                f"< {FLOOR:g} (0 by construction, up to eps): " + ", ".join(zero),
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=8,
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("depth (block)")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    handles = [Line2D([], [], color=c, ls=ls, label=n) for n, (c, ls) in STYLES.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=9, bbox_to_anchor=(0.5, -0.06))
+    fig.suptitle(
+        f"Proxy Norm at initialization (C18): width {cfg['width']}, {cfg['size']}x"
+        f"{cfg['size']} Gaussian input, batch {cfg['batch']}, mean ± s.e. over "
+        f"{cfg['repetitions']} networks",
+        fontsize=10,
+    )
+    save_figure(fig, args.out, NAME)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

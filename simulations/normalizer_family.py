@@ -1,0 +1,537 @@
+"""Measurements of the normalizer family (THEORY §4): batch dependence, Proxy Norm by depth,
+the ReLU proxy, and the identities between the normalizers (C14, C17-C22).
+
+* :func:`batch_dependence_noise` (C22) -- for each normalizer and batch size ``M``, the mean
+  squared change of a sample's output between the batch computation and the batch-free one:
+  the population statistics (``mu_P = 0``, ``sigma_P = 1``) for BN and SN, the sample
+  computed alone for every other normalizer. As in C1 the input is i.i.d. N(0, 1), here of
+  shape ``(M, 8, 4, 4)``; BN's statistics then use ``m = 16 M`` values per channel and its
+  noise is exactly ``2 - 2 E[sigma_B(m)]`` (:func:`bn_noise_exact`).
+* :func:`proxy_norm_depth_profile` (C18) -- a deep plain ReLU network of 3x3 convolutions
+  (He initialization, no bias) on i.i.d. Gaussian input, one normalizer per block
+  (``conv -> norm -> relu``, or ``conv -> norm -> ProxyNorm(relu)`` for "+PN"), at
+  initialization (``gamma = 1``, ``beta = 0``). At each depth, on the normalized
+  pre-activations: the mean over channels of the squared channel means (channel
+  normalization; 0 for BN by construction), and the variances across samples of the instance
+  means and of the instance standard deviations (expressivity; 0 for IN by construction),
+  each averaged over channels.
+* the checks registered below for C14, C17, C18, C19, C20, C21, C22.
+
+Sources: articles 000 (SN), 002 (BN/LN/IN/GN), 003 (Proxy Norm), 004 (KernelNorm).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from regnorm.claims import claim, deterministic_record, open_record, statistical_record
+from regnorm.normalizers import (
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    KernelNorm,
+    KNConv,
+    LayerNorm,
+    PopulationNorm,
+    ProxyNorm,
+    SwitchableNorm,
+    WeightNorm,
+    gaussian_quantiles,
+    relu_gaussian_moments,
+)
+from regnorm.normalizers.convolution import conv2d
+from regnorm.sweeps import sweep
+
+__all__ = [
+    "BATCH_NORMALIZERS",
+    "DEPTH_NORMALIZERS",
+    "bn_noise_exact",
+    "batch_dependence_noise",
+    "proxy_norm_depth_profile",
+    "summarize",
+]
+
+#: eps of the layers in the C22 measurement: small, so BN's noise is C1's up to ~1e-12
+NOISE_EPS = 1e-12
+_SHAPE = (8, 4, 4)  # (C, H, W) of one sample in the C22 measurement
+
+#: name -> (factory(C), batch-dependent?) for the C22 measurement
+BATCH_NORMALIZERS: dict[str, tuple[Any, bool]] = {
+    "BN": (lambda c: BatchNorm(c, eps=NOISE_EPS), True),
+    "SN": (lambda c: SwitchableNorm(c, eps=NOISE_EPS), True),
+    "PN": (lambda c: PopulationNorm(c, eps=NOISE_EPS), False),
+    "LN": (lambda c: LayerNorm(c, eps=NOISE_EPS), False),
+    "IN": (lambda c: InstanceNorm(c, eps=NOISE_EPS), False),
+    "GN": (lambda c: GroupNorm(4, c, eps=NOISE_EPS), False),
+    "WN": (lambda c: WeightNorm(c, c, rng=0), False),
+    "KernelNorm": (lambda c: KernelNorm(2, eps=NOISE_EPS), False),
+    "KNConv": (lambda c: KNConv(c, c, 2, eps=NOISE_EPS, rng=0), False),
+    "ProxyNorm": (lambda c: ProxyNorm(c, eps=NOISE_EPS), False),
+}
+
+
+def bn_noise_exact(m: Any) -> np.ndarray:
+    """``2 - 2 E[sigma_B]`` for ``m`` i.i.d. N(0,1) values (C1, biased std, x in the batch).
+
+    .. math:: E[\\sigma_B] = \\sqrt{2/m}\\,\\Gamma(m/2)/\\Gamma((m-1)/2)
+
+    NumPy/SciPy (``gammaln``), vectorized over ``m >= 2``.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    if np.any(m < 2):
+        raise ValueError(f"m must be >= 2, got {m.min()!r}")
+    e_sigma = np.sqrt(2.0 / m) * np.exp(special.gammaln(m / 2) - special.gammaln((m - 1) / 2))
+    return 2.0 - 2.0 * e_sigma
+
+
+def _noise_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    """Mean over ``batches`` batches of the squared change of a sample's output."""
+    name, m, batches = params["normalizer"], params["M"], params["batches"]
+    factory, dependent = BATCH_NORMALIZERS[name]
+    c = _SHAPE[0]
+    layer = factory(c)
+    total = 0.0
+    for _ in range(batches):
+        x = rng.standard_normal((m, *_SHAPE))
+        y = layer.forward(x, training=True)
+        if name == "BN":
+            ref = PopulationNorm(c, eps=NOISE_EPS).forward(x)
+        elif name == "SN":
+            ref = layer.forward(x, training=False)  # BN part = running stats = (0, 1)
+        else:
+            y, ref = y[:1], layer.forward(x[:1], training=True)
+        total += float(np.mean((y - ref) ** 2))
+    return {"noise": total / batches, "batch_dependent": dependent}
+
+
+def batch_dependence_noise(
+    normalizers: Sequence[str] | None = None,
+    Ms: Sequence[int] = (2, 4, 8, 16, 32, 64, 128),
+    *,
+    repetitions: int = 16,
+    batches: int = 25,
+    seed: int = 0,
+    executor: Any = None,
+) -> pd.DataFrame:
+    """C22: the batch-dependence noise of each normalizer against the batch size ``M``.
+
+    Returns a tidy table: ``normalizer, M, batches, rep, noise, batch_dependent``; each row is
+    the mean over ``batches`` batches (one independent task), so the standard error of the
+    mean over ``rep`` is honest (:func:`summarize`).
+    """
+    names = list(BATCH_NORMALIZERS) if normalizers is None else list(normalizers)
+    for n in names:
+        if n not in BATCH_NORMALIZERS:
+            raise ValueError(f"normalizer {n!r} unknown; choose from {list(BATCH_NORMALIZERS)}")
+    grid = [{"normalizer": n, "M": int(m), "batches": batches} for n in names for m in Ms]
+    return sweep(
+        _noise_task,
+        grid,
+        repetitions=repetitions,
+        seed=seed,
+        executor=executor,
+        progress=False,
+        name="C22-batch-dependence",
+    )
+
+
+def summarize(df: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
+    """Mean, standard error (std/sqrt(n), ddof=1) and count of ``value`` grouped by ``by``."""
+    g = df.groupby(list(by), sort=False)[value]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out["stderr"] = out["std"] / np.sqrt(out["count"])
+    return out.drop(columns="std")
+
+
+# --- C18: Proxy Norm by depth ------------------------------------------------------------
+
+#: name -> (normalizer factory(C), use Proxy Norm after it)
+DEPTH_NORMALIZERS: dict[str, tuple[Any, bool]] = {
+    "BN": (lambda c: BatchNorm(c, affine=False), False),
+    "LN": (lambda c: LayerNorm(c, affine=False), False),
+    "IN": (lambda c: InstanceNorm(c, affine=False), False),
+    "GN": (lambda c: GroupNorm(4, c, affine=False), False),
+    "LN+PN": (lambda c: LayerNorm(c, affine=False), True),
+    "GN+PN": (lambda c: GroupNorm(4, c, affine=False), True),
+}
+
+_METRICS = ("channel_sq_mean", "instance_mean_var", "instance_std_var")
+_ZERO_BY_CONSTRUCTION = {
+    ("BN", "channel_sq_mean"),
+    ("IN", "channel_sq_mean"),
+    ("IN", "instance_mean_var"),
+}
+
+
+def _depth_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+    name, depth, c, size, n = (params[k] for k in ("norm", "depth", "width", "size", "batch"))
+    make_norm, use_proxy = DEPTH_NORMALIZERS[name]
+    proxy = ProxyNorm(c) if use_proxy else None
+    a = rng.standard_normal((n, c, size, size))
+    out: dict[str, float] = {}
+    for layer in range(1, depth + 1):
+        w = rng.standard_normal((c, c, 3, 3)) * math.sqrt(2.0 / (9 * c))  # He init
+        h = conv2d(a, w, padding=1)
+        z = make_norm(c).forward(h)
+        channel_means = z.mean(axis=(0, 2, 3))
+        inst_mean = z.mean(axis=(2, 3))
+        inst_std = z.std(axis=(2, 3))
+        out[f"channel_sq_mean_{layer}"] = float(np.mean(channel_means**2))
+        out[f"instance_mean_var_{layer}"] = float(np.mean(inst_mean.var(axis=0)))
+        out[f"instance_std_var_{layer}"] = float(np.mean(inst_std.var(axis=0)))
+        a = proxy.forward(z) if proxy is not None else np.maximum(z, 0.0)
+    return out
+
+
+def proxy_norm_depth_profile(
+    norms: Sequence[str] | None = None,
+    *,
+    depth: int = 40,
+    width: int = 32,
+    size: int = 8,
+    batch: int = 32,
+    repetitions: int = 8,
+    seed: int = 0,
+    executor: Any = None,
+) -> pd.DataFrame:
+    """C18: channel normalization and expressivity by depth at initialization.
+
+    Returns a long table ``norm, depth, metric, rep, value`` (metrics: ``channel_sq_mean``,
+    ``instance_mean_var``, ``instance_std_var``); each repetition is an independent network
+    and input draw.
+    """
+    names = list(DEPTH_NORMALIZERS) if norms is None else list(norms)
+    for n in names:
+        if n not in DEPTH_NORMALIZERS:
+            raise ValueError(f"norm {n!r} unknown; choose from {list(DEPTH_NORMALIZERS)}")
+    grid = [
+        {"norm": n, "depth": depth, "width": width, "size": size, "batch": batch} for n in names
+    ]
+    wide = sweep(
+        _depth_task,
+        grid,
+        repetitions=repetitions,
+        seed=seed,
+        executor=executor,
+        progress=False,
+        name="C18-proxy-norm-depth",
+    )
+    value_cols = [c for c in wide.columns if c.rsplit("_", 1)[0] in _METRICS]
+    long = wide.melt(id_vars=["norm", "rep"], value_vars=value_cols, var_name="key")
+    long["metric"] = long["key"].str.rsplit("_", n=1).str[0]
+    long["depth"] = long["key"].str.rsplit("_", n=1).str[1].astype(int)
+    return long[["norm", "depth", "metric", "rep", "value"]]
+
+
+# --- claim checks ------------------------------------------------------------------------
+
+
+def _max_abs(a: Any, b: Any) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+@claim("C22", source="001 §1.1, 002, 003, 004")
+def check_c22(ctx):
+    quick = ctx.quick
+    ms = (2, 8, 32) if quick else (2, 4, 8, 16, 32, 64, 128)
+    reps, batches = (6, 10) if quick else (16, 25)
+    seed = int(ctx.seed_sequence("C22").generate_state(1)[0])
+    df = batch_dependence_noise(
+        Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor
+    )
+    s = summarize(df, ["normalizer", "M"], "noise")
+    h, w = _SHAPE[1:]
+    for row in s.itertuples():
+        params = {
+            "normalizer": row.normalizer,
+            "M": row.M,
+            "shape": (row.M, *_SHAPE),
+            "batches": batches,
+            "repetitions": reps,
+            "seed": seed,
+        }
+        if row.normalizer == "BN":
+            yield statistical_record(
+                "C22",
+                params,
+                analytic=float(bn_noise_exact(row.M * h * w)),
+                numeric=row.mean,
+                stderr=row.stderr,
+                source="001 §1.1",
+                note=f"BN vs PN(0,1): exact 2 - 2E[sigma_B(m)], m = M*H*W = {row.M * h * w}",
+            )
+        elif row.normalizer == "SN":
+            bn = s[(s.normalizer == "BN") & (s.M == row.M)]["mean"].iloc[0]
+            yield open_record(
+                "C22",
+                params,
+                numeric=row.mean,
+                stderr=row.stderr,
+                note=f"SN (equal weights) vs SN with population BN statistics; "
+                f"{row.mean / bn:.3f} x BN's noise at this M (no closed form)",
+            )
+        else:
+            yield deterministic_record(
+                "C22",
+                params,
+                analytic=0.0,
+                numeric=row.mean,
+                rtol=0.0,
+                atol=0.0,
+                note="sample in the batch vs the sample alone: identical bits expected",
+            )
+
+
+@claim("C18", source="003")
+def check_c18(ctx):
+    quick = ctx.quick
+    cfg = (
+        dict(depth=10, width=16, size=8, batch=16, repetitions=4)
+        if quick
+        else dict(depth=40, width=32, size=8, batch=32, repetitions=8)
+    )
+    seed = int(ctx.seed_sequence("C18").generate_state(1)[0])
+    df = proxy_norm_depth_profile(seed=seed, executor=ctx.executor, **cfg)
+    last = df[df.depth == cfg["depth"]]
+    s = summarize(last, ["norm", "metric"], "value").set_index(["norm", "metric"])
+    params = dict(cfg, seed=seed, network="plain 3x3 conv ReLU, He init, Gaussian input")
+    for norm in DEPTH_NORMALIZERS:
+        for metric in _METRICS:
+            r = s.loc[(norm, metric)]
+            p = dict(params, norm=norm, metric=metric)
+            if (norm, metric) in _ZERO_BY_CONSTRUCTION:
+                yield deterministic_record(
+                    "C18",
+                    p,
+                    analytic=0.0,
+                    numeric=r["mean"],
+                    atol=1e-20,
+                    note="zero by construction of the normalization axes",
+                )
+            else:
+                yield open_record(
+                    "C18", p, numeric=r["mean"], stderr=r["stderr"], note=f"at depth {cfg['depth']}"
+                )
+    # the comparisons the article makes, as measured ratios
+    csm = {n: s.loc[(n, "channel_sq_mean")] for n in DEPTH_NORMALIZERS}
+    for base in ("LN", "GN"):
+        with_pn = csm[f"{base}+PN"]
+        yield open_record(
+            "C18",
+            dict(params, comparison=f"{base} vs {base}+PN", metric="channel_sq_mean"),
+            numeric=csm[base]["mean"] / max(with_pn["mean"], 1e-300),
+            note=(
+                f"ratio of channel squared means at depth {cfg['depth']}: {base} "
+                f"{csm[base]['mean']:.3g}+-{csm[base]['stderr']:.2g} vs {base}+PN "
+                f"{with_pn['mean']:.3g}+-{with_pn['stderr']:.2g}"
+            ),
+        )
+    imv = {n: s.loc[(n, "instance_mean_var")] for n in DEPTH_NORMALIZERS}
+    yield open_record(
+        "C18",
+        dict(params, comparison="expressivity", metric="instance_mean_var"),
+        numeric=imv["LN+PN"]["mean"],
+        stderr=imv["LN+PN"]["stderr"],
+        note="variance of instance means at depth {}: ".format(cfg["depth"])
+        + ", ".join(f"{n} {imv[n]['mean']:.3g}" for n in DEPTH_NORMALIZERS),
+    )
+
+
+def _quad_relu_moments(a: float, b: float) -> tuple[float, float]:
+    from scipy import integrate, stats  # imported here: the CLI imports this module eagerly
+
+    def moment(k):
+        return integrate.quad(
+            lambda z: max(a * z + b, 0.0) ** k * stats.norm.pdf(z),
+            -40,
+            40,
+            points=[-b / a],
+            epsabs=1e-14,
+            epsrel=1e-13,
+            limit=200,
+        )[0]
+
+    m = moment(1)
+    return m, moment(2) - m * m
+
+
+_PROXY_GRID = ((1.0, 0.0), (0.5, 1.0), (2.0, -1.0), (1.0, -2.0), (0.3, 0.1))
+
+
+@claim("C19", source="003")
+def check_c19(ctx):
+    for a, b in _PROXY_GRID:
+        m, v = relu_gaussian_moments(a, b)
+        qm, qv = _quad_relu_moments(a, b)
+        for what, x, y in (("mean", m, qm), ("variance", v, qv)):
+            yield deterministic_record(
+                "C19",
+                {"gamma": a, "beta": b, "moment": what, "against": "quadrature"},
+                analytic=y,
+                numeric=x,
+                rtol=1e-9,
+                note="closed form vs adaptive quadrature (epsrel 1e-13)",
+            )
+    z = gaussian_quantiles(200)
+    yield deterministic_record(
+        "C19",
+        {"quantiles": 200, "moment": "proxy variance"},
+        analytic=0.9936,
+        numeric=float(np.var(z)),
+        rtol=1e-4,
+        note="variance of the reference's 200 mid-point quantiles (article: 0.9936)",
+    )
+    for a, b in _PROXY_GRID:
+        layer = ProxyNorm(1, proxy="quantile", num_quantiles=200)
+        layer.params["gamma"], layer.params["beta"] = np.asarray([a]), np.asarray([b])
+        qm, qv, _ = layer.proxy_moments()
+        m, v = relu_gaussian_moments(a, b)
+        for what, exact, quant in (("mean", m, float(qm[0])), ("variance", v, float(qv[0]))):
+            yield open_record(
+                "C19",
+                {"gamma": a, "beta": b, "moment": what, "against": "200 quantiles"},
+                analytic=exact,
+                numeric=quant,
+                note=f"200-quantile proxy is {100 * (quant - exact) / exact:+.3f}% off the "
+                "exact Gaussian moment (regnorm's ReLU default is the closed form)",
+            )
+
+
+def _random_input(rng, shape=(6, 8, 5, 4)):
+    return rng.normal(rng.normal(0, 2, size=(1, shape[1], 1, 1)), 1.5, size=shape)
+
+
+@claim("C17", source="002")
+def check_c17(ctx):
+    x = _random_input(ctx.rng("C17"))
+    tol = {"rtol": 0.0, "atol": 1e-12}
+    yield deterministic_record(
+        "C17",
+        {"identity": "GN(G=1) = LN"},
+        analytic=0.0,
+        numeric=_max_abs(GroupNorm(1, 8).forward(x), LayerNorm(8).forward(x)),
+        **tol,
+    )
+    yield deterministic_record(
+        "C17",
+        {"identity": "GN(G=C) = IN"},
+        analytic=0.0,
+        numeric=_max_abs(GroupNorm(8, 8).forward(x), InstanceNorm(8).forward(x)),
+        **tol,
+    )
+    axes = {"BN": (0, 2, 3), "LN": (1, 2, 3), "IN": (2, 3)}
+    layers = {"BN": BatchNorm, "LN": LayerNorm, "IN": InstanceNorm}
+    for name, ax in axes.items():
+        y = layers[name](8, affine=False, eps=1e-300).forward(x)
+        yield deterministic_record(
+            "C17",
+            {"normalizer": name, "axes": ax, "moment": "mean"},
+            analytic=0.0,
+            numeric=float(np.abs(y.mean(axis=ax)).max()),
+            **tol,
+        )
+        yield deterministic_record(
+            "C17",
+            {"normalizer": name, "axes": ax, "moment": "var"},
+            analytic=1.0,
+            numeric=float(np.abs(y.var(axis=ax)).max()),
+            **tol,
+        )
+
+
+@claim("C14", source="000")
+def check_c14(ctx):
+    x = _random_input(ctx.rng("C14"))
+    sn = SwitchableNorm(8)
+    st = sn.statistics(x)
+    for name, ax in {"LN": (1, 2, 3), "BN": (0, 2, 3)}.items():
+        mu, var = st[name.lower()]
+        for what, got, want in (
+            ("mean", mu, x.mean(axis=ax, keepdims=True)),
+            ("var", var, x.var(axis=ax, keepdims=True)),
+        ):
+            yield deterministic_record(
+                "C14",
+                {"derived": f"{name} {what} from IN's"},
+                analytic=0.0,
+                numeric=_max_abs(got, want),
+                atol=1e-12,
+                rtol=0.0,
+                note=f"max |derived - direct| (|{what}| up to {np.abs(want).max():.3g})",
+            )
+    one_hot = {"in": InstanceNorm, "ln": LayerNorm, "bn": BatchNorm}
+    for k, (name, cls) in enumerate(one_hot.items()):
+        logits = np.full(3, -1e3)
+        logits[k] = 0.0
+        sn = SwitchableNorm(8)
+        sn.params["mean_logits"] = logits
+        sn.params["var_logits"] = logits.copy()
+        yield deterministic_record(
+            "C14",
+            {"one_hot": name.upper()},
+            analytic=0.0,
+            numeric=_max_abs(sn.forward(x), cls(8).forward(x)),
+            atol=1e-12,
+            rtol=0.0,
+            note="SN with one-hot weights vs the normalizer itself",
+        )
+
+
+@claim("C20", source="004")
+def check_c20(ctx):
+    x = ctx.rng("C20").standard_normal((2, 4, 7, 7))
+    for k, s, p in ((2, 2, 0), (3, 1, 1), (3, 2, 1)):
+        y = KernelNorm(k, stride=s, padding=p, eps=1e-300).forward(x)
+        n, c, hk, wk = y.shape
+        units = y.reshape(n, c, hk // k, k, wk // k, k)
+        params = {"kernel_size": k, "stride": s, "padding": p, "output": (n, c, hk, wk)}
+        yield deterministic_record(
+            "C20",
+            dict(params, moment="unit mean"),
+            analytic=0.0,
+            numeric=float(np.abs(units.mean(axis=(1, 3, 5))).max()),
+            atol=1e-12,
+            rtol=0.0,
+        )
+        yield deterministic_record(
+            "C20",
+            dict(params, moment="unit var"),
+            analytic=1.0,
+            numeric=float(np.abs(units.var(axis=(1, 3, 5))).max()),
+            rtol=1e-12,
+        )
+    drop = KernelNorm(2, stride=1, dropout=0.5, rng=ctx.rng("C20", "dropout"))
+    plain = KernelNorm(2, stride=1)
+    yield deterministic_record(
+        "C20",
+        {"dropout": 0.5, "mode": "eval"},
+        analytic=0.0,
+        numeric=_max_abs(drop.forward(x, training=False), plain.forward(x)),
+        atol=0.0,
+        rtol=0.0,
+        note="dropout is off in evaluation",
+    )
+
+
+@claim("C21", source="004")
+def check_c21(ctx):
+    x = ctx.rng("C21").standard_normal((2, 8, 9, 9))
+    for k, s, p in ((3, 3, 0), (3, 1, 1), (2, 2, 1)):
+        layer = KNConv(8, 6, k, stride=s, padding=p, rng=ctx.rng("C21", k, s, p))
+        fused, naive = layer.forward(x), layer.forward_naive(x)
+        scale = float(np.abs(naive).max())
+        yield deterministic_record(
+            "C21",
+            {"kernel_size": k, "stride": s, "padding": p, "in": 8, "out": 6},
+            analytic=0.0,
+            numeric=_max_abs(fused, naive) / scale,
+            atol=1e-12,
+            rtol=0.0,
+            note="max |fused - naive| / max |naive|",
+        )

@@ -1,0 +1,75 @@
+"""The normalizer-family measurements (C14, C17-C22) at quick sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regnorm.claims import CheckContext
+from simulations import normalizer_family as nf
+from tests.tolerances import assert_allclose_rounding, assert_z_exceeds, assert_z_within
+
+
+def test_bn_noise_exact_limits():
+    # leading term of the 1/m series is 3/(2m): relative gap O(1/m)
+    m = np.array([1e3, 1e5])
+    rel = np.abs(nf.bn_noise_exact(m) * 2 * m / 3 - 1)
+    assert rel[1] < rel[0] < 1e-2
+    # m = 2: E[sigma_B] = sqrt(2/2) Gamma(1)/Gamma(1/2) = 1/sqrt(pi)
+    assert_allclose_rounding(nf.bn_noise_exact(2), 2 - 2 / np.sqrt(np.pi))
+    with pytest.raises(ValueError, match="m must be >= 2"):
+        nf.bn_noise_exact(1)
+
+
+def test_batch_dependence_noise_bn_matches_c1_and_rejects_wrong_batch_size():
+    df = nf.batch_dependence_noise(["BN", "LN"], Ms=(4,), repetitions=8, batches=10, seed=3)
+    s = nf.summarize(df, ["normalizer", "M"], "noise").set_index("normalizer")
+    bn = s.loc["BN"]
+    assert_z_within(bn["mean"], bn["stderr"], nf.bn_noise_exact(4 * 16))
+    # negative control: the noise of half the batch size is rejected
+    assert_z_exceeds(bn["mean"], bn["stderr"], nf.bn_noise_exact(2 * 16))
+    assert s.loc["LN", "mean"] == 0.0
+
+
+def test_batch_dependence_noise_is_reproducible_and_validates():
+    a = nf.batch_dependence_noise(["SN"], Ms=(2,), repetitions=2, batches=2, seed=5)
+    b = nf.batch_dependence_noise(["SN"], Ms=(2,), repetitions=2, batches=2, seed=5)
+    np.testing.assert_array_equal(a["noise"], b["noise"])
+    with pytest.raises(ValueError, match="normalizer 'XN' unknown"):
+        nf.batch_dependence_noise(["XN"])
+    with pytest.raises(ValueError, match="norm 'XN' unknown"):
+        nf.proxy_norm_depth_profile(["XN"])
+
+
+def test_proxy_norm_depth_profile_table():
+    df = nf.proxy_norm_depth_profile(
+        ["BN", "IN"], depth=3, width=4, size=4, batch=4, repetitions=2, seed=1
+    )
+    assert set(df.columns) == {"norm", "depth", "metric", "rep", "value"}
+    assert sorted(df.depth.unique()) == [1, 2, 3]
+    bn = df[(df.norm == "BN") & (df.metric == "channel_sq_mean")]["value"]
+    assert float(bn.max()) < 1e-25  # BN's channel means are 0 by construction
+
+
+@pytest.mark.parametrize("claim_id", ["C14", "C17", "C18", "C19", "C20", "C21", "C22"])
+def test_checks_run_quick_and_nothing_deviates(claim_id):
+    check = {
+        "C14": nf.check_c14,
+        "C17": nf.check_c17,
+        "C18": nf.check_c18,
+        "C19": nf.check_c19,
+        "C20": nf.check_c20,
+        "C21": nf.check_c21,
+        "C22": nf.check_c22,
+    }[claim_id]
+    records = list(check(CheckContext(quick=True, seed=0)))
+    assert records
+    assert all(r.id == claim_id for r in records)
+    assert [r for r in records if r.verdict == "deviates"] == []
+
+
+def test_same_numbers_on_local_processes():
+    kw = dict(Ms=(2, 4), repetitions=2, batches=2, seed=7)
+    a = nf.batch_dependence_noise(["BN", "SN"], **kw)
+    b = nf.batch_dependence_noise(["BN", "SN"], executor="processes:2", **kw)
+    np.testing.assert_array_equal(a["noise"].to_numpy(), b["noise"].to_numpy())
