@@ -5,7 +5,8 @@ each convention (x inside/outside the batch, biased/unbiased std): Monte-Carlo w
 (two draws per batch) over the exact curves, and the ``3/(2M)`` asymptote (``M * error = 1.5``).
 Middle and right: the conditional error ``M * E[(h_hat - h_bar)^2 | z]`` against ``z`` at
 ``M = 32`` for several input distributions, x inside (middle) and outside (right) the batch,
-with the first-order C3 prediction (dashed) and, outside, the exact Gaussian curve.
+with the first-order C3 prediction (dashed) and the exact Gaussian curve (dotted; inside the
+batch by 2-D quadrature).
 
 Run: ``python -m figures.bn_noise --out results [--quick]``.
 """
@@ -161,20 +162,19 @@ def plot(c1: pd.DataFrame, c3: pd.DataFrame):
                 label=f"Monte-Carlo, {label} (ρ={d.rho.iloc[0]:.2g})",
             )
             ax.plot(d.z, d.M * d.first_order, "--", color=c, lw=1)
-        if not inside:
-            z = np.linspace(0, 3.5, 100)
-            ax.plot(
-                z,
-                M_COND * gaussian_conditional_error(z, M_COND),
-                ":",
-                color="k",
-                lw=1.5,
-                label="exact, Gaussian (outside)",
-            )
+        z = np.linspace(0, 3.5, 36 if inside else 100)
+        where = "inside" if inside else "outside"
+        ax.plot(
+            z,
+            M_COND * gaussian_conditional_error(z, M_COND, inside=inside),
+            ":",
+            color="k",
+            lw=1.5,
+            label=f"exact, Gaussian ({where})",
+        )
         ax.plot([], [], "--", color="gray", label="first-order C3 prediction")
         ax.set_xlabel("z = (h - μ_P)/σ_P")
         ax.set_ylabel(f"M × E[(ĥ - h̄)² | z],  M = {M_COND}")
-        where = "inside" if inside else "outside"
         ax.set_title(f"C3: conditional error, x {where} the batch (bands ±5 s.e.)")
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

@@ -16,6 +16,11 @@ import numpy as np
 #: probability ~6e-7 per assertion; a negative control (a wrong formula) must exceed it.
 Z_BOUND = 5.0
 
+#: Relative tolerance for results computed by numerical quadrature (fixed high-order
+#: Gauss rules or adaptive quad) against exact values: their truncation error is ~1e-12 for
+#: smooth integrands, so 1e-10 still rejects any formula error of practical size.
+QUADRATURE_RTOL = 1e-10
+
 #: Relative tolerance per dtype for results of O(1)..O(100) floating-point operations.
 ROUNDING_RTOL = {np.dtype("float64"): 1e-12, np.dtype("float32"): 1e-5}
 
@@ -57,4 +62,11 @@ def assert_allclose_rounding(actual, desired, dtype=np.float64, ops: int = 1, at
     """Deterministic comparison to rounding error."""
     np.testing.assert_allclose(
         np.asarray(actual), np.asarray(desired), rtol=rounding_rtol(dtype, ops), atol=atol
+    )
+
+
+def assert_allclose_quadrature(actual, desired, atol=0.0):
+    """Comparison of a quadrature result with an exact value (``QUADRATURE_RTOL``)."""
+    np.testing.assert_allclose(
+        np.asarray(actual), np.asarray(desired), rtol=QUADRATURE_RTOL, atol=atol
     )

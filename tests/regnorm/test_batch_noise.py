@@ -15,7 +15,12 @@ from regnorm.batch_noise import (
     standardization_error,
     standardization_error_asymptotic,
 )
-from tests.tolerances import assert_allclose_rounding, assert_z_exceeds, assert_z_within
+from tests.tolerances import (
+    assert_allclose_quadrature,
+    assert_allclose_rounding,
+    assert_z_exceeds,
+    assert_z_within,
+)
 
 # M = 10^7 is in the issue's range; 17/18 straddle the switch to the series (x = (M-1)/2 = 8).
 M_VALUES = [2, 3, 4, 5, 6, 10, 16, 17, 18, 32, 100, 1000, 10**5, 10**7]
@@ -185,3 +190,40 @@ def test_gaussian_conditional_error_against_monte_carlo(M):
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_docstring_examples():
+    import doctest
+
+    import regnorm.batch_noise
+    import regnorm.gamma_decay
+
+    for mod in (regnorm.batch_noise, regnorm.gamma_decay):
+        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_inside_conditional_error_averages_to_c1(ddof):
+    """The quadrature for x inside the batch, averaged over z ~ N(0,1) (Gauss-Hermite, exact
+    for this smooth integrand), must give the closed-form C1 error."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(120)
+    weights = weights / weights.sum()
+    for M in (4, 8, 1024):
+        avg = np.sum(weights * gaussian_conditional_error(nodes, M, ddof=ddof, inside=True))
+        assert_allclose_quadrature(avg, standardization_error(M, inside=True, ddof=ddof))
+
+
+@pytest.mark.parametrize("M", [2, 3, 8, 32])
+def test_inside_conditional_error_against_brute_force(M):
+    rng = np.random.default_rng([7, M])
+    a = rng.standard_normal((200_000, M))
+    for z in (0.5, 2.0):
+        a[:, 0] = z  # condition on one member's value
+        mu, s = a.mean(axis=1), a.std(axis=1)
+        e = ((z - mu) / s - z) ** 2
+        se = e.std(ddof=1) / math.sqrt(e.size)
+        assert_z_within(e.mean(), se, gaussian_conditional_error(z, M, inside=True))
+    # negative control: THEORY's observation at M = 32, z = 2 (2.54 measured vs 3.05)
+    if M == 32:
+        assert_z_exceeds(e.mean(), se, conditional_error(2.0, 32))
