@@ -16,13 +16,18 @@ from regnorm.cli import claims_table
 from simulations.regularization import bn_vs_pn, c9_records, seed_summary
 
 NAME = "regularization_bn_pn"
-LABELS = {"bn": "BN", "pn_gamma_decay": "PN + gamma decay (C4)", "pn": "PN, no gamma decay"}
+LABELS = {
+    "bn": "BN",
+    "pn_gamma_decay": "PN + gamma decay (C4, Gauss-Newton A'')",
+    "pn_gamma_decay_relu": "PN + gamma decay (C4, A'' = activation prob.)",
+    "pn": "PN, no gamma decay",
+}
 
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
     df = bn_vs_pn(quick=args.quick, seed=args.seed)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     for ax, col, title in zip(
         axes,
         ("train_loss", "test_loss", "gap"),

@@ -34,6 +34,7 @@ __all__ = [
     "METHODS",
     "SIZES",
     "batch_size_gamma",
+    "C9_METHODS",
     "bn_vs_pn",
     "dropout_experiment",
     "mean_variance_noise",
@@ -76,15 +77,18 @@ SIZES = {
     ),
 }
 
-#: The students compared, by name: (normalizers, weight parametrization, PN gamma decay).
+#: The students compared, by name: (normalizers, weight parametrization, PN gamma decay,
+#: curvature A'' used in zeta: Gauss-Newton of the loss, or the article's activation
+#: probability "relu").
 METHODS = {
-    "sgd": ("none", "plain", False),
-    "wn": ("none", "weight_norm", False),
-    "wn_mean_bn": ("batch_norm_mean", "weight_norm", False),
-    "wn_variance_bn": ("batch_norm_variance", "weight_norm", False),
-    "bn": ("batch_norm", "plain", False),
-    "pn": ("population_norm", "plain", False),
-    "pn_gamma_decay": ("population_norm", "plain", True),
+    "sgd": ("none", "plain", False, "gauss_newton"),
+    "wn": ("none", "weight_norm", False, "gauss_newton"),
+    "wn_mean_bn": ("batch_norm_mean", "weight_norm", False, "gauss_newton"),
+    "wn_variance_bn": ("batch_norm_variance", "weight_norm", False, "gauss_newton"),
+    "bn": ("batch_norm", "plain", False, "gauss_newton"),
+    "pn": ("population_norm", "plain", False, "gauss_newton"),
+    "pn_gamma_decay": ("population_norm", "plain", True, "gauss_newton"),
+    "pn_gamma_decay_relu": ("population_norm", "plain", True, "relu"),
 }
 
 _DELTA = 0.5
@@ -111,7 +115,7 @@ def run_methods(
     rows = []
     for run in runs:
         method = check_choice("method", run["method"], METHODS)
-        norms, weights, gd = METHODS[method]
+        norms, weights, gd, curvature = METHODS[method]
         cfg = StudentConfig(
             input_dim=sz["input_dim"],
             width=sz["width"],
@@ -128,6 +132,7 @@ def run_methods(
             n_stat=sz["n_stat"],
             stat_every=sz["stat_every"],
             gamma_decay=gd,
+            curvature=curvature,
         )
         res = train_students(
             cfg,
@@ -225,10 +230,14 @@ def _common_params(df) -> dict:
 
 
 # --- C9 ----------------------------------------------------------------------------------
+C9_METHODS = ("bn", "pn_gamma_decay", "pn_gamma_decay_relu", "pn")
+
+
 def bn_vs_pn(*, quick=False, seed=0, batch_sizes=None, sizes=None) -> pd.DataFrame:
-    """C9: BN, PN + gamma decay and PN without it, against the batch size."""
+    """C9: BN, PN + gamma decay (zeta with Gauss-Newton curvature, and with the article's
+    activation probability) and PN without it, against the batch size."""
     bs = batch_sizes or _sizes(quick)["batch_sizes"]
-    runs = [{"method": m, "M": M} for M in bs for m in ("bn", "pn_gamma_decay", "pn")]
+    runs = [{"method": m, "M": M} for M in bs for m in C9_METHODS]
     return run_methods(runs, quick=quick, seed=seed, sizes=sizes)
 
 
@@ -236,26 +245,30 @@ def c9_records(df) -> list[ClaimRecord]:
     base = _common_params(df)
     out = []
     for M in sorted(df["M"].unique()):
-        pn = _col(df, "test_loss", method="pn_gamma_decay", M=M)
         bn = _col(df, "test_loss", method="bn", M=M)
         plain = _col(df, "test_loss", method="pn", M=M)
-        zeta = np.nanmean(_col(df, "zeta_2", method="pn_gamma_decay", M=M))
-        ctrl = paired_difference(pn, plain)
-        note = (
-            f"test loss BN {bn.mean():.4f}, PN+gamma decay {pn.mean():.4f}, PN alone "
-            f"{plain.mean():.4f}; gamma decay vs none: {ctrl['mean']:+.4f} "
-            f"[{ctrl['low']:+.4f}, {ctrl['high']:+.4f}]; mean zeta (layer 2) {zeta:.4g}"
-        )
-        out.append(
-            _order_record(
-                "C9",
-                dict(base, M=int(M)),
-                paired_difference(pn, bn),
-                claimed="nonpositive",
-                what="test loss PN+gamma decay - BN",
-                note=note,
+        for method, curvature in (
+            ("pn_gamma_decay", "gauss_newton"),
+            ("pn_gamma_decay_relu", "relu"),
+        ):
+            pn = _col(df, "test_loss", method=method, M=M)
+            zeta = np.nanmean(_col(df, "zeta_2", method=method, M=M))
+            ctrl = paired_difference(pn, plain)
+            note = (
+                f"test loss BN {bn.mean():.4f}, PN+gamma decay {pn.mean():.4f}, PN alone "
+                f"{plain.mean():.4f}; gamma decay vs none: {ctrl['mean']:+.4f} "
+                f"[{ctrl['low']:+.4f}, {ctrl['high']:+.4f}]; mean zeta (layer 2) {zeta:.4g}"
             )
-        )
+            out.append(
+                _order_record(
+                    "C9",
+                    dict(base, M=int(M), curvature=curvature),
+                    paired_difference(pn, bn),
+                    claimed="nonpositive",
+                    what="test loss PN+gamma decay - BN",
+                    note=note,
+                )
+            )
     return out
 
 
