@@ -43,7 +43,7 @@ def main(argv=None) -> int:
         ax.set_xlabel("batch size M")
         ax.set_title(title)
     axes[0].set_ylabel("MSE (noise floor of test loss: 0.25)")
-    axes[1].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="upper right")
     st = df.attrs["settings"]
     fig.suptitle(
         f"C9: BN vs PN + gamma decay; 2-layer ReLU student (d={st['input_dim']}, "
