@@ -197,3 +197,30 @@ def test_bad_types():
         ReLUNetwork({"width": 3}, 2)
     with pytest.raises(TypeError, match="batch_size must be an integer"):
         TrainingProtocol(batch_size=8.0, steps=1, lr=0.1)
+
+
+def test_weight_norm_layer_matches_regnorm_weight_norm():
+    """The network's seed-batched WN layer equals regnorm.normalizers.WeightNorm per seed,
+    forward and backward (the backward through the output weights and the ReLU)."""
+    from regnorm.normalizers import WeightNorm
+
+    cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers="none", weights="weight_norm")
+    net = ReLUNetwork(cfg, S, rng=3)
+    rng = np.random.default_rng(4)
+    net.params["g1"] = 0.5 + rng.random((S, H))
+    net.params["b1"] = 0.1 * rng.standard_normal((S, H))
+    x = rng.standard_normal((S, N, D))
+    df = rng.standard_normal((S, N))
+    net.forward(x)
+    net.backward(df)
+    h = net._cache[0]["h"]
+    for s in range(S):
+        wn = WeightNorm(D, H)
+        wn.params["w"] = np.array(net.params["W1"][s])
+        wn.params["nu"] = np.array(net.params["g1"][s])
+        wn.params["b"] = np.array(net.params["b1"][s])
+        assert_allclose_rounding(wn.forward(x[s]), h[s], ops=100)
+        wn.backward(np.where(h[s] > 0, df[s][:, None] * net.params["v"][s], 0.0))
+        assert_allclose_rounding(wn.grads["w"], net.grads["W1"][s], ops=100)
+        assert_allclose_rounding(wn.grads["nu"], net.grads["g1"][s], ops=100)
+        assert_allclose_rounding(wn.grads["b"], net.grads["b1"][s], ops=100)
