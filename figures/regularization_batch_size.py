@@ -20,7 +20,7 @@ NAME = "regularization_batch_size"
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = batch_size_gamma(quick=args.quick, seed=args.seed)
+    df = batch_size_gamma(quick=args.quick, seed=args.seed, executor=args.executor)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     Ms = sorted(df["M"].unique())
     for layer in (1, 2):

@@ -26,7 +26,7 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = bn_vs_pn(quick=args.quick, seed=args.seed)
+    df = bn_vs_pn(quick=args.quick, seed=args.seed, executor=args.executor)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     for ax, col, title in zip(
         axes,

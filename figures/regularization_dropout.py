@@ -20,7 +20,7 @@ NAME = "regularization_dropout"
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = dropout_experiment(quick=args.quick, seed=args.seed)
+    df = dropout_experiment(quick=args.quick, seed=args.seed, executor=args.executor)
     labels = list(dict.fromkeys(df["label"]))
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     x = np.arange(len(labels))

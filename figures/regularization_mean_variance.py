@@ -34,7 +34,7 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = mean_variance_noise(quick=args.quick, seed=args.seed)
+    df = mean_variance_noise(quick=args.quick, seed=args.seed, executor=args.executor)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
     x = np.arange(len(C10_METHODS))
     for off, col, label in ((-0.2, "gap", "gap (test - train)"), (0.2, "test_loss", "test loss")):

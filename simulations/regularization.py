@@ -99,60 +99,107 @@ def _sizes(quick: bool) -> dict:
     return dict(SIZES["quick" if quick else "full"])
 
 
+def _train_run(point: dict, rng, *, sz: dict, seed: int) -> dict:
+    """One sweep task: train the run ``point`` on all seeds; outputs per seed as columns.
+
+    ``rng`` (the sweep's per-point generator) is not used: every run uses the same per-seed
+    SeedSequences (derived from ``seed``) so that runs are paired comparisons.
+    """
+    S = sz["n_seeds"]
+    seeds = np.random.SeedSequence(seed).spawn(S)
+    norms, weights, gd, curvature = METHODS[point["method"]]
+    cfg = StudentConfig(
+        input_dim=sz["input_dim"],
+        width=sz["width"],
+        depth=2,
+        normalizers=tuple(point["normalizers"].split("+")) if point["normalizers"] else norms,
+        weights=weights,
+        dropout=point["dropout"],
+        dropout_position=point["dropout_position"],
+    )
+    prot = TrainingProtocol(
+        batch_size=point["M"],
+        steps=sz["steps"],
+        lr=sz["lr"],
+        n_stat=sz["n_stat"],
+        stat_every=sz["stat_every"],
+        gamma_decay=gd,
+        curvature=curvature,
+    )
+    res = train_students(
+        cfg,
+        prot,
+        n_seeds=S,
+        n_train=sz["n_train"],
+        n_test=sz["n_test"],
+        teacher_hidden=_TEACHER_HIDDEN,
+        delta=_DELTA,
+        rng=seeds,
+    )
+    out = {"normalizers_used": "+".join(cfg.normalizers)}
+    for s in range(S):
+        out[f"train_loss_{s}"] = float(res.train_loss[s])
+        out[f"test_loss_{s}"] = float(res.test_loss[s])
+        for i in range(cfg.depth):
+            g2, z = res.gamma2[i], res.zeta[i]
+            out[f"gamma2_{i + 1}_{s}"] = np.nan if g2 is None else float(g2[s])
+            out[f"zeta_{i + 1}_{s}"] = np.nan if z is None else float(z[s])
+    return out
+
+
+_RUN_DEFAULTS = {
+    "normalizers": "",
+    "dropout": 0.0,
+    "dropout_position": "after",
+    "label": "",
+    "open_layer": 0,
+}
+
+
 def run_methods(
-    runs: list[dict], *, quick: bool = False, seed: int = 0, sizes: dict | None = None
+    runs: list[dict],
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    sizes: dict | None = None,
+    executor=None,
 ) -> pd.DataFrame:
     """Train every run of ``runs`` on the same seeds; one row per (run, seed).
 
     Each run is a dict with ``method`` (a key of :data:`METHODS`), ``M`` (batch size) and
-    optionally ``normalizers`` (per-layer override), ``dropout``, ``dropout_position`` and a
-    ``label``. Columns: the run's keys, ``seed``, ``train_loss``, ``test_loss``, ``gap``,
-    ``gamma2_1..L`` (mean gamma^2 per layer, NaN without a normalizer) and ``zeta_1..L``.
+    optionally ``normalizers`` (per-layer override, a tuple), ``dropout``,
+    ``dropout_position``, ``label`` and ``open_layer``. Runs are the points of a
+    :func:`regnorm.sweeps.sweep` (``executor``: ``"processes:2"``, Dask, ...), with the same
+    numbers whatever the executor. Columns: the run's keys, ``seed_index``, ``train_loss``,
+    ``test_loss``, ``gap``, ``gamma2_1..L`` (mean gamma^2 per layer, NaN without a
+    normalizer) and ``zeta_1..L``.
     """
+    import functools
+
+    from regnorm.sweeps import sweep
+
     sz = dict(_sizes(quick), **(sizes or {}))
     S = check_integer("n_seeds", sz["n_seeds"], minimum=2)
-    seeds = np.random.SeedSequence(check_integer("seed", seed, minimum=0)).spawn(S)
+    seed = check_integer("seed", seed, minimum=0)
+    points = []
+    for k, run in enumerate(runs):
+        check_choice("method", run["method"], METHODS)
+        point = dict(_RUN_DEFAULTS, run_index=k, **run)
+        if isinstance(point["normalizers"], tuple | list):
+            point["normalizers"] = "+".join(point["normalizers"])
+        points.append(point)
+    task = functools.partial(_train_run, sz=sz, seed=seed)
+    res = sweep(task, points, seed=seed, executor=executor, progress=False)
     rows = []
-    for run in runs:
-        method = check_choice("method", run["method"], METHODS)
-        norms, weights, gd, curvature = METHODS[method]
-        cfg = StudentConfig(
-            input_dim=sz["input_dim"],
-            width=sz["width"],
-            depth=2,
-            normalizers=run.get("normalizers", norms),
-            weights=weights,
-            dropout=run.get("dropout", 0.0),
-            dropout_position=run.get("dropout_position", "after"),
-        )
-        prot = TrainingProtocol(
-            batch_size=run["M"],
-            steps=sz["steps"],
-            lr=sz["lr"],
-            n_stat=sz["n_stat"],
-            stat_every=sz["stat_every"],
-            gamma_decay=gd,
-            curvature=curvature,
-        )
-        res = train_students(
-            cfg,
-            prot,
-            n_seeds=S,
-            n_train=sz["n_train"],
-            n_test=sz["n_test"],
-            teacher_hidden=_TEACHER_HIDDEN,
-            delta=_DELTA,
-            rng=seeds,
-        )
+    for _, r in res.iterrows():
         for s in range(S):
-            row = {k: v for k, v in run.items() if k != "normalizers"}
-            row["normalizers"] = "+".join(cfg.normalizers)
-            row.update(seed_index=s, train_loss=res.train_loss[s], test_loss=res.test_loss[s])
-            row["gap"] = res.gap[s]
-            for i in range(cfg.depth):
-                g2, z = res.gamma2[i], res.zeta[i]
-                row[f"gamma2_{i + 1}"] = np.nan if g2 is None else g2[s]
-                row[f"zeta_{i + 1}"] = np.nan if z is None else z[s]
+            row = {k: r[k] for k in ("method", "M", *_RUN_DEFAULTS)}
+            row["normalizers"] = r["normalizers_used"]
+            row.update(seed_index=s, train_loss=r[f"train_loss_{s}"], test_loss=r[f"test_loss_{s}"])
+            row["gap"] = row["test_loss"] - row["train_loss"]
+            for i in (1, 2):
+                row[f"gamma2_{i}"] = r[f"gamma2_{i}_{s}"]
+                row[f"zeta_{i}"] = r[f"zeta_{i}_{s}"]
             rows.append(row)
     df = pd.DataFrame(rows)
     df.attrs["settings"] = dict(sz, seed=seed, delta=_DELTA, teacher_hidden=_TEACHER_HIDDEN)
@@ -233,12 +280,12 @@ def _common_params(df) -> dict:
 C9_METHODS = ("bn", "pn_gamma_decay", "pn_gamma_decay_relu", "pn")
 
 
-def bn_vs_pn(*, quick=False, seed=0, batch_sizes=None, sizes=None) -> pd.DataFrame:
+def bn_vs_pn(*, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None) -> pd.DataFrame:
     """C9: BN, PN + gamma decay (zeta with Gauss-Newton curvature, and with the article's
     activation probability) and PN without it, against the batch size."""
     bs = batch_sizes or _sizes(quick)["batch_sizes"]
     runs = [{"method": m, "M": M} for M in bs for m in C9_METHODS]
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes)
+    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
 
 
 def c9_records(df) -> list[ClaimRecord]:
@@ -275,18 +322,22 @@ def c9_records(df) -> list[ClaimRecord]:
 @claim("C9", source=SOURCE)
 def check_c9(ctx):
     """C9 on the teacher-student ReLU network (seeds and sizes in each record's params)."""
-    yield from c9_records(bn_vs_pn(quick=ctx.quick, seed=ctx.seed))
+    yield from c9_records(bn_vs_pn(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor))
 
 
 # --- C10 ---------------------------------------------------------------------------------
 C10_METHODS = ("sgd", "wn", "wn_mean_bn", "wn_variance_bn", "bn")
 
 
-def mean_variance_noise(*, quick=False, seed=0, M=None, sizes=None) -> pd.DataFrame:
+def mean_variance_noise(*, quick=False, seed=0, M=None, sizes=None, executor=None) -> pd.DataFrame:
     """C10: plain SGD, WN, WN + mean-only BN, WN + variance-only BN, BN at one batch size."""
     M = M or _sizes(quick)["M_small"]
     return run_methods(
-        [{"method": m, "M": M} for m in C10_METHODS], quick=quick, seed=seed, sizes=sizes
+        [{"method": m, "M": M} for m in C10_METHODS],
+        quick=quick,
+        seed=seed,
+        sizes=sizes,
+        executor=executor,
     )
 
 
@@ -322,14 +373,18 @@ def c10_records(df) -> list[ClaimRecord]:
 @claim("C10", source=SOURCE)
 def check_c10(ctx):
     """C10: are WN + mean-only BN and WN + variance-only BN between BN and WN in gap?"""
-    yield from c10_records(mean_variance_noise(quick=ctx.quick, seed=ctx.seed))
+    yield from c10_records(
+        mean_variance_noise(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
 
 
 # --- C11 ---------------------------------------------------------------------------------
 C11_OPEN = {1: ("batch_norm", "none"), 2: ("none", "batch_norm")}
 
 
-def batch_size_gamma(*, quick=False, seed=0, batch_sizes=None, sizes=None) -> pd.DataFrame:
+def batch_size_gamma(
+    *, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None
+) -> pd.DataFrame:
     """C11: BN opened in one hidden layer at a time (the other plain), against batch size."""
     bs = batch_sizes or _sizes(quick)["batch_sizes"]
     runs = [
@@ -337,7 +392,7 @@ def batch_size_gamma(*, quick=False, seed=0, batch_sizes=None, sizes=None) -> pd
         for layer in C11_OPEN
         for M in bs
     ]
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes)
+    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
 
 
 def _slopes(df, col, layer):
@@ -375,11 +430,11 @@ def c11_records(df) -> list[ClaimRecord]:
 @claim("C11", source=SOURCE)
 def check_c11(ctx):
     """C11: slope of the opened BN layer's gamma^2 and of the test loss against log2 M."""
-    yield from c11_records(batch_size_gamma(quick=ctx.quick, seed=ctx.seed))
+    yield from c11_records(batch_size_gamma(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor))
 
 
 # --- C12 ---------------------------------------------------------------------------------
-def dropout_experiment(*, quick=False, seed=0, sizes=None) -> pd.DataFrame:
+def dropout_experiment(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
     """C12: BN at small and large batch, BN + dropout 0.125 after / before at large batch,
     WN and WN + dropout 0.25 at large batch."""
     sz = _sizes(quick)
@@ -413,7 +468,7 @@ def dropout_experiment(*, quick=False, seed=0, sizes=None) -> pd.DataFrame:
     for r in runs:
         r.setdefault("dropout", 0.0)
         r.setdefault("dropout_position", "after")
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes)
+    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
 
 
 def c12_records(df) -> list[ClaimRecord]:
@@ -446,7 +501,9 @@ def c12_records(df) -> list[ClaimRecord]:
 @claim("C12", source=SOURCE)
 def check_c12(ctx):
     """C12: dropout after/before BN at large batch, WN + dropout, by paired test losses."""
-    yield from c12_records(dropout_experiment(quick=ctx.quick, seed=ctx.seed))
+    yield from c12_records(
+        dropout_experiment(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
 
 
 def seed_summary(df: pd.DataFrame, by, col: str, *, level: float = 0.95) -> pd.DataFrame:

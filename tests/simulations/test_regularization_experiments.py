@@ -65,3 +65,11 @@ def test_experiment_reproducible_and_records_carry_settings():
 def test_unknown_method():
     with pytest.raises(ValueError, match="method='bm'"):
         run_methods([{"method": "bm", "M": 8}], sizes=TINY)
+
+
+def test_same_numbers_on_local_processes():
+    runs = [{"method": "bn", "M": 8}, {"method": "wn", "M": 4, "dropout": 0.25}]
+    a = run_methods(runs, seed=5, sizes=TINY)
+    b = run_methods(runs, seed=5, sizes=TINY, executor="processes:2")
+    np.testing.assert_array_equal(a["test_loss"], b["test_loss"])
+    np.testing.assert_array_equal(a["gamma2_1"], b["gamma2_1"])
