@@ -20,13 +20,15 @@ with the note "no difference resolved (absent in this setting)".
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from regnorm._validation import check_choice, check_integer
 from regnorm.claims import CATALOGUE, ClaimRecord, claim
+
+if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
+    import pandas as pd
 
 from .relu_network import StudentConfig, TrainingProtocol, train_students
 
@@ -201,6 +203,8 @@ def run_methods(
                 row[f"gamma2_{i}"] = r[f"gamma2_{i}_{s}"]
                 row[f"zeta_{i}"] = r[f"zeta_{i}_{s}"]
             rows.append(row)
+    import pandas as pd
+
     df = pd.DataFrame(rows)
     df.attrs["settings"] = dict(sz, seed=seed, delta=_DELTA, teacher_hidden=_TEACHER_HIDDEN)
     return df
@@ -218,6 +222,8 @@ def paired_difference(a, b, *, level: float = 0.95) -> dict:
         raise ValueError(f"a paired difference needs at least 2 seeds, got {n}")
     mean = float(d.mean())
     se = float(d.std(ddof=1) / math.sqrt(n))
+    from scipy import stats
+
     hw = float(stats.t.ppf(0.5 + level / 2, n - 1) * se)
     return dict(
         mean=mean,
@@ -509,6 +515,8 @@ def check_c12(ctx):
 def seed_summary(df: pd.DataFrame, by, col: str, *, level: float = 0.95) -> pd.DataFrame:
     """Mean of ``col`` over seeds per group ``by``, with the Student-t interval half width
     (columns ``mean``, ``half_width``, ``n``)."""
+    from scipy import stats
+
     g = df.groupby(by, sort=False)[col]
     out = g.agg(["mean", "std", "count"]).rename(columns={"count": "n"})
     out["half_width"] = stats.t.ppf(0.5 + level / 2, out["n"] - 1) * out["std"] / np.sqrt(out["n"])

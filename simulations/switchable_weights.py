@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from regnorm._validation import check_choice, check_integer, check_real
 from regnorm.backend import get_namespace, to_numpy
 from regnorm.claims import ClaimRecord, claim, deterministic_record
+
+if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
+    import pandas as pd
 
 from .regularization import _order_record, paired_difference
 
@@ -256,6 +259,8 @@ def switchable_weights(*, quick=False, seed=0, sizes=None) -> pd.DataFrame:
                     rng=rng,
                 )
                 rows.append(dict(noise=noise, M=M, seed_index=s, **out))
+    import pandas as pd
+
     df = pd.DataFrame(rows)
     df.attrs["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sz.items()}
     df.attrs["settings"]["seed"] = seed
