@@ -253,7 +253,11 @@ def _order_record(cid, params, diff: dict, *, claimed: str, what: str, note: str
         verdict = "deviates" if lo > 0 else "holds"
     ci = f"{what} = {diff['mean']:+.4g}, 95% CI [{lo:+.4g}, {hi:+.4g}] over {diff['n']} seeds"
     if not diff["resolved"]:
-        ci += " (no difference resolved: absent in this setting)"
+        ci += (
+            " (no difference resolved: equal within the interval)"
+            if claimed == "nonpositive"
+            else " (no difference resolved: absent in this setting)"
+        )
     z = diff["mean"] / diff["stderr"] if diff["stderr"] > 0 else None
     return ClaimRecord(
         id=cid,
