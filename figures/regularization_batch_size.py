@@ -1,0 +1,66 @@
+"""C11: BN opened one hidden layer at a time: learned gamma^2 and test loss against M.
+
+Teacher-student ReLU network with BN in layer 1 only or layer 2 only (the other layer plain
+SGD), as article 001 §2.4.3 does; means over seeds with 95% intervals. Prints the C11
+claims records (slopes per doubling of M).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import matplotlib.pyplot as plt
+
+from figures._common import figure_parser, save_data, save_figure
+from regnorm.cli import claims_table
+from simulations.regularization import batch_size_gamma, c11_records, seed_summary
+
+NAME = "regularization_batch_size"
+
+
+def main(argv=None) -> int:
+    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    df = batch_size_gamma(quick=args.quick, seed=args.seed, executor=args.executor)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    Ms = sorted(df["M"].unique())
+    for layer in (1, 2):
+        sub = df[df["open_layer"] == layer]
+        g = seed_summary(sub, "M", f"gamma2_{layer}")
+        t = seed_summary(sub, "M", "test_loss")
+        ax.errorbar(
+            g["M"],
+            g["mean"],
+            yerr=g["half_width"],
+            marker="o",
+            capsize=3,
+            label=f"BN in layer {layer}",
+        )
+        ax2.errorbar(
+            t["M"],
+            t["mean"],
+            yerr=t["half_width"],
+            marker="o",
+            capsize=3,
+            label=f"BN in layer {layer}",
+        )
+    for a, title in ((ax, "learned gamma^2 of the BN layer (mean over units)"), (ax2, "test loss")):
+        a.set_xscale("log", base=2)
+        a.set_xticks(Ms, [str(int(m)) for m in Ms])
+        a.set_xlabel("batch size M")
+        a.set_title(title, fontsize=10)
+        a.legend(fontsize=8)
+    ax2.set_ylabel("MSE (noise floor 0.25)")
+    st = df.attrs["settings"]
+    fig.suptitle(
+        f"C11: BN opened one layer at a time; P={st['n_train']}, {st['steps']} steps, "
+        f"lr={st['lr']}, {st['n_seeds']} seeds, 95% CI",
+        fontsize=9,
+    )
+    save_figure(fig, args.out, NAME)
+    save_data(df, args.out, NAME)
+    print(claims_table(c11_records(df)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
