@@ -226,42 +226,64 @@ def train_sn_student(M, noise, *, steps, lr, logit_lr, n_train, channels, size, 
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_weights(quick: bool, seed: int) -> pd.DataFrame:
+def _cached_weights(quick: bool, seed: int, executor=None) -> pd.DataFrame:
     # C15 and C16 read the same training runs
-    return switchable_weights(quick=quick, seed=seed)
+    return switchable_weights(quick=quick, seed=seed, executor=executor)
 
 
-def switchable_weights(*, quick=False, seed=0, sizes=None) -> pd.DataFrame:
+def _student_seed(seed: int, noise: str, seed_index: int) -> np.random.SeedSequence:
+    """Seed ``seed_index`` of input law ``noise``: fixes teacher, data and initial weights.
+
+    One root per input law (by its position in INPUT_NOISE), so a law's numbers do not depend
+    on which other laws are run, and the same entropy for every M (paired over M).
+    """
+    root = np.random.SeedSequence(seed, spawn_key=(list(INPUT_NOISE).index(noise),))
+    return root.spawn(seed_index + 1)[seed_index]
+
+
+def _train_point(point: dict, rng, *, sz: dict, seed: int) -> dict:
+    """One sweep task: one SN student at ``point`` = (noise, seed_index, M).
+
+    ``rng`` (the sweep's per-point generator) is not used: the student's generator comes from
+    :func:`_student_seed`, so every batch size of a seed sees the same teacher and data.
+    """
+    ss = _student_seed(seed, point["noise"], point["seed_index"])
+    return train_sn_student(
+        point["M"],
+        point["noise"],
+        steps=sz["steps"],
+        lr=sz["lr"],
+        logit_lr=sz["logit_lr"],
+        n_train=sz["n_train"],
+        channels=sz["channels"],
+        size=sz["size"],
+        rng=np.random.default_rng(ss),
+    )
+
+
+def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
     """SN weights against the batch size, one row per (noise, M, seed); seed ``s`` fixes the
-    teacher, data and initial weights for every batch size (paired over M)."""
-    sz = dict(SN_SIZES["quick" if quick else "full"], **(sizes or {}))
-    rows = []
-    seed = check_integer("seed", seed, minimum=0)
-    for noise in sz["noises"]:
-        # one root per input law (by its position in INPUT_NOISE), so a law's numbers do not
-        # depend on which other laws are run
-        root = np.random.SeedSequence(seed, spawn_key=(list(INPUT_NOISE).index(noise),))
-        for s, ss in enumerate(root.spawn(sz["n_seeds"])):
-            for M in sz["batch_sizes"]:
-                # same entropy for every M: same teacher, data and initialisation
-                rng = np.random.default_rng(
-                    np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key)
-                )
-                out = train_sn_student(
-                    M,
-                    noise,
-                    steps=sz["steps"],
-                    lr=sz["lr"],
-                    logit_lr=sz["logit_lr"],
-                    n_train=sz["n_train"],
-                    channels=sz["channels"],
-                    size=sz["size"],
-                    rng=rng,
-                )
-                rows.append(dict(noise=noise, M=M, seed_index=s, **out))
-    import pandas as pd
+    teacher, data and initial weights for every batch size (paired over M).
 
-    df = pd.DataFrame(rows)
+    Every (noise, seed, M) student is one point of a :func:`regnorm.sweeps.sweep`
+    (``executor``: ``"processes:2"``, Dask, ...), with the same numbers whatever the executor.
+    """
+    from regnorm.sweeps import sweep
+
+    sz = dict(SN_SIZES["quick" if quick else "full"], **(sizes or {}))
+    seed = check_integer("seed", seed, minimum=0)
+    check_integer("n_seeds", sz["n_seeds"], minimum=1)
+    for noise in sz["noises"]:
+        check_choice("noise", noise, INPUT_NOISE)
+    points = [
+        {"noise": noise, "seed_index": s, "M": int(M)}
+        for noise in sz["noises"]
+        for s in range(sz["n_seeds"])
+        for M in sz["batch_sizes"]
+    ]
+    task = functools.partial(_train_point, sz=sz, seed=seed)
+    df = sweep(task, points, seed=seed, executor=executor, progress=False)
+    df = df.drop(columns="rep")
     df.attrs["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sz.items()}
     df.attrs["settings"]["seed"] = seed
     return df
@@ -363,10 +385,10 @@ def c16_records(df) -> list[ClaimRecord]:
 def check_c15(ctx):
     """C15: slope of SN's BN weights against log2 M on a 1x1-conv student; M=1 identity."""
     yield c15_identity_record(ctx.seed)
-    yield from c15_records(_cached_weights(ctx.quick, ctx.seed))
+    yield from c15_records(_cached_weights(ctx.quick, ctx.seed, ctx.executor))
 
 
 @claim("C16", source=SOURCE)
 def check_c16(ctx):
     """C16: BN variance weight vs BN mean weight of SN at small batch, with input kurtosis."""
-    yield from c16_records(_cached_weights(ctx.quick, ctx.seed))
+    yield from c16_records(_cached_weights(ctx.quick, ctx.seed, ctx.executor))

@@ -80,3 +80,17 @@ def test_bad_input():
         )
     with pytest.raises(ValueError, match="noise='cauchy'"):
         sample_images(2, 3, "cauchy", rng)
+
+
+def test_same_numbers_on_local_processes():
+    sizes = dict(TINY, noises=("gaussian", "student_t5"))
+    a = switchable_weights(seed=3, sizes=sizes)
+    b = switchable_weights(seed=3, sizes=sizes, executor="processes:2")
+    assert len(a) == 2 * 2 * 2
+    for col in ("mean_bn_1", "var_bn_2", "mean_in_1", "rho_1", "test_loss"):
+        np.testing.assert_array_equal(a[col], b[col])
+    # a law's numbers do not depend on which other laws are run
+    c = switchable_weights(seed=3, sizes=dict(TINY, noises=("student_t5",)))
+    np.testing.assert_array_equal(
+        a[a["noise"] == "student_t5"]["var_bn_1"].to_numpy(), c["var_bn_1"].to_numpy()
+    )
