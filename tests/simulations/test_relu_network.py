@@ -224,3 +224,39 @@ def test_weight_norm_layer_matches_regnorm_weight_norm():
         assert_allclose_rounding(wn.grads["w"], net.grads["W1"][s], ops=100)
         assert_allclose_rounding(wn.grads["nu"], net.grads["g1"][s], ops=100)
         assert_allclose_rounding(wn.grads["b"], net.grads["b1"][s], ops=100)
+
+
+def test_validated_fast_path_equals_public_layer_calls(xp):
+    """After its first validated call, a layer is called through its 4-D core; the numbers
+    are exactly those of the public forward/backward (which a fresh network uses)."""
+    from simulations.relu_network import _sgd_step
+
+    cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=("batch_norm", "layer_norm"))
+    fast = ReLUNetwork(cfg, S, rng=7, xp=xp)
+    public = ReLUNetwork(cfg, S, rng=7, xp=xp)
+    rng = np.random.default_rng(2)
+    for step in range(4):
+        x = xp.asarray(rng.standard_normal((S, N, D)))
+        r = xp.asarray(rng.standard_normal((S, N)))
+        public._validated = [set() for _ in public.norms]  # always the public path
+        outs = []
+        for net in (fast, public):
+            f = net.forward(x, training=True)
+            net.backward(r)
+            outs.append(
+                (to_numpy(f), to_numpy(net.grads["W1"]), to_numpy(net.norms[0].grads["gamma"]))
+            )
+            _sgd_step(net, 0.1, None)
+        assert [e["lean"] for e in fast._cache] == [step > 0] * 2
+        for a, b in zip(*outs, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fast_path_still_checks_layer_parameters():
+    cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers="batch_norm")
+    net = ReLUNetwork(cfg, S, rng=7)
+    x = np.random.default_rng(0).standard_normal((S, N, D))
+    net.forward(x)
+    net.norms[0].params["gamma"] = np.ones(S * H + 1)
+    with pytest.raises(ValueError, match="gamma"):
+        net.forward(x)
