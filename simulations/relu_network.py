@@ -13,7 +13,14 @@ A normalizer of :mod:`regnorm.normalizers` takes ``(N, C)``. The hidden pre-acti
 ``h[s, n, c]`` of shape ``(S, N, H)`` are passed to it as ``(N, S*H)``: per-channel
 normalizers (BN, PN and BN's mean-only / variance-only variants) then normalize every seed
 and unit separately, which is exactly per-seed BN; LN of one seed is GroupNorm with
-``G = S`` groups of the folded channels.
+``G = S`` groups of the folded channels (and GN with ``G`` groups per seed has ``S*G``).
+Switchable Norm's six logits are shared by all units of a layer, so seeds cannot share one
+SN layer: each seed gets its own, run one after the other behind the same interface.
+
+On dense features, SN's IN statistics are those of a single value (mean ``u``, variance
+0): the IN component is degenerate, and SN mixes it with LN and BN as learned. IN itself,
+KernelNorm and KNConv need ``(N, C, H, W)`` images and are refused (see
+:data:`REFUSED_NORMALIZERS`); weight normalization is ``weights="weight_norm"``.
 
 Student layer (l = 1 .. depth)
 ------------------------------
@@ -23,7 +30,10 @@ Student layer (l = 1 .. depth)
     u = a_{l-1} (W_l / \\lVert W_l \\rVert_{\\mathrm{row}})^T \\ (\\text{weight norm}),\\qquad
     h = \\mathrm{norm}(u) \\ \\text{or}\\ g \\odot u + b,\\qquad a_l = \\mathrm{ReLU}(h),
 
-and the output is :math:`f = a_L v + c`. Without a normalizer the layer has its own bias
+and the output is :math:`f = a_L v + c`. With ``"proxy_norm"`` (LN, then Proxy Norm of
+article 003) the ReLU is inside the normalizer, :math:`a_l = (\\mathrm{ReLU}(\\gamma\\,
+\\mathrm{LN}(u) + \\beta) - m) / \\sqrt{v + \\epsilon}`, and the network applies no ReLU
+of its own. Without a normalizer the layer has its own bias
 ``b`` (and, with weight norm, its own scale ``g``); with one, the normalizer's affine
 ``gamma, beta`` play that role. Dropout (inverted, rate ``p``) acts on ``a_l`` ("after" the
 normalizer; dropout commutes with the ReLU) or on the layer input ``a_{l-1}`` ("before" it).
@@ -57,6 +67,7 @@ from regnorm.backend import array_namespace, get_namespace, to_numpy
 
 __all__ = [
     "NORMALIZER_NAMES",
+    "REFUSED_NORMALIZERS",
     "WEIGHT_PARAMETRIZATIONS",
     "ReLUNetwork",
     "ReLUTeacher",
@@ -69,7 +80,11 @@ __all__ = [
 
 #: Normalizer names a hidden layer accepts. ``"none"`` is no normalizer; the BN variants are
 #: BN with ``center=True, scale=False`` (mean only) and ``center=False, scale=True``
-#: (variance only); ``"population_norm"`` is PN with statistics refreshed from a large sample.
+#: (variance only); ``"population_norm"`` is PN with statistics refreshed from a large sample;
+#: ``"group_norm"`` has ``StudentConfig.groups`` groups of units per seed; ``"switchable_norm"``
+#: is SN with one layer per seed (its logits are shared by all units, so seeds cannot be
+#: folded into channels); ``"proxy_norm"`` is LN (no affine) followed by Proxy Norm with the
+#: ReLU inside (article 003), so the layer's output is already the activation.
 NORMALIZER_NAMES = (
     "none",
     "batch_norm",
@@ -77,7 +92,31 @@ NORMALIZER_NAMES = (
     "batch_norm_variance",
     "population_norm",
     "layer_norm",
+    "group_norm",
+    "switchable_norm",
+    "proxy_norm",
 )
+
+#: regnorm normalizer layers a dense hidden layer refuses, and why.
+REFUSED_NORMALIZERS = {
+    "instance_norm": (
+        "it normalizes each sample and channel over its (H, W) positions, and a dense "
+        "(N, C) feature has a single position: every unit would become beta (zero variance), "
+        "so it is degenerate on dense features and needs (N, C, H, W) images"
+    ),
+    "kernel_norm": (
+        "it normalizes over C x k x k kernel windows of (N, C, H, W) images, which dense "
+        "(N, C) features do not have"
+    ),
+    "kn_conv": (
+        "it is KernelNorm fused with a convolution and needs (N, C, H, W) images, which "
+        "dense (N, C) features do not have"
+    ),
+    "weight_norm": (
+        "it is a parametrization of the weights, not a normalizer of the features: use "
+        "StudentConfig(weights='weight_norm')"
+    ),
+}
 
 #: Parametrizations of a layer's weight matrix.
 WEIGHT_PARAMETRIZATIONS = ("plain", "weight_norm")
@@ -190,6 +229,8 @@ class StudentConfig:
         Dropout rate of every hidden layer (0: none).
     dropout_position : {"after", "before"}
         Dropout after the normalizer (on the layer's output) or before it (on its input).
+    groups : int
+        Groups of units per seed of ``"group_norm"`` layers; must divide ``width``.
     """
 
     input_dim: int
@@ -199,6 +240,7 @@ class StudentConfig:
     weights: str = "plain"
     dropout: float = 0.0
     dropout_position: str = "after"
+    groups: int = 4
 
     def __post_init__(self) -> None:
         check_integer("input_dim", self.input_dim, minimum=1)
@@ -214,14 +256,24 @@ class StudentConfig:
                 f"got {len(names)}: {names!r}"
             )
         for name in names:
+            if name in REFUSED_NORMALIZERS:
+                raise ValueError(
+                    f"normalizer={name!r} cannot normalize the dense (N, C) hidden features "
+                    f"of this network: {REFUSED_NORMALIZERS[name]}"
+                )
             check_choice("normalizer", name, NORMALIZER_NAMES)
+        check_integer("groups", self.groups, minimum=1)
+        if "group_norm" in names and self.width % self.groups:
+            raise ValueError(
+                f"groups={self.groups} must divide width={self.width} for 'group_norm'"
+            )
         object.__setattr__(self, "normalizers", names)
         check_choice("weights", self.weights, WEIGHT_PARAMETRIZATIONS)
         check_real("dropout", self.dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
         check_choice("dropout_position", self.dropout_position, DROPOUT_POSITIONS)
 
 
-def _make_normalizer(name: str, channels: int, n_seeds: int, xp):
+def _make_normalizer(name: str, channels: int, n_seeds: int, xp, groups: int = 1):
     """The regnorm normalizer layer for ``name`` on ``channels = S * H`` folded channels."""
     from regnorm import normalizers as nz
 
@@ -236,7 +288,78 @@ def _make_normalizer(name: str, channels: int, n_seeds: int, xp):
     if name == "layer_norm":
         # LN of each seed = GroupNorm with one group per seed on the folded channels.
         return nz.GroupNorm(n_seeds, channels, xp=xp)
+    if name == "group_norm":
+        # G groups of consecutive units per seed = S*G groups of the folded channels.
+        return nz.GroupNorm(n_seeds * groups, channels, xp=xp)
+    if name == "switchable_norm":
+        width = channels // n_seeds
+        return _SeedwiseLayer([nz.SwitchableNorm(width, xp=xp) for _ in range(n_seeds)], xp)
+    if name == "proxy_norm":
+        return _ChainedLayer(
+            nz.GroupNorm(n_seeds, channels, affine=False, xp=xp),
+            nz.ProxyNorm(channels, activation="relu", xp=xp),
+        )
     raise ValueError(f"normalizer={name!r} is not allowed; choose one of {NORMALIZER_NAMES}")
+
+
+class _SeedwiseLayer:
+    """One regnorm layer per seed behind the folded ``(N, S*C)`` interface.
+
+    ``params`` and ``grads`` hold the seeds' arrays concatenated (``(S*k,)`` for a ``(k,)``
+    parameter), so the SGD step and :meth:`ReLUNetwork.gamma` see one layer; each forward hands
+    every seed's layer its slice of ``params``, so replacing an entry of ``params`` takes effect.
+    """
+
+    def __init__(self, layers, xp):
+        self.layers, self.xp = layers, xp
+        self.params = {
+            k: xp.concat([layer.params[k] for layer in layers]) for k in layers[0].params
+        }
+        self.grads: dict = {}
+        self.state: dict = {}
+
+    def _slices(self, k):
+        n = self.params[k].shape[0] // len(self.layers)
+        return [self.params[k][s * n : (s + 1) * n] for s in range(len(self.layers))]
+
+    def forward(self, x, *, training: bool = True):
+        width = x.shape[1] // len(self.layers)
+        sliced = {k: self._slices(k) for k in self.params}
+        out = []
+        for s, layer in enumerate(self.layers):
+            for k in self.params:
+                layer.params[k] = sliced[k][s]
+            out.append(layer.forward(x[:, s * width : (s + 1) * width], training=training))
+        return self.xp.concat(out, axis=1)
+
+    def backward(self, dy):
+        width = dy.shape[1] // len(self.layers)
+        dx = [
+            layer.backward(dy[:, s * width : (s + 1) * width])
+            for s, layer in enumerate(self.layers)
+        ]
+        self.grads = {
+            k: self.xp.concat([layer.grads[k] for layer in self.layers]) for k in self.params
+        }
+        return self.xp.concat(dx, axis=1)
+
+
+class _ChainedLayer:
+    """Two regnorm layers applied in turn; the parameters are the second layer's."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+        self.params, self.state = second.params, {}
+
+    @property
+    def grads(self):
+        return self.second.grads
+
+    def forward(self, x, *, training: bool = True):
+        return self.second.forward(self.first.forward(x, training=training), training=training)
+
+    def backward(self, dy):
+        return self.first.backward(self.second.backward(dy))
 
 
 def _set_population_statistics(layer, mean, var) -> None:
@@ -299,9 +422,11 @@ class ReLUNetwork:
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
         self.grads: dict = {}
         self.norms = [
-            None if name == "none" else _make_normalizer(name, S * H, S, xp)
+            None if name == "none" else _make_normalizer(name, S * H, S, xp, config.groups)
             for name in config.normalizers
         ]
+        # Proxy Norm applies the ReLU itself (its output is the normalized activation)
+        self._relu = [name != "proxy_norm" for name in config.normalizers]
         self._cache: list = []
         self._validated: list[set] = [set() for _ in self.norms]
 
@@ -323,7 +448,7 @@ class ReLUNetwork:
         norm = self.norms[i]
         S, N, H = u.shape
         key = (N, training, u.dtype)
-        if key not in self._validated[i]:
+        if key not in self._validated[i] or not hasattr(norm, "_forward"):
             y = norm.forward(self._fold(u), training=training)
             self._validated[i].add(key)
             return self._unfold(y), False
@@ -382,7 +507,7 @@ class ReLUNetwork:
                 h = u + p[f"b{layer}"][:, None, :]
             else:
                 h, entry["lean"] = self._norm_forward(i, u, training)
-            a = xp.maximum(h, 0.0)
+            a = xp.maximum(h, 0.0) if self._relu[i] else h
             entry["h"] = h
             if mask is not None and cfg.dropout_position == "after":
                 entry["mask_out"] = mask
@@ -408,7 +533,7 @@ class ReLUNetwork:
             e = self._cache[i]
             if "mask_out" in e:
                 da = da * e["mask_out"] * scale
-            dh = xp.where(e["h"] > 0, da, 0.0)
+            dh = xp.where(e["h"] > 0, da, 0.0) if self._relu[i] else da
             dhs[i] = dh
             norm = self.norms[i]
             if norm is None:
@@ -493,7 +618,7 @@ def population_zeta(net: ReLUNetwork, x_stat, M: int, *, curvature: str = "gauss
                 h = u * net.params[f"g{i + 1}"][:, None, :] + net.params[f"b{i + 1}"][:, None, :]
         else:
             h = net._unfold(norm.forward(net._fold(u), training=False))
-        a = xp.where(h > 0, h, xp.zeros_like(h))
+        a = xp.maximum(h, 0.0) if net._relu[i] else h
     out = [None] * cfg.depth
     if all(r is None for r in rhos):
         return out

@@ -1,5 +1,7 @@
 """The teacher-student ReLU network family: gradients, training, reproducibility, bad input."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,9 @@ GRAD_CONFIGS = [
     dict(normalizers="batch_norm_variance", weights="weight_norm"),
     dict(normalizers="population_norm", weights="plain"),
     dict(normalizers="layer_norm", weights="plain"),
+    dict(normalizers="group_norm", weights="plain", groups=2),
+    dict(normalizers="switchable_norm", weights="plain"),
+    dict(normalizers=("proxy_norm", "switchable_norm"), weights="weight_norm"),
     dict(normalizers=("batch_norm", "none"), weights="plain"),
     dict(normalizers="batch_norm", weights="plain", dropout=0.25, dropout_position="after"),
     dict(normalizers="batch_norm", weights="plain", dropout=0.25, dropout_position="before"),
@@ -91,8 +96,9 @@ def test_gradients_match_finite_differences(kw):
     assert checked > 10
 
 
-def test_backend_generic_forward_backward(xp):
-    cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers="batch_norm")
+@pytest.mark.parametrize("name", ["batch_norm", "group_norm", "switchable_norm", "proxy_norm"])
+def test_backend_generic_forward_backward(xp, name):
+    cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=name, groups=2)
     ref = ReLUNetwork(cfg, S, rng=5)
     net = ReLUNetwork(cfg, S, rng=5, xp=xp)
     x = np.random.default_rng(0).standard_normal((S, N, D))
@@ -104,11 +110,12 @@ def test_backend_generic_forward_backward(xp):
     assert_allclose_rounding(to_numpy(net.grads["W1"]), ref.grads["W1"], ops=100)
 
 
-def test_seed_folding_equals_separate_students():
+@pytest.mark.parametrize("name", ["batch_norm", "group_norm", "switchable_norm", "proxy_norm"])
+def test_seed_folding_equals_separate_students(name):
     """Seed s trained with others equals seed s trained alone (per-channel BN on folded
-    channels is per-seed BN)."""
+    channels is per-seed BN; GN, LN + Proxy Norm and the per-seed SN layers likewise)."""
     seqs = np.random.SeedSequence(11).spawn(3)
-    cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers="batch_norm")
+    cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=name, groups=2)
     prot = TrainingProtocol(batch_size=8, steps=30, lr=0.05)
     all3 = train_students(cfg, prot, n_seeds=3, n_train=32, n_test=64, rng=seqs)
     one = train_students(cfg, prot, n_seeds=1, n_train=32, n_test=64, rng=[seqs[1]])
@@ -173,11 +180,49 @@ def test_teacher_labels_have_unit_variance_and_noise_floor():
         (dict(dropout=-0.1), "dropout must be"),
         (dict(weights="spectral"), "weights='spectral'"),
         (dict(normalizers=("batch_norm",)), "one normalizer per hidden layer"),
+        (dict(normalizers="group_norm", groups=3), "groups=3 must divide width=4"),
+        (dict(groups=0), "groups must be"),
     ],
 )
 def test_bad_student_config(kw, match):
     with pytest.raises(ValueError, match=match):
         StudentConfig(input_dim=4, width=4, depth=2, **kw)
+
+
+def _regnorm_layer_names():
+    """snake_case names of the layer classes in regnorm.normalizers.__all__."""
+    from regnorm import normalizers as nz
+
+    names = []
+    for attr in nz.__all__:
+        obj = getattr(nz, attr)
+        if isinstance(obj, type) and issubclass(obj, nz.Normalizer) and obj is not nz.Normalizer:
+            names.append(re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", attr).lower())
+    return names
+
+
+@pytest.mark.parametrize("name", _regnorm_layer_names())
+def test_every_regnorm_layer_is_accepted_or_refused_with_reason(name):
+    from simulations.relu_network import NORMALIZER_NAMES, REFUSED_NORMALIZERS
+
+    if name in NORMALIZER_NAMES:
+        cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers=name, groups=2)
+        net = ReLUNetwork(cfg, S, rng=0)
+        f = net.forward(np.random.default_rng(0).standard_normal((S, N, D)))
+        assert f.shape == (S, N) and np.all(np.isfinite(f))
+        return
+    assert name in REFUSED_NORMALIZERS, f"{name} is neither accepted nor refused"
+    with pytest.raises(ValueError) as err:
+        StudentConfig(input_dim=D, width=H, depth=1, normalizers=name)
+    msg = str(err.value)
+    assert f"normalizer={name!r}" in msg and REFUSED_NORMALIZERS[name] in msg
+    assert "(N, C, H, W)" in msg or "weights='weight_norm'" in msg
+
+
+def test_all_regnorm_layers_are_covered():
+    names = set(_regnorm_layer_names())
+    assert {"batch_norm", "group_norm", "switchable_norm", "proxy_norm", "instance_norm"} <= names
+    assert {"kernel_norm", "kn_conv", "weight_norm", "layer_norm", "population_norm"} <= names
 
 
 @pytest.mark.parametrize("lr", [0.0, -0.1])
