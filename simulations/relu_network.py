@@ -83,8 +83,9 @@ __all__ = [
 #: (variance only); ``"population_norm"`` is PN with statistics refreshed from a large sample;
 #: ``"group_norm"`` has ``StudentConfig.groups`` groups of units per seed; ``"switchable_norm"``
 #: is SN with one layer per seed (its logits are shared by all units, so seeds cannot be
-#: folded into channels); ``"proxy_norm"`` is LN (no affine) followed by Proxy Norm with the
-#: ReLU inside (article 003), so the layer's output is already the activation.
+#: folded into channels; the logits are trained with the weights' learning rate);
+#: ``"proxy_norm"`` is LN (no affine) followed by Proxy Norm with the ReLU inside (article
+#: 003), so the layer's output is already the activation.
 NORMALIZER_NAMES = (
     "none",
     "batch_norm",
@@ -448,6 +449,7 @@ class ReLUNetwork:
         norm = self.norms[i]
         S, N, H = u.shape
         key = (N, training, u.dtype)
+        # the per-seed SN and LN + Proxy Norm adapters have no 4-D core: always public calls
         if key not in self._validated[i] or not hasattr(norm, "_forward"):
             y = norm.forward(self._fold(u), training=training)
             self._validated[i].add(key)
