@@ -86,27 +86,43 @@ class WeightNorm(Normalizer):
         if not bool(xp.all(norm > 0)):
             raise ValueError("params['w'] has a zero row: its direction is undefined")
         u = w / norm
-        xt = xp.permute_dims(x, (0, 2, 3, 1))  # (N, H, W, C_in)
-        s = xt @ xp.matrix_transpose(u)  # (N, H, W, C_out): normalized pre-activations
-        self._cache = (xt, u, norm, s)
-        y = s * self.params["nu"]
-        if self.bias:
-            y = y + self.params["b"]
-        return xp.permute_dims(y, (0, 3, 1, 2))
+        # nu is folded into the (C_out, C_in) matrix: one product makes the output, and the
+        # gradient of nu follows from the weight gradient's matrix (no stored pre-activations)
+        a = u * self.params["nu"][:, None]
+        n, cin, h, wd = x.shape
+        if h * wd == 1:  # dense features: one (N, C_in) @ (C_in, C_out) product
+            xs = xp.reshape(x, (n, cin))
+            y = xs @ xp.matrix_transpose(a)
+            if self.bias:
+                y = y + self.params["b"]
+        else:  # images: (C_out, C_in) @ (N, C_in, HW), both operands contiguous
+            xs = xp.reshape(x, (n, cin, h * wd))
+            y = a @ xs
+            if self.bias:
+                y = y + self.params["b"][:, None]
+        self._cache = (xs, u, a, norm)
+        return xp.reshape(y, (n, self.out_channels, h, wd))
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp
-        xt, u, norm, s = self._cache
-        dyt = xp.permute_dims(dy, (0, 2, 3, 1))  # (N, H, W, C_out)
-        if self.bias:
-            self.grads["b"] = xp.sum(dyt, axis=(0, 1, 2))
-        self.grads["nu"] = xp.sum(dyt * s, axis=(0, 1, 2))
-        ds = dyt * self.params["nu"]
-        cin, cout = self.num_channels, self.out_channels
-        du = xp.matrix_transpose(xp.reshape(ds, (-1, cout))) @ xp.reshape(xt, (-1, cin))
+        xs, u, a, norm = self._cache
+        n, cout, h, wd = dy.shape
+        if h * wd == 1:
+            d = xp.reshape(dy, (n, cout))
+            g = xp.matrix_transpose(d) @ xs  # (C_out, C_in): dL/d(a)
+            dx = d @ a
+            if self.bias:
+                self.grads["b"] = xp.sum(d, axis=0)
+        else:
+            d = xp.reshape(dy, (n, cout, h * wd))
+            g = xp.sum(d @ xp.matrix_transpose(xs), axis=0)
+            dx = xp.matrix_transpose(a) @ d
+            if self.bias:
+                self.grads["b"] = xp.sum(d, axis=(0, 2))
+        self.grads["nu"] = xp.sum(g * u, axis=1)
+        du = g * self.params["nu"][:, None]
         self.grads["w"] = (du - u * xp.sum(du * u, axis=1, keepdims=True)) / norm
-        dxt = ds @ u
-        return xp.permute_dims(dxt, (0, 3, 1, 2))
+        return xp.reshape(dx, (n, self.num_channels, h, wd))
 
     def __repr__(self) -> str:
         return f"WeightNorm({self.num_channels}, {self.out_channels}, bias={self.bias})"
