@@ -13,14 +13,14 @@ import matplotlib.pyplot as plt
 
 from figures._common import figure_parser, save_data, save_figure
 from regnorm.cli import claims_table
-from simulations.regularization import batch_size_gamma, c11_records, seed_summary
+from simulations.regularization import c11_records, default_run, seed_summary
 
 NAME = "regularization_batch_size"
 
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = batch_size_gamma(quick=args.quick, seed=args.seed, executor=args.executor)
+    df = default_run("batch_size_gamma", quick=args.quick, seed=args.seed, executor=args.executor)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     Ms = sorted(df["M"].unique())
     for layer in (1, 2):

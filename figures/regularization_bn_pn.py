@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 
 from figures._common import figure_parser, save_data, save_figure
 from regnorm.cli import claims_table
-from simulations.regularization import bn_vs_pn, c9_records, seed_summary
+from simulations.regularization import c9_records, default_run, seed_summary
 
 NAME = "regularization_bn_pn"
 LABELS = {
@@ -26,7 +26,7 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = bn_vs_pn(quick=args.quick, seed=args.seed, executor=args.executor)
+    df = default_run("bn_vs_pn", quick=args.quick, seed=args.seed, executor=args.executor)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     for ax, col, title in zip(
         axes,

@@ -13,14 +13,14 @@ import numpy as np
 
 from figures._common import figure_parser, save_data, save_figure
 from regnorm.cli import claims_table
-from simulations.regularization import c12_records, dropout_experiment, seed_summary
+from simulations.regularization import c12_records, default_run, seed_summary
 
 NAME = "regularization_dropout"
 
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = dropout_experiment(quick=args.quick, seed=args.seed, executor=args.executor)
+    df = default_run("dropout_experiment", quick=args.quick, seed=args.seed, executor=args.executor)
     labels = list(dict.fromkeys(df["label"]))
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     x = np.arange(len(labels))

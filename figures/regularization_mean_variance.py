@@ -17,7 +17,7 @@ from regnorm.cli import claims_table
 from simulations.regularization import (
     C10_METHODS,
     c10_records,
-    mean_variance_noise,
+    default_run,
     paired_difference,
     seed_summary,
 )
@@ -34,7 +34,9 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = mean_variance_noise(quick=args.quick, seed=args.seed, executor=args.executor)
+    df = default_run(
+        "mean_variance_noise", quick=args.quick, seed=args.seed, executor=args.executor
+    )
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
     x = np.arange(len(C10_METHODS))
     for off, col, label in ((-0.2, "gap", "gap (test - train)"), (0.2, "test_loss", "test loss")):

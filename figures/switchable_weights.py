@@ -18,7 +18,7 @@ from simulations.switchable_weights import (
     c15_identity_record,
     c15_records,
     c16_records,
-    switchable_weights,
+    default_run_weights,
 )
 
 NAME = "switchable_weights"
@@ -27,7 +27,7 @@ COMPONENTS = {"bn": "BN", "in": "IN", "ln": "LN"}
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    df = switchable_weights(quick=args.quick, seed=args.seed, executor=args.executor)
+    df = default_run_weights(quick=args.quick, seed=args.seed, executor=args.executor)
     noises = list(dict.fromkeys(df["noise"]))
     fig, axes = plt.subplots(
         len(noises), 4, figsize=(15, 3.6 * len(noises)), squeeze=False, layout="constrained"

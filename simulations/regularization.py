@@ -19,6 +19,7 @@ with the note "no difference resolved (absent in this setting)".
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -332,7 +333,9 @@ def c9_records(df) -> list[ClaimRecord]:
 @claim("C9", source=SOURCE)
 def check_c9(ctx):
     """C9 on the teacher-student ReLU network (seeds and sizes in each record's params)."""
-    yield from c9_records(bn_vs_pn(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor))
+    yield from c9_records(
+        default_run("bn_vs_pn", quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
 
 
 # --- C10 ---------------------------------------------------------------------------------
@@ -384,7 +387,7 @@ def c10_records(df) -> list[ClaimRecord]:
 def check_c10(ctx):
     """C10: are WN + mean-only BN and WN + variance-only BN between BN and WN in gap?"""
     yield from c10_records(
-        mean_variance_noise(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+        default_run("mean_variance_noise", quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
     )
 
 
@@ -440,7 +443,9 @@ def c11_records(df) -> list[ClaimRecord]:
 @claim("C11", source=SOURCE)
 def check_c11(ctx):
     """C11: slope of the opened BN layer's gamma^2 and of the test loss against log2 M."""
-    yield from c11_records(batch_size_gamma(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor))
+    yield from c11_records(
+        default_run("batch_size_gamma", quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
 
 
 # --- C12 ---------------------------------------------------------------------------------
@@ -512,7 +517,7 @@ def c12_records(df) -> list[ClaimRecord]:
 def check_c12(ctx):
     """C12: dropout after/before BN at large batch, WN + dropout, by paired test losses."""
     yield from c12_records(
-        dropout_experiment(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+        default_run("dropout_experiment", quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
     )
 
 
@@ -525,3 +530,26 @@ def seed_summary(df: pd.DataFrame, by, col: str, *, level: float = 0.95) -> pd.D
     out = g.agg(["mean", "std", "count"]).rename(columns={"count": "n"})
     out["half_width"] = stats.t.ppf(0.5 + level / 2, out["n"] - 1) * out["std"] / np.sqrt(out["n"])
     return out.drop(columns="std").reset_index()
+
+
+@functools.lru_cache(maxsize=8)
+def _default_run(name: str, quick: bool, seed: int, executor) -> pd.DataFrame:
+    runs = {
+        "bn_vs_pn": bn_vs_pn,
+        "mean_variance_noise": mean_variance_noise,
+        "batch_size_gamma": batch_size_gamma,
+        "dropout_experiment": dropout_experiment,
+    }
+    return runs[name](quick=quick, seed=seed, executor=executor)
+
+
+def default_run(name: str, *, quick: bool, seed: int, executor=None) -> pd.DataFrame:
+    """Experiment ``name`` at its default sizes, computed once per process.
+
+    The figure scripts and the claims checks read the same runs, so ``regnorm reproduce``
+    (which runs both in one process) trains each set of students once. Returns a copy.
+    """
+    check_choice(
+        "name", name, ("bn_vs_pn", "mean_variance_noise", "batch_size_gamma", "dropout_experiment")
+    )
+    return _default_run(name, bool(quick), int(seed), executor).copy()

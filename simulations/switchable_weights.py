@@ -227,8 +227,16 @@ def train_sn_student(M, noise, *, steps, lr, logit_lr, n_train, channels, size, 
 
 @functools.lru_cache(maxsize=4)
 def _cached_weights(quick: bool, seed: int, executor=None) -> pd.DataFrame:
-    # C15 and C16 read the same training runs
     return switchable_weights(quick=quick, seed=seed, executor=executor)
+
+
+def default_run_weights(*, quick: bool, seed: int, executor=None) -> pd.DataFrame:
+    """:func:`switchable_weights` at its default sizes, computed once per process.
+
+    C15, C16 and the figure script read the same training runs (``regnorm reproduce`` runs
+    all three in one process). Returns a copy.
+    """
+    return _cached_weights(bool(quick), int(seed), executor).copy()
 
 
 def _student_seed(seed: int, noise: str, seed_index: int) -> np.random.SeedSequence:
@@ -385,10 +393,14 @@ def c16_records(df) -> list[ClaimRecord]:
 def check_c15(ctx):
     """C15: slope of SN's BN weights against log2 M on a 1x1-conv student; M=1 identity."""
     yield c15_identity_record(ctx.seed)
-    yield from c15_records(_cached_weights(ctx.quick, ctx.seed, ctx.executor))
+    yield from c15_records(
+        default_run_weights(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
 
 
 @claim("C16", source=SOURCE)
 def check_c16(ctx):
     """C16: BN variance weight vs BN mean weight of SN at small batch, with input kurtosis."""
-    yield from c16_records(_cached_weights(ctx.quick, ctx.seed, ctx.executor))
+    yield from c16_records(
+        default_run_weights(quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    )
