@@ -532,24 +532,25 @@ def seed_summary(df: pd.DataFrame, by, col: str, *, level: float = 0.95) -> pd.D
     return out.drop(columns="std").reset_index()
 
 
+#: The experiments whose default-size runs the figure scripts and claims checks share.
+DEFAULT_RUNS = {
+    "bn_vs_pn": bn_vs_pn,
+    "mean_variance_noise": mean_variance_noise,
+    "batch_size_gamma": batch_size_gamma,
+    "dropout_experiment": dropout_experiment,
+}
+
+
 @functools.lru_cache(maxsize=8)
 def _default_run(name: str, quick: bool, seed: int, executor) -> pd.DataFrame:
-    runs = {
-        "bn_vs_pn": bn_vs_pn,
-        "mean_variance_noise": mean_variance_noise,
-        "batch_size_gamma": batch_size_gamma,
-        "dropout_experiment": dropout_experiment,
-    }
-    return runs[name](quick=quick, seed=seed, executor=executor)
+    return DEFAULT_RUNS[name](quick=quick, seed=seed, executor=executor)
 
 
 def default_run(name: str, *, quick: bool, seed: int, executor=None) -> pd.DataFrame:
-    """Experiment ``name`` at its default sizes, computed once per process.
+    """Experiment ``name`` (a key of :data:`DEFAULT_RUNS`) at its default sizes, once per process.
 
     The figure scripts and the claims checks read the same runs, so ``regnorm reproduce``
     (which runs both in one process) trains each set of students once. Returns a copy.
     """
-    check_choice(
-        "name", name, ("bn_vs_pn", "mean_variance_noise", "batch_size_gamma", "dropout_experiment")
-    )
+    check_choice("name", name, DEFAULT_RUNS)
     return _default_run(name, bool(quick), int(seed), executor).copy()
