@@ -84,6 +84,7 @@ __all__ = [
     "VARIANTS",
     "bn_sweep",
     "c8_summary",
+    "SpectralView",
     "TeacherData",
     "finite_n_pinv",
     "learning_curve_point",
@@ -93,6 +94,7 @@ __all__ = [
     "ridge_path_derivative",
     "ridge_weights",
     "shrunk_pseudo_inverse_error",
+    "spectral_view",
     "teacher",
     "zeta_predictions",
     "train_students",
@@ -321,8 +323,17 @@ def train_students(
     rng: Any = None,
     average_from: float = 0.5,
     anneal: bool = True,
+    precond: Any = None,
+    flat: Any = None,
 ) -> dict[str, Any]:
-    """Train K normalized students on each data set by minibatch SGD on the sphere ``||w||=1``.
+    """Train K normalized students on each data set by minibatch SGD.
+
+    Two update rules (the same forward/backward pass): without ``precond``, Riemannian SGD
+    on the sphere ``||w|| = 1`` plus a step on ``gamma``; with ``precond``, preconditioned
+    SGD on ``v = gamma w`` itself, ``v <- v - lr D grad_v L_B`` with the diagonal ``D``
+    (the student's output is a function of ``v`` alone, homogeneous of degree 1, so ``v`` is
+    a valid parametrization of every variant). Both have the same ``lr -> 0`` limit: the
+    zero of the batch-averaged gradient (``D`` is positive definite).
 
     All K students (columns) see the same minibatches, so each step is two matrix products
     ``X_B W`` and ``X_B^T dH`` of shapes ``(..., M, N) x (..., N, K)``. The per-column
@@ -353,11 +364,19 @@ def train_students(
         Fraction of the steps after which ``v = gamma w`` is averaged (Polyak-Ruppert).
     anneal : bool
         Decay the step linearly to 0 over the averaging window (else keep it constant).
+    precond : array, shape (N,) or (N, K), optional
+        Positive diagonal preconditioner ``D`` (in the coordinates of ``X``; use
+        :func:`spectral_view` to make a useful one diagonal). ``None``: sphere SGD.
+    flat : array, shape (N,), optional
+        Unit vector removed from the preconditioned step of the centred columns (their flat
+        direction ``X d = 1``, which plain SGD never moves along but ``D`` would mix in).
 
     Returns
     -------
     dict
-        ``v`` (last iterate) and ``v_avg`` (tail average), each ``(..., N, K)``; ``steps``.
+        ``v`` (last iterate) and ``v_avg`` (tail average), each ``(..., N, K)``; ``v_avg_a``
+        and ``v_avg_b``, the averages over the first and the second half of the averaging
+        window (their difference measures the SGD noise left in ``v_avg``); ``steps``.
     """
     xp = array_namespace(data.X)
     X, y = data.X, data.y
@@ -376,6 +395,9 @@ def train_students(
         raise ValueError(f"v0 must have shape (..., {N}, {K}), got {tuple(v0.shape)}")
     rng = normalize_rng(rng)
     dt = X.dtype
+    T = xp.matrix_transpose
+    # Layout: students are rows, (..., K, N), so that every elementwise operation on the
+    # parameters runs along contiguous rows of length N; batch quantities are (..., M, K).
 
     def col(values):
         arr = np.broadcast_to(np.asarray(values, dtype=np.float64), (K,))
@@ -387,14 +409,48 @@ def train_students(
     is_none = col([VARIANTS[v][1] == "none" for v in variants])
     lr_c = col(lr)
     decay = col(zeta_loss)
+    centre_r = centre[:, None]  # (K, 1), for (K, N) arrays
 
-    gamma = xp.sqrt(xp.sum(v0**2, axis=-2))  # (..., K)
-    W = v0 / gamma[..., None, :]
+    v0t = T(v0)  # (..., K, N)
+    gamma = xp.sqrt(xp.sum(v0t**2, axis=-1))  # (..., K)
+    W = v0t / gamma[..., None]
+    sphere = precond is None
+    if not sphere:
+        D = xp.asarray(precond, dtype=dt)
+        D = D[None, :] if D.ndim == 1 else T(D)
+        if D.shape not in ((1, N), (K, N)):
+            raise ValueError(f"precond must have shape ({N},) or ({N}, {K}), got {D.shape}")
+        if flat is not None:
+            flat = xp.asarray(flat, dtype=dt)[None, :]
+        # u = gamma w / sigma_T(w): the predictor with training-set statistics, in which the
+        # loss is close to least squares (its Hessian is the data covariance, which D
+        # inverts); for "none" columns sigma_T = ||w|| and u = v. X has orthogonal columns,
+        # so X^T X / P = diag(lam).
+        lam = xp.mean(X * X, axis=-2)[..., :, None]  # (..., N, 1)
+        mvec = xp.mean(X, axis=-2)[..., :, None]  # (..., N, 1) training mean
+        lam_r, m_r = T(lam), T(mvec)  # (..., 1, N)
+
+        def train_scale(U):
+            """sigma_T(u) (= gamma), ||u|| and m^T u, each (..., K)."""
+            uu = U * U
+            n2 = xp.sum(uu, axis=-1)
+            q = xp.matmul(uu, lam)[..., 0]
+            mt = xp.matmul(U, mvec)[..., 0]
+            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * n2), xp.sqrt(n2), mt
+
+        def _pop(U):
+            """v = gamma w = sigma_T(u) u/||u||: the predictor with population statistics."""
+            sig, n, _ = train_scale(U)
+            return U * (sig / n)[..., None]
+
+        sig0, n0, _ = train_scale(v0t)
+        U = v0t * (n0 / sig0)[..., None]
     n_batches = P // M
     total = epochs * n_batches
     start_avg = int(average_from * total)
-    v_sum = xp.zeros_like(v0)
-    n_avg = 0
+    mid_avg = start_avg + (total - start_avg) // 2
+    v_sum = [xp.zeros_like(v0t), xp.zeros_like(v0t)]
+    n_avg = [0, 0]
     step = 0
     for _ in range(epochs):
         perm = rng.permutation(P)
@@ -402,7 +458,11 @@ def train_students(
             idx = xp.asarray(perm[j * M : (j + 1) * M])
             Xb = xp.take(X, idx, axis=-2)  # (..., M, N)
             yb = xp.take(y, idx, axis=-1)[..., None]  # (..., M, 1)
-            H = xp.matmul(Xb, W)  # (..., M, K)
+            if sphere:
+                H = xp.matmul(Xb, T(W))  # (..., M, K)
+            else:
+                gamma, nu, mt = train_scale(U)
+                H = xp.matmul(Xb, T(U)) / nu[..., None, :]  # = X_B w with w = u/||u||
             mu = xp.mean(H, axis=-2, keepdims=True)
             Hc = H - mu
             var = xp.mean(Hc**2, axis=-2, keepdims=True)
@@ -416,26 +476,56 @@ def train_students(
             gc = xp.sum(g * c, axis=-2, keepdims=True)
             dH = (g - centre * xp.mean(g, axis=-2, keepdims=True)) / s
             dH = dH - (is_std * Hc + is_rms * H) * gc / (M * s**3)
-            GW = xp.matmul(xp.matrix_transpose(Xb), dH)  # (..., N, K)
-            # Tangent step and renormalization without extra passes over (N, K): with
-            # ||w|| = 1 and c = w^T g = sum_B h dH (as H = X_B W), the projected step is
-            # w (1 + s c) - s g, of norm sqrt(1 + s^2 (||g||^2 - c^2)).
-            c = xp.sum(H * dH, axis=-2, keepdims=True)
-            g2 = xp.sum(GW * GW, axis=-2, keepdims=True)
+            # dL/dw (||w|| treated as 1): dH^T X_B, one (K, M) x (M, N) product
+            GW = xp.matmul(T(dH), Xb)  # (..., K, N)
+            # c = w . GW = sum_B h dH (as H = X_B w): the radial part of GW, without a pass
+            # over (K, N)
+            c = xp.sum(H * dH, axis=-2)[..., None]  # (..., K, 1)
             # annealing: constant step, then linear decay to 0 over the averaging window
             f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
             sl = f * lr_c
-            norm = xp.sqrt(1.0 + sl**2 * (g2 - c**2))
-            W = W * ((1.0 + sl * c) / norm) - GW * (sl / norm)
-            if step % 64 == 63:  # remove the slow drift of ||w|| by rounding
-                W = W / xp.sqrt(xp.sum(W**2, axis=-2, keepdims=True))
-            gamma = gamma - sl * dgamma
+            if sphere:
+                # Tangent step and renormalization: with ||w|| = 1 the projected step is
+                # w (1 + s c) - s GW, of norm sqrt(1 + s^2 (||GW||^2 - c^2)).
+                slr = sl[:, None]
+                g2 = xp.sum(GW * GW, axis=-1)[..., None]
+                norm = xp.sqrt(1.0 + slr**2 * (g2 - c**2))
+                W = W * ((1.0 + slr * c) / norm) - GW * (slr / norm)
+                if step % 64 == 63:  # remove the slow drift of ||w|| by rounding
+                    W = W / xp.sqrt(xp.sum(W**2, axis=-1, keepdims=True))
+                gamma = gamma - sl * dgamma
+            else:
+                # dL/du = dL/dgamma grad sigma_T(u) + (GW - w c)/||u||, with grad sigma_T =
+                # (diag(lam) u - m m^T u)/sigma_T ("std"), diag(lam) u/sigma_T ("rms"),
+                # u/||u|| ("none"); the step is D dL/du.
+                ig = 1.0 / nu
+                dg = sl * dgamma
+                a_k = (is_none * dg * ig)[..., None] - (sl * ig**2)[..., None] * c
+                b_k = ((is_std + is_rms) * dg / gamma)[..., None]
+                m_k = (-is_std * dg * mt / gamma)[..., None]
+                upd = U * (a_k + b_k * lam_r) + GW * (sl * ig)[..., None] + m_k * m_r
+                upd = D * upd
+                if flat is not None:  # keep the centred columns off their flat direction
+                    upd = upd - (centre_r * xp.matmul(upd, T(flat))) * flat
+                if step >= start_avg:  # average v = sigma_T(u) u/||u|| before the step
+                    half = int(step >= mid_avg)
+                    v_sum[half] = v_sum[half] + U * (gamma * ig)[..., None]
+                    n_avg[half] += 1
+                U = U - upd
             step += 1
-            if step > start_avg:
-                v_sum = v_sum + gamma[..., None, :] * W
-                n_avg += 1
-    v = gamma[..., None, :] * W
-    return {"v": v, "v_avg": v_sum / n_avg, "steps": total}
+            if sphere and step > start_avg:
+                half = int(step > mid_avg)
+                v_sum[half] = v_sum[half] + gamma[..., None] * W
+                n_avg[half] += 1
+    v = gamma[..., None] * W if sphere else _pop(U)
+    halves = [v_sum[h] / max(n_avg[h], 1) for h in (0, 1)]
+    return {
+        "v": T(v),
+        "v_avg": T((v_sum[0] + v_sum[1]) / (n_avg[0] + n_avg[1])),
+        "v_avg_a": T(halves[0]),
+        "v_avg_b": T(halves[1] if n_avg[1] else halves[0]),
+        "steps": total,
+    }
 
 
 def paired_zeta(data: TeacherData, v: Any, *, bounds: tuple[float, float] = (1e-5, 10.0)):
@@ -500,23 +590,74 @@ def _epochs_for(alpha: float, N: int, M: int, eta: float, n_relax: float, zeta_l
     return max(4, math.ceil(steps / (int(alpha * N) // M)))
 
 
+@dataclass(frozen=True)
+class SpectralView:
+    """A data set in the eigenbasis of ``X^T X`` restricted to the row span of ``X``.
+
+    ``data.X = X V`` (shape ``(..., P, r)``, ``r = min(P, N)``: orthogonal columns of norms
+    ``s_k``), ``data.y = y``, ``data.w_star = V^T w*``; ``lam = s^2/P`` (the Hessian of the
+    per-sample loss is ``2 diag(lam)`` in these coordinates); ``perp2 = ||w*||^2 -
+    ||V^T w*||^2``, the part of the teacher no student trained on ``X`` can see. A student's
+    output on the training inputs, its batch statistics and its norm are the same in both
+    coordinates, so training here is exact, and for ``P < N`` it is ``N/P`` times cheaper.
+    """
+
+    data: TeacherData
+    Vt: Any
+    lam: Any
+    perp2: Any
+
+    def to_full(self, v: Any) -> Any:
+        """Vectors ``(..., r, K)`` in these coordinates back to input space ``(..., N, K)``."""
+        xp = array_namespace(v)
+        return xp.matmul(xp.matrix_transpose(self.Vt), v)
+
+    def to_view(self, v: Any) -> Any:
+        """Input-space vectors ``(..., N, K)`` to these coordinates (their span part)."""
+        return array_namespace(v).matmul(self.Vt, v)
+
+
+def spectral_view(data: TeacherData) -> SpectralView:
+    """The :class:`SpectralView` of a data set, from its cached decomposition (one product)."""
+    xp, s, Vt, _, b = data.spectral
+    Xr = xp.matmul(data.X, xp.matrix_transpose(Vt))
+    perp2 = xp.sum(data.w_star**2, axis=-1) - xp.sum(b**2, axis=-1)
+    lam = s**2 / data.X.shape[-2]
+    return SpectralView(TeacherData(Xr, data.y, b), Vt, lam, perp2)
+
+
 def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
     """One data set at one ``alpha``: every student's generalization error (a sweep task).
 
     ``params``: ``N``, ``alpha``, ``delta2``, ``M`` (required); ``variants`` (comma list,
-    default ``"bn,bn_uncentred,wn_mean_only,wn_variance_only"``), ``lr_scale`` (0.25),
-    ``lr_factors`` (``"1,0.5"``), ``n_relax`` (6), ``backend`` ("numpy"), ``train`` (True).
+    default ``"bn,bn_uncentred,wn_mean_only,wn_variance_only"``), ``solver`` (``"precond"``,
+    default, or ``"sphere"``; see below), ``lr_scale`` (0.25),
+    ``lr_factors`` (``"1,0.5"``), ``precond_c`` (``1/(4M)``), ``avg_epochs`` (precond: at
+    least this many annealed epochs, default 40), ``tol`` (0.01), ``max_chunks`` (40),
+    ``backend`` ("numpy"), ``train`` (True).
     Always also trains ``wn`` with explicit decay ``zeta_loss = 1/(2M)`` (to check that SGD
     reaches the ridge solution). Two initializations: ridge solutions at
     ``zeta = alpha/(8M)`` and ``zeta = 6 alpha/M`` (bracketing every candidate).
+
+    Solvers (same ``lr -> 0`` limit, see :func:`train_students`): ``"sphere"`` trains in input
+    space with Riemannian SGD, step ``lr_scale/(1+sqrt(N/M))^2``, whose slowest mode relaxes
+    at ``2 eta (lambda_- + zeta)``: near ``alpha = 1`` thousands of epochs.
+    ``"precond"`` trains on :func:`spectral_view` with ``D = 1/(lam + precond_c)``, which
+    makes every mode relax at about the same rate, with step ``lr_scale M / dof``
+    (``dof = sum lam D``, the trace of the preconditioned Hessian, which bounds the stable
+    step of a batch of ``M``): a few epochs per e-fold at any ``alpha``.
 
     Returns columns ``eps_pinv``, ``eps_ridge_M`` (``zeta = 1/(2M)``), ``eps_ridge_opt``
     (``zeta = delta2``), ``eps_ridge_<prediction>`` (:func:`zeta_predictions`), ``epochs``,
     ``eta``, ``converged`` and ``start_gap`` (convergence criterion); for each variant
     ``eps_<variant>`` (step size extrapolated to 0, averaged over the two starts; population
-    statistics), ``eps_<variant>_lr<k>`` per step factor, ``lrdep_<variant>`` (difference
+    statistics; SGD noise removed: the product ``(v_a - w*)^T (v_b - w*)`` of the averages over
+    the two halves of the averaging window, unbiased for the noise-free error),
+    ``eps_<variant>_naive`` (``||v_avg - w*||^2``, biased up by the noise),
+    ``noise_<variant>`` (their difference, the SGD noise),
+    ``eps_<variant>_lr<k>`` per step factor, ``lrdep_<variant>`` (difference
     between the two step sizes), ``gap_<variant>`` (difference between the two starts),
-    ``eps_<variant>_trainstats`` (inference with training-set statistics),
+    ``eps_<variant>_trainstats`` (inference with training-set statistics, minus the noise),
     ``zmatch_<variant>[_trainstats]`` (ridge zeta matching the error on the same data, see
     :func:`matched_zeta`), ``zpair_<variant>``/``dpair_<variant>`` (:func:`paired_zeta`);
     ``wn_vs_ridge`` and ``eps_wn_ridge`` (SGD-trained WN + decay vs its ridge solution).
@@ -525,6 +666,7 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     alpha = check_real("alpha", params["alpha"], minimum=0.0, min_inclusive=False)
     delta2 = check_real("delta2", params["delta2"], minimum=0.0)
     M = check_integer("M", params["M"], minimum=2)
+    solver = check_choice("solver", params.get("solver", "precond"), ("precond", "sphere"))
     P = max(1, round(alpha * N))
     xp = get_namespace(params.get("backend", "numpy"))
     data = teacher(N, P, delta2, rng=rng, xp=xp)
@@ -543,7 +685,6 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     variants = str(params.get("variants", "bn,bn_uncentred,wn_mean_only,wn_variance_only"))
     variants = [v.strip() for v in variants.split(",") if v.strip()] + ["wn"]
     factors = [float(f) for f in str(params.get("lr_factors", "1,0.5")).split(",")]
-    eta = float(params.get("lr_scale", 0.25)) / (1.0 + math.sqrt(N / M)) ** 2
     z_inits = [alpha / (8 * M), 6 * alpha / M]
     v_init = ridge_weights(data, z_inits)  # (N, 2)
     cols, lrs, v0cols, dec = [], [], [], []
@@ -551,37 +692,68 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         for ii in range(2):
             for v in variants:
                 cols.append((v, fi, ii))
-                lrs.append(eta * f)
+                lrs.append(f)
                 v0cols.append(ii)
                 dec.append(zeta_m if v == "wn" else 0.0)
     v0 = xp.take(v_init, xp.asarray(np.asarray(v0cols)), axis=-1)
     names = [c[0] for c in cols]
-    if P < N:
+    centred = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
+    d = None
+    if P <= N:
         # For P < N a centred student has a flat direction: d with X d = 1 (all ones) shifts
         # every h by the same constant, which mu_B removes, so the gradient never touches it
         # and its component is whatever the initialization put there. We start with none
         # (the minimum-norm choice, as for the null space of X).
-        # minimum-norm d = V S^-1 U^T 1 with U^T 1 = S^-1 V^T X^T 1 (s > 0 for P < N)
+        # minimum-norm d = V S^-1 U^T 1 with U^T 1 = S^-1 V^T X^T 1 (s > 0 for P <= N)
         _, s_, Vt_, _, _ = data.spectral
         s_, Vt_ = to_numpy(s_), to_numpy(Vt_)
         d = Vt_.T @ ((Vt_ @ to_numpy(data.X).sum(axis=0)) / s_**2)
         d = d / np.linalg.norm(d)
-        centred = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
         v0n = to_numpy(v0)
         v0n = v0n - centred * np.outer(d, d @ v0n)
         v0 = xp.asarray(v0n, dtype=data.X.dtype)
+    train_kw: dict[str, Any] = {}
+    if solver == "sphere":
+        view, train_data = None, data
+        eta = float(params.get("lr_scale", 0.25)) / (1.0 + math.sqrt(N / M)) ** 2
+        chunk = _epochs_for(
+            alpha, N, M, eta * min(factors), 1.0, zeta_lo=min(alpha, 1.0) / (2 * M)
+        )
+        final = 2 * chunk
+    else:
+        view = spectral_view(data)
+        train_data = view.data
+        v0 = view.to_view(v0)
+        c_pre = check_real(
+            "precond_c", params.get("precond_c", 1.0 / (4 * M)), minimum=0.0, min_inclusive=False
+        )
+        lam = to_numpy(view.lam)
+        dof = float(np.sum(lam / (lam + c_pre)))
+        eta = float(params.get("lr_scale", 0.25)) * M / dof
+        # slowest relaxation per step if zeta_eff >= c/4: 2 eta min_k (lam + c/4)/(lam + c)
+        rate = 2.0 * eta * min(factors) * float(np.min((lam + c_pre / 4) / (lam + c_pre)))
+        chunk = max(2, math.ceil(1.0 / (rate * (P // M))))
+        final = max(2 * chunk, int(params.get("avg_epochs", 40)))
+        train_kw["precond"] = xp.asarray(1.0 / (lam + c_pre), dtype=data.X.dtype)
+        if d is not None:
+            train_kw["flat"] = view.to_view(xp.asarray(d[:, None], dtype=data.X.dtype))[:, 0]
+    lrs = [eta * f for f in lrs]
     kidx = {c: k for k, c in enumerate(cols)}
     # Burn-in at constant step in chunks until the two starts agree (convergence criterion:
     # their distance contracts at the slowest relaxation rate, so once it is below `tol`
     # relative to ||v|| each start is that close to the common fixed point), then an
     # annealed phase whose iterates are averaged.
-    chunk = _epochs_for(alpha, N, M, eta * min(factors), 1.0, zeta_lo=min(alpha, 1.0) / (2 * M))
+    # precond: constant step while averaging (the tail average of a stationary chain; its
+    # two halves are then independent, which the noise-free error estimate needs)
+    anneal = str(params.get("anneal", solver == "sphere")).lower() in ("1", "true")
     tol = float(params.get("tol", 0.01))
     max_epochs = int(params.get("max_chunks", 40)) * chunk
+    k0 = [k for k, c in enumerate(cols) if c[2] == 0]
+    k1 = [kidx[cols[k][0], cols[k][1], 1] for k in k0]
     v_cur, done, gap = v0, 0, math.inf
     while done < max_epochs:
         res = train_students(
-            data,
+            train_data,
             names,
             M=M,
             v0=v_cur,
@@ -590,18 +762,25 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
             zeta_loss=dec,
             rng=rng,
             anneal=False,
+            **train_kw,
         )
         v_cur, done = res["v"], done + chunk
         vv = to_numpy(v_cur)
-        k0 = [k for k, c in enumerate(cols) if c[2] == 0]
-        k1 = [kidx[cols[k][0], cols[k][1], 1] for k in k0]
         gaps = np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
         gap = float(np.max(gaps))
         if gap < tol:
             break
-    final = 2 * chunk
     res = train_students(
-        data, names, M=M, v0=v_cur, lr=lrs, epochs=final, zeta_loss=dec, rng=rng, anneal=True
+        train_data,
+        names,
+        M=M,
+        v0=v_cur,
+        lr=lrs,
+        epochs=final,
+        zeta_loss=dec,
+        rng=rng,
+        anneal=anneal,
+        **train_kw,
     )
     epochs = done + final
     out["converged"] = float(gap < tol)
@@ -609,36 +788,46 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     for k, g in zip(k0, gaps, strict=True):
         if cols[k][1] == 0:
             out[f"start_gap_{cols[k][0]}"] = float(g)
-    v_avg = to_numpy(res["v_avg"])
+    full = (lambda v: v) if view is None else view.to_full
+    v_avg, v_a, v_b = (to_numpy(full(res[k])) for k in ("v_avg", "v_avg_a", "v_avg_b"))
     w_star = to_numpy(data.w_star)
     err = np.sum((v_avg - w_star[:, None]) ** 2, axis=0)
     out["epochs"] = float(epochs)
+    out["burn_in_epochs"] = float(done)
     out["eta"] = eta
     # Step size -> 0: linear (Richardson) extrapolation of v from the two smallest steps,
     # per start; the SGD-noise bias of the averaged iterate is O(eta).
     order = np.argsort(factors)
     f_s = factors[order[0]]
     f_b = factors[order[1]] if len(factors) > 1 else None
-    ext_cols, ext_names = [], []
+
+    def extrapolated(vs, v, ii):
+        x = vs[:, kidx[v, order[0], ii]]
+        if f_b is not None:
+            x = x - (vs[:, kidx[v, order[1], ii]] - x) * f_s / (f_b - f_s)
+        return x
+
+    ext_cols, ext_names, noise = [], [], []
     for v in variants:
         for fi in range(len(factors)):
             out[f"eps_{v}_lr{fi}"] = 0.5 * float(err[kidx[v, fi, 0]] + err[kidx[v, fi, 1]])
-        starts = []
-        for ii in range(2):
-            vs = v_avg[:, kidx[v, order[0], ii]]
-            if f_b is not None:
-                vb = v_avg[:, kidx[v, order[1], ii]]
-                vs = vs - (vb - vs) * f_s / (f_b - f_s)
-            starts.append(vs)
-        e0, e1 = (float(np.sum((x - w_star) ** 2)) for x in starts)
-        out[f"eps_{v}"] = 0.5 * (e0 + e1)
-        out[f"gap_{v}"] = e1 - e0
+        starts = [extrapolated(v_avg, v, ii) for ii in range(2)]
+        naive = [float(np.sum((x - w_star) ** 2)) for x in starts]
+        cross = [
+            float((extrapolated(v_a, v, ii) - w_star) @ (extrapolated(v_b, v, ii) - w_star))
+            for ii in range(2)
+        ]
+        out[f"eps_{v}_naive"] = 0.5 * (naive[0] + naive[1])
+        out[f"eps_{v}"] = 0.5 * (cross[0] + cross[1])
+        out[f"noise_{v}"] = out[f"eps_{v}_naive"] - out[f"eps_{v}"]
+        out[f"gap_{v}"] = naive[1] - naive[0]
         if f_b is not None:  # how much the error moved between the two step sizes
             out[f"lrdep_{v}"] = out[f"eps_{v}_lr{order[1]}"] - out[f"eps_{v}_lr{order[0]}"]
         ext_cols.append(0.5 * (starts[0] + starts[1]))
         ext_names.append(v)
+        noise.append(out[f"noise_{v}"])
     v_ext = np.stack(ext_cols, axis=1)
-    ts = _trainstats_errors(data, v_ext, ext_names)
+    ts = _trainstats_errors(data, v_ext, ext_names) - np.asarray(noise)
     zp, dp = paired_zeta(data, v_ext)
     zgrid = np.geomspace(1e-5, max(delta2, 1e-5), 241)
     rcurve = to_numpy(ridge_path(data, zgrid))

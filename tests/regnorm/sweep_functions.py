@@ -26,3 +26,10 @@ def failing(params, rng):
     if params["n"] == 3:
         raise ValueError("boom")
     return {"x": 1.0}
+
+
+def blas_threads(params, rng):
+    """The largest BLAS thread count in this worker (threadpoolctl's view)."""
+    from threadpoolctl import threadpool_info
+
+    return {"threads": max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")}

@@ -154,3 +154,12 @@ def test_bad_outputs_and_failing_tasks(tmp_path):
     with pytest.raises(RuntimeError, match=r"sweep task \{'n': 3\} rep=0 failed: ValueError"):
         sweep(sf.failing, {"n": [1, 2, 3]}, store=tmp_path)
     assert len(SweepStore(tmp_path).done()) == 2  # finished points were kept
+
+
+def test_process_workers_limit_their_blas_threads():
+    from regnorm.sweeps.executors import ProcessExecutor
+
+    df = sweep(sf.blas_threads, [{"k": 0}], repetitions=2, seed=0, executor=ProcessExecutor(2, 1))
+    assert set(df["threads"]) == {1}
+    with pytest.raises(ValueError, match="threads_per_worker"):
+        ProcessExecutor(2, 0)

@@ -233,3 +233,77 @@ def test_centred_students_have_a_flat_direction_below_alpha_one():
     # an uncentred student does move along d
     res_u = ts.train_students(data, ["bn_uncentred"], M=6, v0=v0, lr=0.05, epochs=5, rng=3)
     assert abs(float(d @ res_u["v"][:, 0])) > 1e-6
+
+
+def _u_loss(X, y, u, variant):
+    """Batch loss of a student parametrized by its training-statistics predictor ``u``."""
+    centre, scale = ts.VARIANTS[variant]
+    Xt = X  # the training set (all P rows), for sigma_T
+    n = np.sqrt(np.sum(u * u))
+    hT = Xt @ u
+    gamma = {
+        "std": np.sqrt(np.mean((hT - hT.mean()) ** 2)),
+        "rms": np.sqrt(np.mean(hT**2)),
+        "none": n,
+    }[scale]
+    return gamma, n
+
+
+@pytest.mark.parametrize("variant", list(ts.VARIANTS))
+def test_preconditioned_steps_use_the_exact_gradient(variant):
+    """Two preconditioned steps = u - lr D dL_B/du with the complex-step gradient."""
+    rng = np.random.default_rng(3)
+    P, N, M, lr, zl = 16, 6, 8, 1e-2, 0.03
+    view = ts.spectral_view(ts.teacher(N, P, DELTA2, rng=rng))
+    X, y = view.data.X, view.data.y
+    Dg = 1.0 / (np.asarray(view.lam) + 0.1)
+    v0 = rng.standard_normal(N)
+    centre, scale = ts.VARIANTS[variant]
+    res = ts.train_students(
+        view.data,
+        [variant],
+        M=M,
+        v0=v0[:, None],
+        lr=lr,
+        epochs=1,
+        rng=np.random.default_rng(1),
+        anneal=False,
+        zeta_loss=zl,
+        precond=Dg,
+    )
+
+    def batch_loss(u, idx):
+        Xb, yb = X[idx], y[idx]
+        gamma, n = _u_loss(X, y, u, variant)
+        h = Xb @ u / n
+        c = h - h.mean() if centre else h
+        s = {"std": np.sqrt(np.mean((h - h.mean()) ** 2)), "rms": np.sqrt(np.mean(h**2))}
+        return np.mean((gamma * c / s.get(scale, 1.0) - yb) ** 2) + zl * gamma**2
+
+    # u0 from v0 = gamma w: u = v ||v|| / sigma_T(v)
+    g0, n0 = _u_loss(X, y, v0, variant)
+    u = v0 * n0 / g0
+    perm = np.random.default_rng(1).permutation(P)
+    for j in range(P // M):
+        idx = perm[j * M : (j + 1) * M]
+        grad = np.array([batch_loss(u + 1j * 1e-30 * e, idx).imag / 1e-30 for e in np.eye(N)])
+        u = u - lr * Dg * grad
+    gamma, n = _u_loss(X, y, u, variant)
+    assert_allclose_rounding(res["v"][:, 0], gamma * u / n, ops=1e4)
+
+
+def test_preconditioned_centred_students_stay_off_the_flat_direction():
+    data = ts.teacher(24, 12, DELTA2, rng=6)
+    view = ts.spectral_view(data)
+    d = view.to_view((np.linalg.pinv(data.X) @ np.ones(12))[:, None])[:, 0]
+    d /= np.linalg.norm(d)
+    v0 = view.to_view(to_numpy(ts.ridge_weights(data, [0.1])))
+    v0 = v0 - np.outer(d, d @ v0)
+    Dg = 1.0 / (np.asarray(view.lam) + 0.01)
+    kw = dict(M=6, v0=np.repeat(v0, 2, axis=1), lr=0.05, epochs=5, rng=3, precond=Dg)
+    res = ts.train_students(view.data, ["bn", "bn_uncentred"], flat=d, **kw)
+    assert abs(float(d @ res["v"][:, 0])) < 1e-12
+    assert abs(float(d @ res["v"][:, 1])) > 1e-6  # uncentred: d is not flat, it moves
+    # negative control: without the projection the preconditioner mixes d in
+    res_free = ts.train_students(view.data, ["bn", "bn_uncentred"], **kw)
+    assert abs(float(d @ res_free["v"][:, 0])) > 1e-6
