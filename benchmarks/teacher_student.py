@@ -6,16 +6,13 @@ Prints, in one run on the same machine:
 2. the BN-student SGD's achieved floating-point rate, for K students sharing every minibatch
    (variants x step sizes x starts: one matrix-matrix product per step) and for one student
    (a matrix-vector product per step), as a fraction of (1),
-3. an estimate of the wall time of ``figures/teacher_student.py --full`` (N = 4096), from the
-   measured time per SGD step and per decomposition at N = 4096 and the number of epochs the
-   convergence criterion needed per alpha in a smaller run (``--epochs-from PARQUET``, e.g. the
-   default figure's data; without it, the criterion's minimum),
+3. the wall time of ``figures/teacher_student.py --full`` (N = 4096), run for real,
 4. the ridge curve for 50 zeta from one decomposition vs 50 separate solves.
 
-Run: ``python benchmarks/teacher_student.py [--N 4096] [--epochs-from PARQUET]``.
+Run: ``python benchmarks/teacher_student.py [--N 4096] [--skip-full-figure]`` (about 20 min).
 Timings on a shared machine are inflated by other processes: the script says how busy it was.
-On a busy machine multithreaded BLAS is pathologically slow for the small per-step products:
-run with ``OPENBLAS_NUM_THREADS=1`` (the script reports the setting).
+The SGD rates are measured with one BLAS thread per training (what ``--full`` uses: one worker
+process per core); the matmul rate with all cores.
 """
 
 from __future__ import annotations
@@ -48,27 +45,55 @@ def matmul_rate(n=2048):
     return 2 * n**3 / best_time(lambda: a @ b, 5)
 
 
-def sgd_rate(N, K, M=32, alpha=1.0, steps=128, reps=None):
+def sgd_rate(N, K, M=32, alpha=1.0, steps=128, reps=None, solver="precond"):
+    """(flop rate, seconds per step) of :func:`train_students` on K columns.
+
+    Counted flops: the two products per step, ``4 M r K`` (``r = min(P, N)``, the dimension
+    the preconditioned solver trains in); the elementwise work is not counted.
+    """
     P = round(alpha * N)
     data = ts.teacher(N, P, 0.25, rng=0, reps=reps)
+    kw = {}
+    if solver == "precond":
+        view = ts.spectral_view(data)
+        data = view.data
+        kw["precond"] = 1.0 / (np.asarray(view.lam) + 1.0 / (4 * M))
+    r = data.X.shape[-1]
     lead = () if reps is None else (reps,)
     rng = np.random.default_rng(1)
-    v0 = rng.standard_normal((*lead, N, K)) / math.sqrt(N)
+    v0 = rng.standard_normal((*lead, r, K)) / math.sqrt(r)
     names = [FLAT_VARIANTS[k % len(FLAT_VARIANTS)] for k in range(K)]
     epochs = max(1, steps // (P // M))
     n_steps = epochs * (P // M)
 
     def run():
-        ts.train_students(data, names, M=M, v0=v0, lr=1e-3, epochs=epochs, rng=2)
+        ts.train_students(data, names, M=M, v0=v0, lr=1e-4, epochs=epochs, rng=2, **kw)
 
     t = best_time(run, 2)
-    flops = 4 * M * N * K * n_steps * (1 if reps is None else reps)
+    flops = 4 * M * r * K * n_steps * (1 if reps is None else reps)
     return flops / t, t / n_steps
 
 
-def decomposition_time(N, alpha):
-    data = ts.teacher(N, round(alpha * N), 0.25, rng=0)
-    return best_time(lambda: ts.ridge_path(ts.TeacherData(data.X, data.y, data.w_star), [0.0]), 1)
+def _rate_task(params, rng):
+    rate, per_step = sgd_rate(params["N"], params["K"], steps=params["steps"])
+    return {"rate": rate, "per_step": per_step}
+
+
+def sgd_rate_all_cores(N, K, steps=256):
+    """Aggregate rate of one training per core, run at the same time (as ``--full`` does)."""
+    from regnorm.sweeps import sweep
+
+    workers = os.cpu_count() or 1
+    t = time.perf_counter()
+    df = sweep(
+        _rate_task,
+        [dict(N=N, K=K, steps=steps)],
+        repetitions=workers,
+        seed=0,
+        executor=f"processes:{workers}",
+    )
+    wall = time.perf_counter() - t
+    return float(df["rate"].sum()), workers, wall
 
 
 def ridge_bench(N=1024, alpha=2.0, nz=50):
@@ -98,65 +123,60 @@ def ridge_bench(N=1024, alpha=2.0, nz=50):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--N", type=int, default=4096)
-    p.add_argument("--epochs-from", default=None, help="parquet of a figure run (epochs per alpha)")
+    p.add_argument(
+        "--skip-full-figure", action="store_true", help="do not run the --full figure (~15 min)"
+    )
     p.add_argument("--ridge-N", type=int, default=1024)
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.2f} (timings inflated if > cores)")
     peak = matmul_rate()
-    print(f"[1] float64 matmul (2048^3): {peak / 1e9:.1f} GFLOP/s")
+    print(f"[1] float64 matmul (2048^3, all cores): {peak / 1e9:.1f} GFLOP/s")
 
     N = args.N
     K_fig = 5 * 2 * 2  # variants x step sizes x starts: what one figure task trains together
-    print(
-        f"    BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
-    )
+    from threadpoolctl import threadpool_limits
+
     for K, label in (
         (1, "one student (matrix-vector)"),
         (K_fig, f"K={K_fig} shared batches (the figure's tasks)"),
         (4 * K_fig, f"K={4 * K_fig} shared batches"),
     ):
-        rate, per_step = sgd_rate(N, K)
+        for solver in ("precond", "sphere"):
+            with threadpool_limits(limits=1):
+                rate, per_step = sgd_rate(N, K, solver=solver)
+            print(
+                f"[2] BN-student SGD ({solver}, 1 core), N={N}, alpha=1, M=32, {label}: "
+                f"{rate / 1e9:.2f} GFLOP/s = {100 * rate / peak:.1f}% of matmul "
+                f"({1e3 * per_step:.2f} ms/step)"
+            )
+    for K in (K_fig, 4 * K_fig):
+        rate, workers, _ = sgd_rate_all_cores(N, K)
         print(
-            f"[2] BN-student SGD, N={N}, M=32, {label}: {rate / 1e9:.2f} GFLOP/s = "
-            f"{100 * rate / peak:.1f}% of matmul ({1e3 * per_step:.2f} ms/step)"
+            f"[2] ... {workers} trainings at once (one per core, 1 BLAS thread each, as --full "
+            f"runs), K={K}: {rate / 1e9:.2f} GFLOP/s = {100 * rate / peak:.1f}% of matmul"
         )
-    rate4, _ = sgd_rate(N, K_fig, reps=2, steps=64)
-    print(
-        f"[2] ... K={K_fig} x 2 data sets batched: {rate4 / 1e9:.2f} GFLOP/s = "
-        f"{100 * rate4 / peak:.1f}% of matmul"
-    )
 
-    # [3] estimate of the --full figure: SGD steps x time per step + decompositions
-    from figures.teacher_student import SIZES
+    # [3] the --full figure, run for real in a fresh output directory (no store to resume)
+    if args.skip_full_figure:
+        print("[3] --full figure: skipped (--skip-full-figure)")
+    else:
+        import subprocess
+        import sys
+        import tempfile
 
-    full = SIZES["full"]
-    _, per_step = sgd_rate(4096, K_fig, steps=64)
-    epochs = {}
-    if args.epochs_from:
-        import pandas as pd
-
-        df = pd.read_parquet(args.epochs_from)
-        ep = df.groupby("alpha")["epochs"].mean()
-        epochs = {
-            a: float(np.interp(a, ep.index.to_numpy(), ep.to_numpy())) for a in full["alphas"]
-        }
-    total_steps = 0.0
-    for a in full["alphas"]:
-        e = epochs.get(a) or 3 * ts._epochs_for(
-            a, 4096, 32, 0.25 / (1 + math.sqrt(128)) ** 2 * 0.5, 1.0, min(a, 1.0) / 64
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "figures.teacher_student", "--full", "--out", tmp],
+                check=True,
+                capture_output=True,
+            )
+            wall = time.perf_counter() - t
+        print(
+            f"[3] --full figure (N=4096, 10 alpha x 5 data sets, one worker per core): "
+            f"{wall / 60:.1f} min wall (target 15 min)"
         )
-        total_steps += full["reps"] * e * (round(a * 4096) // 32)
-    t_dec = decomposition_time(4096, 1.0)
-    n_tasks = full["reps"] * len(full["alphas"])
-    est = total_steps * per_step + n_tasks * t_dec  # one cached decomposition per task
-    src = (
-        f"epochs per alpha from {args.epochs_from}" if epochs else "minimum epochs of the criterion"
-    )
-    print(
-        f"[3] --full estimate: {total_steps:.3g} SGD steps x {1e3 * per_step:.1f} ms + "
-        f"{n_tasks} tasks x 1 decomposition x {t_dec:.1f} s = {est / 60:.0f} min ({src})"
-    )
 
     t1, t2, t3 = ridge_bench(args.ridge_N)
     print(

@@ -29,22 +29,42 @@ Students
 
 Training protocol (documented because BN makes it matter)
 ---------------------------------------------------------
-* **Scale invariance.** BN's output does not depend on ``||w||``, so the gradient is
-  orthogonal to ``w`` and plain SGD lets ``||w||`` grow, silently shrinking the effective step
-  ``eta/||w||^2``. We keep ``||w|| = 1``: the gradient is projected on the tangent space
-  and ``w`` renormalized after every step (Riemannian SGD on the sphere), so the step size is
-  the same for every variant and every time.
+What is measured is the ``lr -> 0`` limit of the averaged SGD iterate: the zero of the
+batch-averaged gradient, where BN's batch noise acts as a regularizer. Two solvers reach it
+(``solver`` of :func:`learning_curve_point`); they agree within the reported error (README).
+
+* **precond (default).** The data set is rotated into the eigenbasis of ``X^T X`` restricted
+  to its row span (:func:`spectral_view`, from the decomposition the ridge curve needs
+  anyway: exact, and ``N/P`` times smaller for ``P < N``). The student is parametrized by
+  ``u = gamma w / sigma_T(w)``, its linear predictor under training-set statistics, in which
+  the batch loss is close to least squares, and trained by preconditioned SGD
+  ``u <- u - eta D grad_u L_B`` with ``D = diag(1/(lam + c))``, ``lam = s^2/P``,
+  ``c = 1/(4M)`` (``precond_c``). Every mode then relaxes at about ``2 eta``; the stable step
+  is set by the trace of the preconditioned batch Hessian, ``eta = lr_scale M / dof`` with
+  ``dof = sum lam/(lam + c)`` (``lr_scale = 0.25``): a few epochs per e-fold at any
+  ``alpha``, against thousands near ``alpha = 1`` for the sphere solver. (In ``v = gamma w``
+  instead of ``u`` the radial curvature is not scaled by the data and ``D`` makes it
+  unstable.)
+* **sphere.** SGD on ``(gamma, w)`` in input space: BN's output does not depend on
+  ``||w||``, so plain SGD lets ``||w||`` grow and silently shrinks the effective step; we keep
+  ``||w|| = 1`` (projected gradient, renormalized after every step, i.e. Riemannian SGD),
+  ``eta = lr_scale / (1 + sqrt(N/M))^2`` (the batch Hessian's largest eigenvalue is about
+  ``2 (1+sqrt(N/M))^2``), epochs for e-folds of the slowest mode
+  ``2 eta (lambda_- + zeta_lo)/alpha``; annealed linearly to 0 over the averaging window.
 * **Initialization in the data span.** For ``alpha < 1`` the gradient lies in the row span of
-  ``X`` (and ``w``), so a component of ``w`` outside it never decays. We start from a ridge
-  solution (which lies in the span) with ``w0 = v/||v||``, ``gamma0 = ||v||``, from TWO
-  ridge parameters that bracket the candidates (``zeta_init``); the run counts as converged
-  when both starts agree (reported as ``init_gap``).
-* **Step size.** ``eta = lr_scale / (1 + sqrt(N/M))^2`` (the batch Hessian's largest
-  eigenvalue is about ``2 (1+sqrt(N/M))^2``), epochs enough for ``n_relax`` e-folds of the
-  slowest mode ``2 eta (lambda_- + zeta_lo)/alpha`` per step.
-* **Annealing.** The constant-step SGD noise is removed by Polyak-Ruppert averaging of
-  ``v = gamma w`` over the second half of the steps; that the result does not depend on the
-  step is checked by running step sizes ``eta, eta/2`` side by side (``lr_factors``).
+  ``X``, so a component outside it never decays. We start from ridge solutions (which lie in
+  the span) at TWO ridge parameters that bracket the candidates; burn-in at constant step in
+  chunks until both starts agree to ``tol`` = 1% (``converged``, ``start_gap``). For
+  ``P <= N`` a centred student also has a flat direction (``X d = 1``), along which it starts
+  with no component and, under ``precond``, is kept from moving (``flat``).
+* **Averaging and step size -> 0.** Polyak-Ruppert averaging of ``v = gamma w`` over the last
+  ``avg_epochs`` (at least 40) epochs at constant step (``precond``) or over the annealed
+  phase (``sphere``); step sizes ``eta, eta/2`` run side by side (``lr_factors``) and ``v`` is
+  extrapolated linearly to ``eta -> 0``. The SGD noise left in the average would bias
+  ``||v - w*||^2`` upwards by its variance; the reported error is the product
+  ``(v_a - w*)^T (v_b - w*)`` of the averages over the two halves of the window (independent
+  once the window is much longer than the relaxation time), unbiased for the noise-free
+  error; the bias it removes is reported (``noise_*``).
 * **Minibatches.** Each epoch a fresh random permutation of the ``P`` samples is cut into
   ``floor(P/M)`` batches of ``M`` (the remainder waits for the next epoch's permutation).
 * **Inference.** The students are evaluated with the population statistics of the test
@@ -716,9 +736,7 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     if solver == "sphere":
         view, train_data = None, data
         eta = float(params.get("lr_scale", 0.25)) / (1.0 + math.sqrt(N / M)) ** 2
-        chunk = _epochs_for(
-            alpha, N, M, eta * min(factors), 1.0, zeta_lo=min(alpha, 1.0) / (2 * M)
-        )
+        chunk = _epochs_for(alpha, N, M, eta * min(factors), 1.0, zeta_lo=min(alpha, 1.0) / (2 * M))
         final = 2 * chunk
     else:
         view = spectral_view(data)
