@@ -115,6 +115,23 @@ def test_train_students_backend_generic(xp):
     r_np = ts.train_students(d_np, names, M=8, v0=v0, lr=0.05, epochs=3, rng=7)
     r_xp = ts.train_students(d_xp, names, M=8, v0=xp.asarray(v0), lr=0.05, epochs=3, rng=7)
     assert_allclose_rounding(to_numpy(r_xp["v_avg"]), r_np["v_avg"], ops=1e4)
+    # the preconditioned solver on the spectral view, same namespace throughout
+    views = [ts.spectral_view(d) for d in (d_np, d_xp)]
+    runs = [
+        ts.train_students(
+            vw.data,
+            names,
+            M=8,
+            v0=vw.to_view(vw.to_full(vw.data.X[:2, ...].T)),
+            lr=0.05,
+            epochs=3,
+            rng=7,
+            precond=1.0 / (vw.lam + 0.1),
+            flat=vw.data.X[0, ...] / (1e-300 + vw.data.X[0, ...] @ vw.data.X[0, ...]) ** 0.5,
+        )
+        for vw in views
+    ]
+    assert_allclose_rounding(to_numpy(runs[1]["v_avg_b"]), runs[0]["v_avg_b"], ops=1e6)
 
 
 def test_sgd_trained_wn_with_gamma_decay_reaches_the_ridge_solution():
