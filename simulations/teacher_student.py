@@ -384,7 +384,7 @@ def train_students(
         Fraction of the steps after which ``v = gamma w`` is averaged (Polyak-Ruppert).
     anneal : bool
         Decay the step linearly to 0 over the averaging window (else keep it constant).
-    precond : array, shape (N,) or (N, K), optional
+    precond : array, shape (N,), optional
         Positive diagonal preconditioner ``D`` (in the coordinates of ``X``; use
         :func:`spectral_view` to make a useful one diagonal). ``None``: sphere SGD.
     flat : array, shape (N,), optional
@@ -437,34 +437,55 @@ def train_students(
     sphere = precond is None
     if not sphere:
         D = xp.asarray(precond, dtype=dt)
-        D = D[None, :] if D.ndim == 1 else T(D)
-        if D.shape not in ((1, N), (K, N)):
-            raise ValueError(f"precond must have shape ({N},) or ({N}, {K}), got {D.shape}")
-        if flat is not None:
-            flat = xp.asarray(flat, dtype=dt)[None, :]
+        if D.shape != (N,):
+            raise ValueError(f"precond must have shape ({N},), got {tuple(D.shape)}")
+        D = D[None, :]  # (1, N)
         # u = gamma w / sigma_T(w): the predictor with training-set statistics, in which the
         # loss is close to least squares (its Hessian is the data covariance, which D
         # inverts); for "none" columns sigma_T = ||w|| and u = v. X has orthogonal columns,
         # so X^T X / P = diag(lam).
         lam = xp.mean(X * X, axis=-2)[..., :, None]  # (..., N, 1)
         mvec = xp.mean(X, axis=-2)[..., :, None]  # (..., N, 1) training mean
-        lam_r, m_r = T(lam), T(mvec)  # (..., 1, N)
+        one = xp.ones_like(lam)
+        norms_w = xp.concat([one, lam], axis=-1)  # (..., N, 2): ||u||^2 and u^T diag(lam) u
+        # The step is u <- u o (1 - a D - b lam D) - G o D - m_k (D m) per student (see
+        # below); the first factor is one small product (K, 3) x (3, N).
+        basis = xp.concat([-D * T(one), -D * T(lam), T(one)], axis=-2)  # (..., 3, N)
+        Dm = D * T(mvec)
+        # The flat direction d of a centred student (P <= N): its loss does not depend on
+        # d^T u and its gradient is orthogonal to d, so the d-component of the
+        # preconditioned dynamics is a drift that never feeds back; it is removed from every
+        # output (same result as projecting every step, without a pass per step).
+        if flat is not None:
+            flat = xp.asarray(flat, dtype=dt)[..., :, None]  # (N, 1)
+            proj_vecs = xp.concat([mvec, flat * xp.ones_like(mvec)], axis=-1)
+        else:
+            proj_vecs = mvec
 
         def train_scale(U):
-            """sigma_T(u) (= gamma), ||u|| and m^T u, each (..., K)."""
-            uu = U * U
-            n2 = xp.sum(uu, axis=-1)
-            q = xp.matmul(uu, lam)[..., 0]
-            mt = xp.matmul(U, mvec)[..., 0]
-            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * n2), xp.sqrt(n2), mt
+            """sigma_T(u) (= gamma), ||u||^2, m^T u and d^T u (0 without d), each (..., K)."""
+            nq = xp.matmul(U * U, norms_w)
+            md = xp.matmul(U, proj_vecs)
+            n2, q, mt = nq[..., 0], nq[..., 1], md[..., 0]
+            dtu = md[..., 1] if flat is not None else xp.zeros_like(mt)
+            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * n2), n2, mt, dtu, q
+
+        def pop_factor(n2, q, mt, dtu):
+            """v = sigma_T(Qu) Qu/||Qu||, Q removing d from centred columns: the factor."""
+            nq2 = n2 - centre * dtu**2
+            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * nq2) / xp.sqrt(nq2)
+
+        def unflat(V):
+            if flat is None:
+                return V
+            return V - (centre_r * xp.matmul(V, flat)) * T(flat)
 
         def _pop(U):
-            """v = gamma w = sigma_T(u) u/||u||: the predictor with population statistics."""
-            sig, n, _ = train_scale(U)
-            return U * (sig / n)[..., None]
+            _, n2, mt, dtu, q = train_scale(U)
+            return unflat(U * pop_factor(n2, q, mt, dtu)[..., None])
 
-        sig0, n0, _ = train_scale(v0t)
-        U = v0t * (n0 / sig0)[..., None]
+        sig0, n0, _, _, _ = train_scale(v0t)
+        U = v0t * (xp.sqrt(n0) / sig0)[..., None]
     n_batches = P // M
     total = epochs * n_batches
     start_avg = int(average_from * total)
@@ -481,7 +502,8 @@ def train_students(
             if sphere:
                 H = xp.matmul(Xb, T(W))  # (..., M, K)
             else:
-                gamma, nu, mt = train_scale(U)
+                gamma, n2, mt, dtu, q = train_scale(U)
+                nu = xp.sqrt(n2)
                 H = xp.matmul(Xb, T(U)) / nu[..., None, :]  # = X_B w with w = u/||u||
             mu = xp.mean(H, axis=-2, keepdims=True)
             Hc = H - mu
@@ -496,14 +518,16 @@ def train_students(
             gc = xp.sum(g * c, axis=-2, keepdims=True)
             dH = (g - centre * xp.mean(g, axis=-2, keepdims=True)) / s
             dH = dH - (is_std * Hc + is_rms * H) * gc / (M * s**3)
-            # dL/dw (||w|| treated as 1): dH^T X_B, one (K, M) x (M, N) product
-            GW = xp.matmul(T(dH), Xb)  # (..., K, N)
             # c = w . GW = sum_B h dH (as H = X_B w): the radial part of GW, without a pass
             # over (K, N)
             c = xp.sum(H * dH, axis=-2)[..., None]  # (..., K, 1)
             # annealing: constant step, then linear decay to 0 over the averaging window
             f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
             sl = f * lr_c
+            if not sphere:  # fold the step's per-student factor into the small dH
+                dH = dH * (sl / nu)[..., None, :]
+            # dL/dw (||w|| treated as 1): dH^T X_B, one (K, M) x (M, N) product
+            GW = xp.matmul(T(dH), Xb)  # (..., K, N)
             if sphere:
                 # Tangent step and renormalization: with ||w|| = 1 the projected step is
                 # w (1 + s c) - s GW, of norm sqrt(1 + s^2 (||GW||^2 - c^2)).
@@ -517,21 +541,19 @@ def train_students(
             else:
                 # dL/du = dL/dgamma grad sigma_T(u) + (GW - w c)/||u||, with grad sigma_T =
                 # (diag(lam) u - m m^T u)/sigma_T ("std"), diag(lam) u/sigma_T ("rms"),
-                # u/||u|| ("none"); the step is D dL/du.
+                # u/||u|| ("none"); the step is D dL/du, written as
+                # u o (1 - a D - b lam D) - (sl GW/||u||) o D - m_k (D m).
                 ig = 1.0 / nu
                 dg = sl * dgamma
-                a_k = (is_none * dg * ig)[..., None] - (sl * ig**2)[..., None] * c
-                b_k = ((is_std + is_rms) * dg / gamma)[..., None]
+                a_k = is_none * dg * ig - sl * c[..., 0] * ig**2
+                b_k = (is_std + is_rms) * dg / gamma
                 m_k = (-is_std * dg * mt / gamma)[..., None]
-                upd = U * (a_k + b_k * lam_r) + GW * (sl * ig)[..., None] + m_k * m_r
-                upd = D * upd
-                if flat is not None:  # keep the centred columns off their flat direction
-                    upd = upd - (centre_r * xp.matmul(upd, T(flat))) * flat
-                if step >= start_avg:  # average v = sigma_T(u) u/||u|| before the step
+                coef = xp.stack([a_k, b_k, xp.ones_like(a_k)], axis=-1)  # (..., K, 3)
+                if step >= start_avg:  # average v (population predictor) before the step
                     half = int(step >= mid_avg)
-                    v_sum[half] = v_sum[half] + U * (gamma * ig)[..., None]
+                    v_sum[half] = v_sum[half] + U * pop_factor(n2, q, mt, dtu)[..., None]
                     n_avg[half] += 1
-                U = U - upd
+                U = U * xp.matmul(coef, basis) - GW * D - m_k * Dm
             step += 1
             if sphere and step > start_avg:
                 half = int(step > mid_avg)
@@ -539,6 +561,8 @@ def train_students(
                 n_avg[half] += 1
     v = gamma[..., None] * W if sphere else _pop(U)
     halves = [v_sum[h] / max(n_avg[h], 1) for h in (0, 1)]
+    if not sphere:
+        v_sum, halves = [unflat(x) for x in v_sum], [unflat(x) for x in halves]
     return {
         "v": T(v),
         "v_avg": T((v_sum[0] + v_sum[1]) / (n_avg[0] + n_avg[1])),
