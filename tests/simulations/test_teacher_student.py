@@ -350,3 +350,32 @@ def test_solver_comparison_detects_a_step_size_bias():
     big_step = dict(solver="precond", lr_scale=1.0, lr_factors="1")
     mean, se = _paired_bn(0.5, 12, dict(solver="sphere"), big_step)
     assert_z_exceeds(mean, se, 0.0)
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_fused_kernels_match_the_array_api_steps(anneal):
+    pytest.importorskip("numba")
+    data = ts.teacher(40, 30, DELTA2, rng=12)
+    view = ts.spectral_view(data)
+    d = view.to_view((np.linalg.pinv(data.X) @ np.ones(30))[:, None])[:, 0]
+    d /= np.linalg.norm(d)
+    names = list(ts.VARIANTS) * 2
+    v0 = view.to_view(to_numpy(ts.ridge_weights(data, [0.02, 0.3])))[:, [0, 1] * 5]
+    kw = dict(M=6, v0=v0, lr=0.03, epochs=4, zeta_loss=0.01, anneal=anneal, flat=d)
+    kw["precond"] = 1.0 / (np.asarray(view.lam) + 0.05)
+    a = ts.train_students(view.data, names, rng=5, fused=True, **kw)
+    b = ts.train_students(view.data, names, rng=5, fused=False, **kw)
+    for key in ("v", "v_avg", "v_avg_a", "v_avg_b"):
+        assert_allclose_rounding(a[key], b[key], ops=1e5)
+
+
+def test_fused_kernels_refuse_what_they_cannot_run():
+    import array_api_strict
+
+    data = ts.teacher(8, 16, DELTA2, rng=0, xp=array_api_strict)
+    view = ts.spectral_view(data)
+    v0 = array_api_strict.ones((8, 1))
+    with pytest.raises(ValueError, match="fused=True needs NumPy arrays"):
+        ts.train_students(
+            view.data, ["bn"], M=4, v0=v0, lr=0.1, epochs=1, precond=view.lam + 1.0, fused=True
+        )
