@@ -119,9 +119,10 @@ def precond_loop(
 ):  # fmt: skip
     """The preconditioned training loop of ``train_students`` with fused kernels.
 
-    All arrays NumPy float64, ``X`` (P, N), ``U`` (K, N) (updated in place), ``D``, ``lam``
-    (``diag(X^T X)/P``), ``mvec`` (training mean), ``flat`` (N,), per-column arrays (K,). Returns ``(U, v_sum, n_avg)`` with ``v_sum`` the two half-window sums of
-    the population predictor (before the flat direction is removed).
+    All arrays NumPy float64: ``X`` (P, N); ``U`` (K, N), updated in place; ``D``, ``lam``
+    (``diag(X^T X)/P``), ``mvec`` (training mean), ``flat`` (N,); per-column arrays (K,).
+    Returns ``(U, v_sum, n_avg)``, ``v_sum`` the two half-window sums of the population
+    predictor (before the flat direction is removed).
     """
     batch, update = kernels()
     P, N = X.shape
