@@ -45,11 +45,12 @@ def matmul_rate(n=2048):
     return 2 * n**3 / best_time(lambda: a @ b, 5)
 
 
-def sgd_rate(N, K, M=32, alpha=1.0, steps=128, reps=None, solver="precond"):
+def sgd_rate(N, K, M=32, alpha=1.0, steps=512, reps=None, solver="precond", fused=None):
     """(flop rate, seconds per step) of :func:`train_students` on K columns.
 
     Counted flops: the two products per step, ``4 M r K`` (``r = min(P, N)``, the dimension
-    the preconditioned solver trains in); the elementwise work is not counted.
+    the preconditioned solver trains in); the elementwise work is not counted. ``steps``
+    as in the figure's runs (hundreds to thousands per call), so per-call setup is amortized.
     """
     P = round(alpha * N)
     data = ts.teacher(N, P, 0.25, rng=0, reps=reps)
@@ -58,6 +59,7 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=128, reps=None, solver="precond"):
         view = ts.spectral_view(data)
         data = view.data
         kw["precond"] = 1.0 / (np.asarray(view.lam) + 1.0 / (4 * M))
+        kw["fused"] = fused
     r = data.X.shape[-1]
     lead = () if reps is None else (reps,)
     rng = np.random.default_rng(1)
@@ -79,7 +81,7 @@ def _rate_task(params, rng):
     return {"rate": rate, "per_step": per_step}
 
 
-def sgd_rate_all_cores(N, K, steps=256):
+def sgd_rate_all_cores(N, K, steps=512):
     """Aggregate rate of one training per core, run at the same time (as ``--full`` does)."""
     from regnorm.sweeps import sweep
 
@@ -140,17 +142,22 @@ def main(argv=None) -> int:
     for K, label in (
         (1, "one student (matrix-vector)"),
         (K_fig, f"K={K_fig} shared batches (the figure's tasks)"),
+        (2 * K_fig, f"K={2 * K_fig} shared batches"),
         (4 * K_fig, f"K={4 * K_fig} shared batches"),
     ):
-        for solver in ("precond", "sphere"):
+        for solver, fused, name in (
+            ("precond", None, "precond, fused kernels"),
+            ("precond", False, "precond, array-API steps"),
+            ("sphere", None, "sphere"),
+        ):
             with threadpool_limits(limits=1):
-                rate, per_step = sgd_rate(N, K, solver=solver)
+                rate, per_step = sgd_rate(N, K, solver=solver, fused=fused)
             print(
-                f"[2] BN-student SGD ({solver}, 1 core), N={N}, alpha=1, M=32, {label}: "
+                f"[2] BN-student SGD ({name}, 1 core), N={N}, alpha=1, M=32, {label}: "
                 f"{rate / 1e9:.2f} GFLOP/s = {100 * rate / peak:.1f}% of matmul "
                 f"({1e3 * per_step:.2f} ms/step)"
             )
-    for K in (K_fig, 4 * K_fig):
+    for K in (K_fig, 2 * K_fig, 4 * K_fig):
         rate, workers, _ = sgd_rate_all_cores(N, K)
         print(
             f"[2] ... {workers} trainings at once (one per core, 1 BLAS thread each, as --full "

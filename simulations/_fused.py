@@ -27,10 +27,23 @@ def kernels():
         return None
 
     @numba.njit(cache=True)
-    def batch(HT, yb, nu, gamma, mt, centre, is_std, is_rms, is_none, decay, sl, dHT, coef):
-        """Forward/backward on a batch, ``HT = U X_B^T`` (K, M); writes the step-scaled
-        ``dHT`` (K, M) and ``coef`` (K, 3) = a, b, m_k of the update."""
+    def batch(HT, yb, stats, f, lr, centre, is_std, is_rms, is_none, decay, dHT, coef, wacc):
+        """Forward/backward on a batch, ``HT = U X_B^T`` (K, M), from ``stats`` (K, 4) of
+        ``u``; writes the step-scaled ``dHT`` (K, M), ``coef`` (K, 3) = a, b, m_k of the
+        update and ``wacc`` (K,), the factor of the population predictor ``v = wacc u``."""
         K, M = HT.shape
+        gamma = np.empty(K)
+        nu = np.empty(K)
+        mt = np.empty(K)
+        sl = np.empty(K)
+        for k in range(K):
+            n2, q, mt[k], dt = stats[k, 0], stats[k, 1], stats[k, 2], stats[k, 3]
+            sig2 = is_std[k] * (q - mt[k] ** 2) + is_rms[k] * q
+            gamma[k] = math.sqrt(sig2 + is_none[k] * n2)
+            nu[k] = math.sqrt(n2)
+            sl[k] = f * lr[k]
+            nq2 = n2 - centre[k] * dt**2  # flat direction removed (centred columns)
+            wacc[k] = math.sqrt(sig2 + is_none[k] * nq2) / math.sqrt(nq2)
         for k in range(K):
             inv = 1.0 / nu[k]
             mu = 0.0
@@ -135,28 +148,26 @@ def precond_loop(
     n_avg = [0, 0]
     dHT = np.empty((K, M))
     coef = np.empty((K, 3))
+    wacc = np.empty(K)
     none = np.empty(0)
+    Xb = np.empty((M, N))  # buffers: no allocation (and page faults) per step
+    HT = np.empty((K, M))
+    G = np.empty((K, N))
     n_batches = P // M
     step = 0
     for _ in range(epochs):
         perm = rng.permutation(P)
         for j in range(n_batches):
             idx = perm[j * M : (j + 1) * M]
-            Xb = X.take(idx, axis=0)
+            X.take(idx, axis=0, out=Xb)
             yb = y.take(idx)
-            n2, q, mt, dtu = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
-            gamma = np.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * n2)
-            nu = np.sqrt(n2)
             f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
-            sl = f * lr_c
-            HT = U @ Xb.T
-            batch(HT, yb, nu, gamma, mt, centre, is_std, is_rms, is_none, decay, sl, dHT, coef)
-            G = dHT @ Xb
+            np.matmul(U, Xb.T, out=HT)
+            batch(HT, yb, stats, f, lr_c, centre, is_std, is_rms, is_none, decay, dHT, coef, wacc)
+            np.matmul(dHT, Xb, out=G)
             if step >= start_avg:
                 half = int(step >= mid_avg)
-                nq2 = n2 - centre * dtu**2
-                w = np.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * nq2) / np.sqrt(nq2)
-                update(U, G, D, lam, mvec, Dm, flatv, coef, v_sum[half], w, stats)
+                update(U, G, D, lam, mvec, Dm, flatv, coef, v_sum[half], wacc, stats)
                 n_avg[half] += 1
             else:
                 update(U, G, D, lam, mvec, Dm, flatv, coef, U, none, stats)
