@@ -211,6 +211,26 @@ def test_matched_zeta_inverts_a_curve():
             ValueError,
             "delta2 must be",
         ),
+        (
+            lambda: ts.learning_curve_point(
+                dict(N=16, alpha=2.0, delta2=0.25, M=4, solver="newton"), 0
+            ),
+            ValueError,
+            "solver='newton' is not allowed",
+        ),
+        (
+            lambda: ts.train_students(
+                ts.teacher(6, 12, 0.25, rng=0),
+                ["bn"],
+                M=4,
+                v0=np.ones((6, 1)),
+                lr=0.1,
+                epochs=1,
+                precond=np.ones(5),
+            ),
+            ValueError,
+            r"precond must have shape \(6,\)",
+        ),
     ],
 )
 def test_bad_input(call, exc, match):
