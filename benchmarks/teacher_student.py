@@ -45,7 +45,7 @@ def matmul_rate(n=2048):
     return 2 * n**3 / best_time(lambda: a @ b, 5)
 
 
-def sgd_rate(N, K, M=32, alpha=1.0, steps=512, reps=None, solver="precond", fused=None):
+def sgd_rate(N, K, M=32, alpha=1.0, steps=512, solver="precond", fused=None):
     """(flop rate, seconds per step) of :func:`train_students` on K columns.
 
     Counted flops: the two products per step, ``4 M r K`` (``r = min(P, N)``, the dimension
@@ -53,7 +53,7 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=512, reps=None, solver="precond", fuse
     as in the figure's runs (hundreds to thousands per call), so per-call setup is amortized.
     """
     P = round(alpha * N)
-    data = ts.teacher(N, P, 0.25, rng=0, reps=reps)
+    data = ts.teacher(N, P, 0.25, rng=0)
     kw = {}
     if solver == "precond":
         view = ts.spectral_view(data)
@@ -61,9 +61,8 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=512, reps=None, solver="precond", fuse
         kw["precond"] = 1.0 / (np.asarray(view.lam) + 1.0 / (4 * M))
         kw["fused"] = fused
     r = data.X.shape[-1]
-    lead = () if reps is None else (reps,)
     rng = np.random.default_rng(1)
-    v0 = rng.standard_normal((*lead, r, K)) / math.sqrt(r)
+    v0 = rng.standard_normal((r, K)) / math.sqrt(r)
     names = [FLAT_VARIANTS[k % len(FLAT_VARIANTS)] for k in range(K)]
     epochs = max(1, steps // (P // M))
     n_steps = epochs * (P // M)
@@ -72,7 +71,7 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=512, reps=None, solver="precond", fuse
         ts.train_students(data, names, M=M, v0=v0, lr=1e-4, epochs=epochs, rng=2, **kw)
 
     t = best_time(run, 2)
-    flops = 4 * M * r * K * n_steps * (1 if reps is None else reps)
+    flops = 4 * M * r * K * n_steps
     return flops / t, t / n_steps
 
 

@@ -104,14 +104,15 @@ def plot(df, summary, M=M_PAPER):
         rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={DELTA2}$ ({reps} reps, $\pm$1 s.e.)"
     )
     ax.legend(fontsize=7.5, loc="upper right")
-    ax.text(
-        0.02,
-        0.02,
-        "▲ at the top: BN points above the axis (values listed, mean ± s.e.)",
-        transform=ax.transAxes,
-        fontsize=7,
-        color="0.3",
-    )
+    if n_off:
+        ax.text(
+            0.02,
+            0.02,
+            "▲ at the top: BN points above the axis (values listed, mean ± s.e.)",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.3",
+        )
 
     bn = summary[summary["variant"] == "bn"]
     for conv, style in (

@@ -353,10 +353,11 @@ def train_students(
 
     Two update rules (the same forward/backward pass): without ``precond``, Riemannian SGD
     on the sphere ``||w|| = 1`` plus a step on ``gamma``; with ``precond``, preconditioned
-    SGD on ``v = gamma w`` itself, ``v <- v - lr D grad_v L_B`` with the diagonal ``D``
-    (the student's output is a function of ``v`` alone, homogeneous of degree 1, so ``v`` is
-    a valid parametrization of every variant). Both have the same ``lr -> 0`` limit: the
-    zero of the batch-averaged gradient (``D`` is positive definite).
+    SGD ``u <- u - lr D grad_u L_B`` on ``u = gamma w / sigma_T(w)``, the predictor under
+    training-set statistics (the student's output is a function of ``u`` alone, so ``u`` is a
+    valid parametrization of every variant, and in it the batch loss is close to least
+    squares). Both have the same ``lr -> 0`` limit: the zero of the batch-averaged gradient
+    (``D`` is positive definite).
 
     All K students (columns) see the same minibatches, so each step is two matrix products
     ``X_B W`` and ``X_B^T dH`` of shapes ``(..., M, N) x (..., N, K)``. The per-column
@@ -391,8 +392,9 @@ def train_students(
         Positive diagonal preconditioner ``D`` (in the coordinates of ``X``; use
         :func:`spectral_view` to make a useful one diagonal). ``None``: sphere SGD.
     flat : array, shape (N,), optional
-        Unit vector removed from the preconditioned step of the centred columns (their flat
-        direction ``X d = 1``, which plain SGD never moves along but ``D`` would mix in).
+        Unit vector removed from the outputs of the centred columns: their flat direction
+        ``X d = 1``, which plain SGD never moves along but ``D`` mixes in (a drift that does
+        not feed back into the loss, so removing it at the end equals removing it each step).
     fused : bool, optional
         Run the preconditioned steps with the compiled kernels of :mod:`simulations._fused`
         (NumPy arrays without leading axes, numba installed): the same numbers to rounding,
@@ -592,9 +594,9 @@ def train_students(
                 v_sum[half] = v_sum[half] + gamma[..., None] * W
                 n_avg[half] += 1
     v = gamma[..., None] * W if sphere else _pop(U)
-    halves = [v_sum[h] / max(n_avg[h], 1) for h in (0, 1)]
     if not sphere:
-        v_sum, halves = [unflat(x) for x in v_sum], [unflat(x) for x in halves]
+        v_sum = [unflat(x) for x in v_sum]
+    halves = [v_sum[h] / max(n_avg[h], 1) for h in (0, 1)]
     return {
         "v": T(v),
         "v_avg": T((v_sum[0] + v_sum[1]) / (n_avg[0] + n_avg[1])),
@@ -696,9 +698,9 @@ class SpectralView:
     """A data set in the eigenbasis of ``X^T X`` restricted to the row span of ``X``.
 
     ``data.X = X V`` (shape ``(..., P, r)``, ``r = min(P, N)``: orthogonal columns of norms
-    ``s_k``), ``data.y = y``, ``data.w_star = V^T w*``; ``lam = s^2/P`` (the Hessian of the
-    per-sample loss is ``2 diag(lam)`` in these coordinates); ``perp2 = ||w*||^2 -
-    ||V^T w*||^2``, the part of the teacher no student trained on ``X`` can see. A student's
+    ``s_k``), ``data.y = y``, ``data.w_star = V^T w*`` (the part of the teacher a student
+    trained on ``X`` can see); ``lam = s^2/P`` (the Hessian of the per-sample loss is
+    ``2 diag(lam)`` in these coordinates). A student's
     output on the training inputs, its batch statistics and its norm are the same in both
     coordinates, so training here is exact, and for ``P < N`` it is ``N/P`` times cheaper.
     """
@@ -706,7 +708,6 @@ class SpectralView:
     data: TeacherData
     Vt: Any
     lam: Any
-    perp2: Any
 
     def to_full(self, v: Any) -> Any:
         """Vectors ``(..., r, K)`` in these coordinates back to input space ``(..., N, K)``."""
@@ -722,9 +723,7 @@ def spectral_view(data: TeacherData) -> SpectralView:
     """The :class:`SpectralView` of a data set, from its cached decomposition (one product)."""
     xp, s, Vt, _, b = data.spectral
     Xr = xp.matmul(data.X, xp.matrix_transpose(Vt))
-    perp2 = xp.sum(data.w_star**2, axis=-1) - xp.sum(b**2, axis=-1)
-    lam = s**2 / data.X.shape[-2]
-    return SpectralView(TeacherData(Xr, data.y, b), Vt, lam, perp2)
+    return SpectralView(TeacherData(Xr, data.y, b), Vt, s**2 / data.X.shape[-2])
 
 
 def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
@@ -734,8 +733,8 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     default ``"bn,bn_uncentred,wn_mean_only,wn_variance_only"``), ``solver`` (``"precond"``,
     default, or ``"sphere"``; see below), ``lr_scale`` (0.25),
     ``lr_factors`` (``"1,0.5"``), ``precond_c`` (``1/(4M)``), ``avg_epochs`` (precond: at
-    least this many annealed epochs, default 40), ``tol`` (0.01), ``max_chunks`` (40),
-    ``backend`` ("numpy"), ``train`` (True).
+    least this many averaged epochs, default 40), ``anneal`` (default: for sphere only),
+    ``tol`` (0.01), ``max_chunks`` (40), ``backend`` ("numpy"), ``train`` (True).
     Always also trains ``wn`` with explicit decay ``zeta_loss = 1/(2M)`` (to check that SGD
     reaches the ridge solution). Two initializations: ridge solutions at
     ``zeta = alpha/(8M)`` and ``zeta = 6 alpha/M`` (bracketing every candidate).
@@ -801,7 +800,7 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     centred = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
     d = None
     if P <= N:
-        # For P < N a centred student has a flat direction: d with X d = 1 (all ones) shifts
+        # For P <= N a centred student has a flat direction: d with X d = 1 (all ones) shifts
         # every h by the same constant, which mu_B removes, so the gradient never touches it
         # and its component is whatever the initialization put there. We start with none
         # (the minimum-norm choice, as for the null space of X).
@@ -840,47 +839,39 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     kidx = {c: k for k, c in enumerate(cols)}
     # Burn-in at constant step in chunks until the two starts agree (convergence criterion:
     # their distance contracts at the slowest relaxation rate, so once it is below `tol`
-    # relative to ||v|| each start is that close to the common fixed point), then an
-    # annealed phase whose iterates are averaged.
-    # precond: constant step while averaging (the tail average of a stationary chain; its
-    # two halves are then independent, which the noise-free error estimate needs)
+    # relative to ||v|| each start is that close to the common fixed point), then a phase
+    # whose iterates are averaged: annealed for sphere, at constant step for precond (the
+    # tail average of a stationary chain, whose two halves are then independent, which the
+    # noise-free error estimate needs).
     anneal = str(params.get("anneal", solver == "sphere")).lower() in ("1", "true")
     tol = float(params.get("tol", 0.01))
     max_epochs = int(params.get("max_chunks", 40)) * chunk
     k0 = [k for k, c in enumerate(cols) if c[2] == 0]
     k1 = [kidx[cols[k][0], cols[k][1], 1] for k in k0]
-    v_cur, done, gap = v0, 0, math.inf
-    while done < max_epochs:
-        res = train_students(
+
+    def run(v_start, epochs, anneal):
+        return train_students(
             train_data,
             names,
             M=M,
-            v0=v_cur,
+            v0=v_start,
             lr=lrs,
-            epochs=chunk,
+            epochs=epochs,
             zeta_loss=dec,
             rng=rng,
-            anneal=False,
+            anneal=anneal,
             **train_kw,
         )
-        v_cur, done = res["v"], done + chunk
+
+    v_cur, done, gap = v0, 0, math.inf
+    while done < max_epochs:
+        v_cur, done = run(v_cur, chunk, False)["v"], done + chunk
         vv = to_numpy(v_cur)
         gaps = np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
         gap = float(np.max(gaps))
         if gap < tol:
             break
-    res = train_students(
-        train_data,
-        names,
-        M=M,
-        v0=v_cur,
-        lr=lrs,
-        epochs=final,
-        zeta_loss=dec,
-        rng=rng,
-        anneal=anneal,
-        **train_kw,
-    )
+    res = run(v_cur, final, anneal)
     epochs = done + final
     out["converged"] = float(gap < tol)
     out["start_gap"] = gap

@@ -131,7 +131,8 @@ def test_train_students_backend_generic(xp):
         )
         for vw in views
     ]
-    assert_allclose_rounding(to_numpy(runs[1]["v_avg_b"]), runs[0]["v_avg_b"], ops=1e6)
+    # 9 steps over 12 coordinates
+    assert_allclose_rounding(to_numpy(runs[1]["v_avg_b"]), runs[0]["v_avg_b"], ops=1e2)
 
 
 def test_sgd_trained_wn_with_gamma_decay_reaches_the_ridge_solution():
@@ -272,12 +273,11 @@ def test_centred_students_have_a_flat_direction_below_alpha_one():
     assert abs(float(d @ res_u["v"][:, 0])) > 1e-6
 
 
-def _u_loss(X, y, u, variant):
-    """Batch loss of a student parametrized by its training-statistics predictor ``u``."""
-    centre, scale = ts.VARIANTS[variant]
-    Xt = X  # the training set (all P rows), for sigma_T
+def _train_scale(X, u, variant):
+    """``gamma = sigma_T(u)`` (training-set std, rms, or ``||u||``) and ``||u||``."""
+    scale = ts.VARIANTS[variant][1]
     n = np.sqrt(np.sum(u * u))
-    hT = Xt @ u
+    hT = X @ u
     gamma = {
         "std": np.sqrt(np.mean((hT - hT.mean()) ** 2)),
         "rms": np.sqrt(np.mean(hT**2)),
@@ -311,21 +311,21 @@ def test_preconditioned_steps_use_the_exact_gradient(variant):
 
     def batch_loss(u, idx):
         Xb, yb = X[idx], y[idx]
-        gamma, n = _u_loss(X, y, u, variant)
+        gamma, n = _train_scale(X, u, variant)
         h = Xb @ u / n
         c = h - h.mean() if centre else h
         s = {"std": np.sqrt(np.mean((h - h.mean()) ** 2)), "rms": np.sqrt(np.mean(h**2))}
         return np.mean((gamma * c / s.get(scale, 1.0) - yb) ** 2) + zl * gamma**2
 
     # u0 from v0 = gamma w: u = v ||v|| / sigma_T(v)
-    g0, n0 = _u_loss(X, y, v0, variant)
+    g0, n0 = _train_scale(X, v0, variant)
     u = v0 * n0 / g0
     perm = np.random.default_rng(1).permutation(P)
     for j in range(P // M):
         idx = perm[j * M : (j + 1) * M]
         grad = np.array([batch_loss(u + 1j * 1e-30 * e, idx).imag / 1e-30 for e in np.eye(N)])
         u = u - lr * Dg * grad
-    gamma, n = _u_loss(X, y, u, variant)
+    gamma, n = _train_scale(X, u, variant)
     assert_allclose_rounding(res["v"][:, 0], gamma * u / n, ops=1e4)
 
 
@@ -386,7 +386,7 @@ def test_fused_kernels_match_the_array_api_steps(anneal):
     a = ts.train_students(view.data, names, rng=5, fused=True, **kw)
     b = ts.train_students(view.data, names, rng=5, fused=False, **kw)
     for key in ("v", "v_avg", "v_avg_a", "v_avg_b"):
-        assert_allclose_rounding(a[key], b[key], ops=1e5)
+        assert_allclose_rounding(a[key], b[key], ops=1e3)  # 20 steps over 30 coordinates
 
 
 def test_fused_kernels_refuse_what_they_cannot_run():
