@@ -373,8 +373,15 @@ def test_solver_comparison_detects_a_step_size_bias():
 
 
 @pytest.mark.parametrize("anneal", [False, True])
-def test_fused_kernels_match_the_array_api_steps(anneal):
+@pytest.mark.parametrize("block", [None, 7])
+def test_fused_kernels_match_the_array_api_steps(anneal, block, monkeypatch):
+    """Same steps to rounding; ``block=7`` splits the 30 coordinates into 4 column blocks
+    of unequal width (7, 8), as N = 4096 is split into blocks of 512."""
     pytest.importorskip("numba")
+    from simulations import _fused
+
+    if block is not None:
+        monkeypatch.setattr(_fused, "BLOCK", block)
     data = ts.teacher(40, 30, DELTA2, rng=12)
     view = ts.spectral_view(data)
     d = view.to_view((np.linalg.pinv(data.X) @ np.ones(30))[:, None])[:, 0]
@@ -383,10 +390,14 @@ def test_fused_kernels_match_the_array_api_steps(anneal):
     v0 = view.to_view(to_numpy(ts.ridge_weights(data, [0.02, 0.3])))[:, [0, 1] * 5]
     kw = dict(M=6, v0=v0, lr=0.03, epochs=4, zeta_loss=0.01, anneal=anneal, flat=d)
     kw["precond"] = 1.0 / (np.asarray(view.lam) + 0.05)
-    a = ts.train_students(view.data, names, rng=5, fused=True, **kw)
-    b = ts.train_students(view.data, names, rng=5, fused=False, **kw)
+    ga, gb = np.random.default_rng(5), np.random.default_rng(5)
+    a = ts.train_students(view.data, names, rng=ga, fused=True, **kw)
+    b = ts.train_students(view.data, names, rng=gb, fused=False, **kw)
     for key in ("v", "v_avg", "v_avg_a", "v_avg_b"):
         assert_allclose_rounding(a[key], b[key], ops=1e3)  # 20 steps over 30 coordinates
+    # the fused loop fetches batches one step ahead but draws nothing beyond the last step:
+    # a generator shared by successive calls (as learning_curve_point's chunks) ends alike
+    assert ga.integers(2**62) == gb.integers(2**62)
 
 
 def test_fused_kernels_refuse_what_they_cannot_run():
