@@ -755,7 +755,8 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     step of a batch of ``M``): a few epochs per e-fold at any ``alpha``.
 
     Returns columns ``eps_pinv``, ``eps_ridge_M`` (``zeta = 1/(2M)``), ``eps_ridge_opt``
-    (``zeta = delta2``), ``eps_ridge_<prediction>`` (:func:`zeta_predictions`), ``epochs``,
+    (``zeta = delta2``), ``eps_ridge_<prediction>`` (:func:`zeta_predictions`),
+    ``eps_shrunk_M`` (:func:`shrunk_pseudo_inverse_error` at ``f = 1/(2M)``), ``epochs``,
     ``eta``, ``converged`` and ``start_gap`` (convergence criterion); for each variant
     ``eps_<variant>`` (step size extrapolated to 0, averaged over the two starts; population
     statistics; SGD noise removed: the product ``(v_a - w*)^T (v_b - w*)`` of the averages over
@@ -785,6 +786,7 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     at = to_numpy(ridge_path(data, list(preds.values())))
     for k, name in enumerate(preds):
         out[f"eps_ridge_{name}"] = float(at[k])
+    out["eps_shrunk_M"] = float(to_numpy(shrunk_pseudo_inverse_error(data, [zeta_m]))[0])
     if not params.get("train", True):
         return out
     if P < M:
@@ -1140,7 +1142,9 @@ def c8_summary(
     its stderr and 95% Student-t interval ``zeta_pair_lo``/``zeta_pair_hi`` (over the data
     sets), ``zeta_cf`` (closed-form inversion of the mean error) with the interval from
     mean +- 1.96 stderr of the error, and ``supports``: the predictions inside the paired
-    95% interval.
+    95% interval. For training-set statistics also ``shrunk_diff`` and ``shrunk_diff_se``:
+    the paired difference of the error from the shrunk pseudo-inverse ``u_pinv/(1 + 1/(2M))``
+    on the same data (NaN for population statistics, or if ``df`` has no ``eps_shrunk_M``).
     """
     import pandas as pd
     from scipy import stats
@@ -1160,6 +1164,9 @@ def c8_summary(
                 cf_lo = lc.effective_zeta(max(e_m + 1.96 * e_s, 0.0), alpha, DELTA2)
                 cf_hi = lc.effective_zeta(max(e_m - 1.96 * e_s, 0.0), alpha, DELTA2)
                 inside = [k for k, z in preds.items() if lo <= z <= hi]
+                sd_m = sd_s = math.nan
+                if conv == "training" and "eps_shrunk_M" in g:
+                    sd_m, sd_s = _mean_sem(g[f"eps_{v}{suffix}"] - g["eps_shrunk_M"])
                 rows.append(
                     dict(
                         alpha=alpha,
@@ -1180,6 +1187,8 @@ def c8_summary(
                         converged=float(g["converged"].mean()),
                         lrdep=float(g[f"lrdep_{v}"].mean()) if f"lrdep_{v}" in g else 0.0,
                         eps_pinv=float(g["eps_pinv"].mean()),
+                        shrunk_diff=sd_m,
+                        shrunk_diff_se=sd_s,
                     )
                 )
     return pd.DataFrame(rows)
@@ -1207,6 +1216,11 @@ def check_c8(ctx):
             + ", ".join(f"{k}={z:.4g}" for k, z in preds.items())
             + f"; step-size dependence {r['lrdep']:+.2e}; converged fraction {r['converged']:.2f}"
         )
+        if not math.isnan(r["shrunk_diff"]):
+            note += (
+                f"; minus the shrunk pseudo-inverse u_pinv/(1 + 1/(2M)) on the same data: "
+                f"{r['shrunk_diff']:+.4f} +- {r['shrunk_diff_se']:.4f}"
+            )
         yield open_record(
             "C8",
             {

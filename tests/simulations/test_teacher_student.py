@@ -146,6 +146,18 @@ def test_sgd_trained_wn_with_gamma_decay_reaches_the_ridge_solution():
     assert out["converged"] == 1.0
 
 
+def test_learning_curve_point_reports_the_shrunk_pseudo_inverse_of_its_data_set():
+    """``eps_shrunk_M`` is ``||pinv(X) y/(1 + 1/(2M)) - w*||^2`` on the task's own data set (the
+    data are the first draws of the task's generator)."""
+    p = dict(N=40, alpha=0.7, delta2=DELTA2, M=8, train=False)
+    out = ts.learning_curve_point(p, np.random.default_rng(21))
+    data = ts.teacher(40, 28, DELTA2, rng=np.random.default_rng(21))
+    X, y, w = (to_numpy(a) for a in (data.X, data.y, data.w_star))
+    direct = float(np.sum((np.linalg.pinv(X) @ y / (1 + 1 / 16) - w) ** 2))
+    assert_allclose_rounding(out["eps_shrunk_M"], direct, ops=1e3)  # pinv vs SVD path
+    assert out["eps_shrunk_M"] != pytest.approx(out["eps_pinv"], rel=1e-3)  # f matters
+
+
 def test_learning_curve_point_is_reproducible():
     p = dict(N=64, alpha=1.5, delta2=DELTA2, M=16, variants="bn")
     a = ts.learning_curve_point(p, np.random.default_rng(11))
