@@ -85,7 +85,6 @@ def sgd_rate_all_cores(N, K, steps=512):
     from regnorm.sweeps import sweep
 
     workers = os.cpu_count() or 1
-    t = time.perf_counter()
     df = sweep(
         _rate_task,
         [dict(N=N, K=K, steps=steps)],
@@ -93,8 +92,7 @@ def sgd_rate_all_cores(N, K, steps=512):
         seed=0,
         executor=f"processes:{workers}",
     )
-    wall = time.perf_counter() - t
-    return float(df["rate"].sum()), workers, wall
+    return float(df["rate"].sum()), workers
 
 
 def ridge_bench(N=1024, alpha=2.0, nz=50):
@@ -125,7 +123,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--N", type=int, default=4096)
     p.add_argument(
-        "--skip-full-figure", action="store_true", help="do not run the --full figure (~15 min)"
+        "--skip-full-figure", action="store_true", help="skip the --full figure (5-7 min)"
     )
     p.add_argument("--ridge-N", type=int, default=1024)
     args = p.parse_args(argv)
@@ -157,7 +155,7 @@ def main(argv=None) -> int:
                 f"({1e3 * per_step:.2f} ms/step)"
             )
     for K in (K_fig, 2 * K_fig, 4 * K_fig):
-        rate, workers, _ = sgd_rate_all_cores(N, K)
+        rate, workers = sgd_rate_all_cores(N, K)
         print(
             f"[2] ... {workers} trainings at once (one per core, 1 BLAS thread each, as --full "
             f"runs), K={K}: {rate / 1e9:.2f} GFLOP/s = {100 * rate / peak:.1f}% of matmul"

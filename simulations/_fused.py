@@ -109,6 +109,8 @@ def kernels():
             q = 0.0
             mt = 0.0
             dt = 0.0
+            # two copies of the loop: outside the averaging window there is no accumulator
+            # to touch (acc is a placeholder), and a branch inside would stop vectorization
             if averaging:
                 w = wacc[k]
                 for j in range(B):
@@ -147,12 +149,13 @@ BLOCK = 512
 
 
 def precond_loop(
-    X, y, U, *, M, epochs, rng, D, lam, mvec, flat, centre, is_std, is_rms, is_none, decay, lr_c,
-    start_avg, mid_avg, total, anneal,
+    X, y, U, stats, *, M, epochs, rng, D, lam, mvec, flat, centre, is_std, is_rms, is_none,
+    decay, lr_c, start_avg, mid_avg, anneal,
 ):  # fmt: skip
     """The preconditioned training loop of ``train_students`` with fused kernels.
 
-    All arrays NumPy float64: ``X`` (P, N); ``U`` (K, N); ``D``, ``lam``
+    All arrays NumPy float64: ``X`` (P, N); ``U`` (K, N); ``stats`` (K, 4), the columns'
+    ``||u||^2, u^T diag(lam) u, m^T u, d^T u`` (0 without ``flat``); ``D``, ``lam``
     (``diag(X^T X)/P``), ``mvec`` (training mean), ``flat`` (N,); per-column arrays (K,).
     Returns ``(U, v_sum, n_avg)``, ``v_sum`` the two half-window sums of the population
     predictor (before the flat direction is removed).
@@ -165,8 +168,7 @@ def precond_loop(
     P, N = X.shape
     K = U.shape[0]
     flatv = np.zeros(N) if flat is None else np.asarray(flat, dtype=np.float64)
-    uu = U * U
-    stats = np.stack([uu.sum(axis=1), uu @ lam, U @ mvec, U @ flatv], axis=1)  # (K, 4)
+    stats = np.array(stats, dtype=np.float64, order="C")  # next step's norms, updated in place
     edges = np.linspace(0, N, max(1, round(N / BLOCK)) + 1).astype(int)
     cols = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     V = np.stack([D, lam, mvec, D * mvec, flatv])  # (5, N)
@@ -183,6 +185,7 @@ def precond_loop(
     HT = np.empty((K, M))
     HTq = np.empty((K, M))
     n_batches = P // M
+    total = epochs * n_batches
 
     def batches():
         for _ in range(epochs):
@@ -191,17 +194,17 @@ def precond_loop(
                 idx = perm[j * M : (j + 1) * M]
                 yield X.take(idx, axis=0), y.take(idx)  # (take with out= is 2x slower)
 
-    def outputs(Xb):  # HT = U Xb^T, summed over blocks
-        np.matmul(Ub[0], Xb[:, cols[0]].T, out=HT)
-        for q in range(1, len(cols)):
-            np.matmul(Ub[q], Xb[:, cols[q]].T, out=HTq)
+    def block_outputs(q, Xb):  # block q's part of HT = U Xb^T (block 0 starts the sum)
+        np.matmul(Ub[q], Xb[:, cols[q]].T, out=HTq if q else HT)
+        if q:
             np.add(HT, HTq, out=HT)
 
     # Each step's outputs are computed block by block right after the previous step updates
     # that block (one pass over u per step); the batch is fetched one step ahead.
     it = batches()
     Xb, yb = next(it)
-    outputs(Xb)
+    for q in range(len(cols)):
+        block_outputs(q, Xb)
     for step in range(total):
         f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
         batch(HT, yb, stats, f, lr_c, centre, is_std, is_rms, is_none, decay, dHT, coef, wacc)
@@ -217,9 +220,7 @@ def precond_loop(
             a = acc[half][q] if averaging else Ub[q]  # (not touched unless averaging)
             update(Ub[q], Gb[q], Vb[q], coef, a, wacc, stats, averaging)
             if ahead:
-                np.matmul(Ub[q], Xn[:, c].T, out=HTq if q else HT)
-                if q:
-                    np.add(HT, HTq, out=HT)
+                block_outputs(q, Xn)
         if ahead:
             Xb, yb = Xn, yn
     for q, c in enumerate(cols):

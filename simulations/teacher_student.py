@@ -511,10 +511,12 @@ def train_students(
     n_avg = [0, 0]
     step = 0
     if not sphere and _use_fused(fused, xp, X):
+        _, n2, mt, dtu, q = train_scale(U)
         U, v_sum, n_avg = _fused.precond_loop(
             np.asarray(X, dtype=np.float64),
             np.asarray(y, dtype=np.float64),
             np.array(U, dtype=np.float64, order="C", copy=True),
+            np.stack([n2, q, mt, dtu], axis=1),
             M=M,
             epochs=epochs,
             rng=rng,
@@ -530,7 +532,6 @@ def train_students(
             lr_c=np.asarray(lr_c),
             start_avg=start_avg,
             mid_avg=mid_avg,
-            total=total,
             anneal=anneal,
         )
         epochs = 0  # done
