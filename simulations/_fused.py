@@ -39,12 +39,20 @@ def kernels():
         sl = np.empty(K)
         for k in range(K):
             n2, q, mt[k], dt = stats[k, 0], stats[k, 1], stats[k, 2], stats[k, 3]
-            sig2 = is_std[k] * (q - mt[k] ** 2) + is_rms[k] * q
+            # variance and ||Qu||^2 clipped at 0 where rounding makes them negative
+            sig2 = is_std[k] * max(q - mt[k] ** 2, 0.0) + is_rms[k] * q
             gamma[k] = math.sqrt(sig2 + is_none[k] * n2)
             nu[k] = math.sqrt(n2)
             sl[k] = f * lr[k]
-            nq2 = n2 - centre[k] * dt**2  # flat direction removed (centred columns)
-            wacc[k] = math.sqrt(sig2 + is_none[k] * nq2) / math.sqrt(nq2)
+            nq2 = max(n2 - centre[k] * dt**2, 0.0)  # flat direction removed (centred columns)
+            # v = sigma_T(Qu) Qu/||Qu|| = wacc Qu: 1 without a scale (sigma_T = ||.||); where
+            # Qu = 0 the student's centred output is constant and v = 0 for any factor
+            if is_none[k] > 0.0:
+                wacc[k] = 1.0
+            elif nq2 > 0.0:
+                wacc[k] = math.sqrt(sig2) / math.sqrt(nq2)
+            else:
+                wacc[k] = 0.0
         for k in range(K):
             inv = 1.0 / nu[k]
             mu = 0.0

@@ -450,9 +450,17 @@ def train_students(
     centre_r = centre[:, None]  # (K, 1), for (K, N) arrays
 
     v0t = T(v0)  # (..., K, N)
+    sphere = precond is None
+    if sphere:  # the training outputs' statistics of the start (two-pass; once per call)
+        H0 = xp.matmul(X, v0)  # (..., P, K)
+        m0 = xp.mean(H0, axis=-2)
+        _check_start(
+            variants, n2=xp.sum(v0t**2, axis=-1), q=xp.mean(H0**2, axis=-2),
+            var=xp.mean((H0 - m0[..., None, :]) ** 2, axis=-2),
+            lam_mean=xp.mean(data.column_stats[0], axis=-1),
+        )  # fmt: skip
     gamma = xp.sqrt(xp.sum(v0t**2, axis=-1))  # (..., K)
     W = v0t / gamma[..., None]
-    sphere = precond is None
     if not sphere:
         D = xp.asarray(precond, dtype=dt)
         if D.shape != (N,):
@@ -479,18 +487,32 @@ def train_students(
         else:
             proj_vecs = mvec
 
+        def scale2(n2, q, mt):
+            """sigma_T(u)^2 per column; the variance ``q - m_T^2`` is >= 0 exactly and is
+            clipped where rounding makes it negative (a column on its flat direction)."""
+            return is_std * xp.clip(q - mt**2, 0.0, None) + is_rms * q + is_none * n2
+
         def train_scale(U):
             """sigma_T(u) (= gamma), ||u||^2, m^T u and d^T u (0 without d), each (..., K)."""
             nq = xp.matmul(U * U, norms_w)
             md = xp.matmul(U, proj_vecs)
             n2, q, mt = nq[..., 0], nq[..., 1], md[..., 0]
             dtu = md[..., 1] if flat is not None else xp.zeros_like(mt)
-            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * n2), n2, mt, dtu, q
+            return xp.sqrt(scale2(n2, q, mt)), n2, mt, dtu, q
 
         def pop_factor(n2, q, mt, dtu):
-            """v = sigma_T(Qu) Qu/||Qu||, Q removing d from centred columns: the factor."""
-            nq2 = n2 - centre * dtu**2
-            return xp.sqrt(is_std * (q - mt**2) + is_rms * q + is_none * nq2) / xp.sqrt(nq2)
+            """v = sigma_T(Qu) Qu/||Qu||, Q removing d from centred columns: the factor.
+
+            For a column without a scale ("none") sigma_T(Qu) = ||Qu|| and the factor is 1
+            (no division). Otherwise, where Qu = 0 (u on the flat direction: the centred
+            output is constant), v = 0 whatever the factor, and 0 is used; ``||Qu||^2 =
+            ||u||^2 - (d^T u)^2`` is clipped at 0 where rounding makes it negative.
+            """
+            nq2 = xp.clip(n2 - centre * dtu**2, 0.0, None)
+            pos = nq2 > 0.0
+            one, zero = xp.ones_like(nq2), xp.zeros_like(nq2)
+            ratio = xp.sqrt(scale2(n2, q, mt)) / xp.sqrt(xp.where(pos, nq2, one))
+            return xp.where(is_none > 0.0, one, xp.where(pos, ratio, zero))
 
         def unflat(V):
             if flat is None:
@@ -501,7 +523,9 @@ def train_students(
             _, n2, mt, dtu, q = train_scale(U)
             return unflat(U * pop_factor(n2, q, mt, dtu)[..., None])
 
-        sig0, n0, _, _, _ = train_scale(v0t)
+        sig0, n0, mt0, _, q0 = train_scale(v0t)
+        # in these coordinates the training statistics are the norms above (one pass)
+        _check_start(variants, n2=n0, q=q0, var=q0 - mt0**2, lam_mean=xp.mean(lam[..., 0], axis=-1))
         U = v0t * (xp.sqrt(n0) / sig0)[..., None]
     n_batches = P // M
     total = epochs * n_batches
@@ -575,7 +599,8 @@ def train_students(
                 # w (1 + s c) - s GW, of norm sqrt(1 + s^2 (||GW||^2 - c^2)).
                 slr = sl[:, None]
                 g2 = xp.sum(GW * GW, axis=-1)[..., None]
-                norm = xp.sqrt(1.0 + slr**2 * (g2 - c**2))
+                # (||GW||^2 >= (w . GW)^2 for ||w|| = 1: clipped where rounding says otherwise)
+                norm = xp.sqrt(1.0 + slr**2 * xp.clip(g2 - c**2, 0.0, None))
                 W = W * ((1.0 + slr * c) / norm) - GW * (slr / norm)
                 if step % 64 == 63:  # remove the slow drift of ||w|| by rounding
                     W = W / xp.sqrt(xp.sum(W**2, axis=-1, keepdims=True))
@@ -612,6 +637,45 @@ def train_students(
         "v_avg_b": T(halves[1] if n_avg[1] else halves[0]),
         "steps": total,
     }
+
+
+#: A start ``v0`` whose training-statistics scale ``sigma_T(v0)^2`` is at most this fraction of
+#: its reference (for "std" columns the training mean square of ``X v0``, for "rms" columns
+#: ``||v0||^2 mean(diag(X^T X)/P)``, for "none" columns ``||v0||^2``) is refused: its training
+#: output is constant (or zero) to rounding, and the normalized student is undefined there
+#: (``h / sigma_B`` divides by zero): a centred column on its flat direction ``X d = 1``, an
+#: uncentred one in the null space of ``X``, or ``v0 = 0``. The preconditioned solver's
+#: one-pass variances keep about ``1 - N eps`` of it (``N eps ~ 1e-12`` at N = 4096), so the
+#: bound lies far above rounding and far below the order-1 ratio of any start a protocol
+#: makes (a ridge solution).
+DEGENERATE_START_RTOL = 1e-9
+
+
+def _check_start(variants: Sequence[str], *, n2: Any, q: Any, var: Any, lam_mean: Any) -> None:
+    """Refuse a degenerate start (see :data:`DEGENERATE_START_RTOL`); arrays ``(..., K)``."""
+    xp = array_namespace(n2)
+    K = len(variants)
+    kind = [VARIANTS[v][1] for v in variants]
+    rows = []
+    for k in range(K):
+        c2 = {"std": var, "rms": q, "none": n2}[kind[k]][..., k]
+        ref = {"std": q[..., k], "rms": n2[..., k] * lam_mean, "none": n2[..., k]}[kind[k]]
+        rows.append(xp.any(~(c2 > DEGENERATE_START_RTOL * ref)))  # NaN counts as degenerate
+    bad = [k for k in range(K) if bool(rows[k])]
+    if bad:
+        k = bad[0]
+        what = {
+            "std": "the variance of its training output X v0",
+            "rms": "the mean square of its training output X v0",
+            "none": "its norm",
+        }[kind[k]]
+        raise ValueError(
+            f"v0[..., :, {k}] (variant {variants[k]!r}) is a degenerate start: {what} is zero "
+            f"to rounding (relative size <= {DEGENERATE_START_RTOL:g}), where the "
+            "normalized student is undefined "
+            "(a centred column on its flat direction X d = 1, an uncentred one in the null "
+            f"space of X, or v0 = 0); degenerate columns: {bad}"
+        )
 
 
 def _column_mean_squares(xp: Any, X: Any) -> Any:

@@ -4,9 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from array_api_compat import is_numpy_namespace
 
 from regnorm import learning_curves as lc
-from regnorm.backend import to_numpy
+from regnorm.backend import array_namespace, to_numpy
 from simulations import teacher_student as ts
 from tests.tolerances import (
     assert_allclose_rounding,
@@ -115,24 +116,102 @@ def test_train_students_backend_generic(xp):
     r_np = ts.train_students(d_np, names, M=8, v0=v0, lr=0.05, epochs=3, rng=7)
     r_xp = ts.train_students(d_xp, names, M=8, v0=xp.asarray(v0), lr=0.05, epochs=3, rng=7)
     assert_allclose_rounding(to_numpy(r_xp["v_avg"]), r_np["v_avg"], ops=1e4)
-    # the preconditioned solver on the spectral view, same namespace throughout
+    # the preconditioned solver on the spectral view, same namespace throughout, with the
+    # centred columns' flat direction removed and a start off it (as the protocol does)
     views = [ts.spectral_view(d) for d in (d_np, d_xp)]
+    d = _flat_direction(d_np, views[0])
+    u0 = views[0].to_view(v0)
+    u0 = u0 - np.outer(d, d @ u0)
     runs = [
         ts.train_students(
             vw.data,
             names,
             M=8,
-            v0=vw.to_view(vw.to_full(vw.data.X[:2, ...].T)),
+            v0=array_namespace(vw.data.X).asarray(u0),
             lr=0.05,
             epochs=3,
             rng=7,
             precond=1.0 / (vw.lam + 0.1),
-            flat=vw.data.X[0, ...] / (1e-300 + vw.data.X[0, ...] @ vw.data.X[0, ...]) ** 0.5,
+            flat=array_namespace(vw.data.X).asarray(d),
         )
         for vw in views
     ]
     # 9 steps over 12 coordinates
     assert_allclose_rounding(to_numpy(runs[1]["v_avg_b"]), runs[0]["v_avg_b"], ops=1e2)
+
+
+def _flat_direction(data, view):
+    """The centred students' flat direction in the view's coordinates: unit ``d`` with
+    ``X d`` constant (``P <= N``), the minimum-norm solution of ``X d = 1``."""
+    X = to_numpy(data.X)
+    d = to_numpy(view.to_view(np.linalg.pinv(X) @ np.ones((X.shape[0], 1))))[:, 0]
+    return d / np.linalg.norm(d)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_start_exactly_on_the_flat_direction(xp, fused):
+    """A centred student started on its flat direction ``d`` (``X d = 1``): its centred
+    output is 0, the population predictor's norm ``||Qu||`` vanishes. Without a scale
+    ("wn_mean_only") the student is well defined and trains; the batch loss is quadratic in
+    ``u``, so the trained ``v`` is affine in the start, and the start ``d`` must give the mean
+    of the starts ``d +- eps e`` (exact arithmetic; here to rounding). With a scale ("bn") the
+    normalized output divides by a zero variance: refused as a degenerate start."""
+    if fused and not is_numpy_namespace(xp):
+        pytest.skip("the fused kernels run on NumPy only")
+    data = ts.teacher(24, 12, DELTA2, rng=6, xp=xp)
+    view = ts.spectral_view(data)
+    d = _flat_direction(data, view)
+    e = np.random.default_rng(0).standard_normal(d.shape)
+    e -= d * (d @ e)
+    e *= 1e-2 / np.linalg.norm(e)
+    v0 = xp.asarray(np.stack([d, d + e, d - e], axis=1))
+    kw = dict(M=6, lr=0.05, epochs=4, rng=3, precond=1.0 / (view.lam + 0.05), anneal=False)
+    kw.update(flat=xp.asarray(d), fused=fused, average_from=0.0)  # step 0 is averaged too
+    res = ts.train_students(view.data, ["wn_mean_only"] * 3, v0=v0, **kw)
+    for key in ("v", "v_avg", "v_avg_a"):
+        v = to_numpy(res[key])
+        assert np.all(np.isfinite(v))
+        assert_allclose_rounding(v[:, 0], (v[:, 1] + v[:, 2]) / 2, ops=1e3, atol=1e-14)
+        assert np.linalg.norm(v[:, 1] - v[:, 2]) > 1e-4  # the start matters: not trivially equal
+    with pytest.raises(ValueError, match=r"v0\[\.\.\., :, 1\] \(variant 'bn'\) is a degenerate"):
+        ts.train_students(view.data, ["wn_mean_only", "bn"], v0=v0[:, :2][:, ::-1], **kw)
+
+
+def test_degenerate_starts_are_refused_by_the_sphere_solver():
+    data = ts.teacher(24, 12, DELTA2, rng=6)
+    X = to_numpy(data.X)
+    d = np.linalg.pinv(X) @ np.ones(12)  # X d = 1: constant output
+    null = np.linalg.svd(X)[2][-1]  # X null = 0
+    kw = dict(M=6, lr=0.05, epochs=1, rng=3)
+    for name, v in (("bn", d), ("wn_variance_only", d), ("bn_uncentred", null), ("wn", 0 * d)):
+        with pytest.raises(ValueError, match=f"variant '{name}'.* is a degenerate start"):
+            ts.train_students(data, [name], v0=v[:, None], **kw)
+    # the same starts are fine where the variant is defined there
+    for name, v in (("wn_mean_only", d), ("wn", null), ("bn_uncentred", d)):
+        out = ts.train_students(data, [name], v0=v[:, None], **kw)
+        assert np.all(np.isfinite(out["v"]))
+
+
+def test_fused_step_where_the_population_norm_vanishes():
+    """The fused step's averaging factor at ``||Qu||^2 = ||u||^2 - (d^T u)^2 = 0`` exactly
+    (exactly representable statistics: the same on every processor): 0 for a scaled column
+    (``v = sigma_T(Qu) Qu/||Qu||`` is 0 there), 1 without a scale; elsewhere
+    ``sigma_T(u)/||Qu||``."""
+    pytest.importorskip("numba")
+    from simulations import _fused
+
+    batch, _ = _fused.kernels()
+    HT = np.array([[1.0, -1.0, 0.5, 2.0]] * 3)
+    yb = np.array([0.5, -0.25, 1.0, 0.0])
+    # columns: bn with n2 = dt^2 = 4, wn_mean_only with the same, bn with n2 = 9, dt = 2
+    stats = np.array([[4.0, 3.0, 1.0, 2.0], [4.0, 3.0, 1.0, 2.0], [9.0, 3.0, 1.0, 2.0]])
+    c = np.ones(3)
+    is_std = np.array([1.0, 0.0, 1.0])
+    out = np.empty((3, 4)), np.empty((3, 3)), np.empty(3)
+    batch(HT, yb, stats, 1.0, 0.1 * c, c, is_std, 0 * c, 1 - is_std, 0 * c, *out)
+    np.testing.assert_array_equal(out[2][:2], [0.0, 1.0])
+    assert out[2][2] == pytest.approx(math.sqrt(3.0 - 1.0) / math.sqrt(9.0 - 4.0), rel=1e-15)
+    assert np.all(np.isfinite(out[0])) and np.all(np.isfinite(out[1]))
 
 
 def test_sgd_trained_wn_with_gamma_decay_reaches_the_ridge_solution():
