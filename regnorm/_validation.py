@@ -70,11 +70,11 @@ def check_real_array(
     """Return ``value`` as a float64 NumPy array whose every element is finite and in bounds.
 
     For NumPy-only closed forms that take scalars or arrays (vectorized over alpha, zeta, M ...).
+    Integers and floats (Python, NumPy, or any ``numbers.Real``) are accepted; strings, bytes,
+    booleans, complex numbers and None are refused with ``TypeError``, as in :func:`check_real`
+    (NumPy would otherwise parse ``"2"`` as 2.0 and read ``True`` as 1.0).
     """
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real number or array of them, got {value!r}") from exc
+    arr = _real_array(name, value)
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].ravel()[0]
         raise ValueError(f"{name} must be finite, got {bad!r}")
@@ -89,6 +89,29 @@ def check_real_array(
             op = "<=" if max_inclusive else "<"
             raise ValueError(f"{name} must be {op} {maximum}, got {arr[high].ravel()[0]!r}")
     return arr
+
+
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, refusing what is not a real number (see check_real_array)."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number or array of them, got {value!r}") from exc
+    kind = raw.dtype.kind
+    if kind == "O" or isinstance(value, list | tuple):
+        # a list's elements are looked at one by one: [True, 1.0] becomes a float array
+        elements = np.asarray(value, dtype=object).ravel().tolist()
+        ok = all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in elements
+        )
+    else:
+        ok = kind in "iuf"
+    if not ok:
+        raise TypeError(
+            f"{name} must be a real number or array of them (not str, bytes, bool, complex or "
+            f"None), got {value!r} (dtype {raw.dtype})"
+        )
+    return raw.astype(np.float64)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:

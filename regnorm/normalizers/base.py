@@ -14,9 +14,24 @@ Inputs are ``(N, C)`` or ``(N, C, H, W)``. Internally an ``(N, C)`` input is tre
 :class:`~regnorm.normalizers.instance_norm.InstanceNorm` for what that means).
 
 All array code uses only ``xp.*`` functions of the Python array API standard, so the layers
-run unchanged on NumPy, CuPy and array-api-strict. Parameters and state are created as
-float64 on the layer's namespace (``xp=``); a float32 input is therefore promoted to a
-float64 output by the standard's type promotion.
+run unchanged on NumPy, CuPy and array-api-strict.
+
+**Dtypes.** The output and the input gradient have the input's floating dtype (float64,
+float32, and float16 where the backend has it). With ``dtype=None`` (the default) the
+parameters, gradients and state are created as float64 and follow the input: a forward pass
+casts them to the input's dtype. With ``dtype=`` set they are created in that dtype, and an
+input of another dtype is refused (``TypeError``). float16 is computed in float32 and
+rounded to float16 at the end (its range, 65504, is too small for a sum of squares).
+Integer input is refused (``TypeError``): convert it with ``xp.astype``.
+
+**Finite input.** ``forward`` refuses an input containing NaN or inf with a ``ValueError``
+(``check_finite=True``, like SciPy's); ``check_finite=False`` (on the layer, or for one
+call) skips that pass over the data, and a non-finite input then gives non-finite output.
+Large finite inputs are normalized correctly: where ``x**2`` would overflow (``|x|`` beyond
+about ``1e154`` in float64, ``1e19`` in float32), the statistics are computed on ``x / s``
+with ``s`` the max-abs of each set of statistics, so the output equals the output for a
+scaled-down input to rounding. Inputs below that bound take the plain formulas (the same
+numbers as before the scaled path existed).
 
 The standardization that BN, LN, IN and GN share (THEORY §4, C17) is
 
@@ -42,8 +57,11 @@ are provided for BN (issue 7's "WN + mean-only BN" and "WN + variance-only BN").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .._validation import check_real
 from ..backend import array_namespace, get_namespace
@@ -52,6 +70,10 @@ __all__ = [
     "Normalizer",
     "Standardization",
     "check_eps",
+    "inverse_std",
+    "max_abs_unit",
+    "overflow_allowed",
+    "squares_overflow",
     "standardize",
     "standardize_backward",
     "standardize_factors",
@@ -61,6 +83,50 @@ __all__ = [
 def check_eps(eps: Any) -> float:
     """``eps`` must be a finite real number > 0 (it keeps the division finite)."""
     return check_real("eps", eps, minimum=0.0, min_inclusive=False)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` must be ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def squares_overflow(var: Any) -> bool:
+    """Whether a variance computed from plain squares may have overflowed or lost precision.
+
+    ``True`` when some entry of ``var`` exceeds ``sqrt(finfo.max)`` (about ``1.3e154`` in
+    float64) or is not finite: beyond that bound ``(x - mu)**2`` overflows, or ``var**-1.5``
+    in the gradient underflows, and the statistics must be recomputed on scaled data.
+    """
+    xp = array_namespace(var)
+    bound = math.sqrt(float(xp.finfo(var.dtype).max))
+    return not bool(xp.all(var <= bound))
+
+
+def overflow_allowed() -> np.errstate:
+    """Silence NumPy's overflow warnings where an overflow is detected and handled after."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
+def max_abs_unit(x: Any, axes: tuple[int, ...]) -> Any:
+    """``max |x|`` over ``axes`` (keepdims), 1 where that is 0: the unit of the scaled path."""
+    xp = array_namespace(x)
+    unit = xp.max(xp.abs(x), axis=axes, keepdims=True)
+    return xp.where(unit > 0, unit, xp.ones_like(unit))
+
+
+def inverse_std(var: Any, eps: float, unit: Any = None) -> Any:
+    """``(var + eps)^(-1/2)``, or, for statistics of ``x / unit``, the same in units of ``unit``.
+
+    With ``unit``, ``var`` is the variance of the scaled data and the result is
+    ``unit / sqrt(unit^2 var + eps)`` computed as ``1 / hypot(sqrt(var), sqrt(eps) / unit)``,
+    which neither overflows nor divides 0 by 0 when ``eps / unit^2`` underflows.
+    """
+    xp = array_namespace(var)
+    if unit is None:
+        return 1.0 / xp.sqrt(var + eps)
+    return 1.0 / xp.hypot(xp.sqrt(var), math.sqrt(eps) / unit)
 
 
 @dataclass
@@ -73,6 +139,7 @@ class Standardization:
     center: bool
     scale: bool
     x: Any  # the input (needed by the variance-only gradient)
+    unit: Any = None  # max-abs unit of the scaled path: xc, inv_std, x are in units of it
 
 
 def standardize_factors(
@@ -92,15 +159,47 @@ def standardize_factors(
         ``mu_A`` and the biased ``sigma_A^2``, with ``keepdims`` shape.
     cache : Standardization
         For :func:`standardize_backward`.
+
+    Notes
+    -----
+    Two passes (the mean, then the mean square of ``x - mu``): the error of ``z`` is about
+    ``u (1 + |mu| / sigma) log2(m)`` with ``u`` the unit roundoff, ``m = |A|`` (a one-pass
+    ``E[x^2] - mu^2`` has ``u mu^2 / sigma^2`` instead). A constant input gives
+    ``|z| <= u |mu| log2(m) / sqrt(eps)``, exactly 0 when the mean is exact. Where squares
+    overflow (:func:`squares_overflow`) the statistics are recomputed on ``x / s`` with ``s``
+    the max-abs over ``A``; ``base`` and ``factor`` are then in those units (their product
+    ``z`` is not), ``mean`` is exact to rounding and ``var`` is ``inf`` where ``sigma_A^2``
+    exceeds the dtype's range.
     """
     xp = array_namespace(x)
-    mean = xp.mean(x, axis=axes, keepdims=True)
-    xc = x - mean
-    var = xp.mean(xc * xc, axis=axes, keepdims=True)
-    inv_std = 1.0 / xp.sqrt(var + eps)
-    base = xc if center else x
-    factor = inv_std if scale else None
-    return base, factor, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
+    with overflow_allowed():
+        mean = xp.mean(x, axis=axes, keepdims=True)
+        xc = x - mean
+        var = xp.mean(xc * xc, axis=axes, keepdims=True)
+    if not squares_overflow(var):
+        inv_std = 1.0 / xp.sqrt(var + eps)
+        base = xc if center else x
+        factor = inv_std if scale else None
+        return base, factor, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
+    unit = max_abs_unit(x, axes)
+    xs = x / unit
+    mean_s = xp.mean(xs, axis=axes, keepdims=True)
+    xc = xs - mean_s
+    var_s = xp.mean(xc * xc, axis=axes, keepdims=True)
+    inv_std = inverse_std(var_s, eps, unit)
+    if not scale:  # mean-only: z = x - mu is not scale-free
+        base, factor = (xc * unit if center else x), None
+        if not bool(xp.all(xp.isfinite(base))):
+            raise ValueError(
+                "x - mean(x) overflows the dtype's range (|x| near its maximum): the mean-only "
+                "standardization of this x is not representable"
+            )
+    else:
+        base, factor = (xc if center else xs), inv_std
+    cache = Standardization(xc, inv_std, axes, center, scale, xs, unit)
+    with overflow_allowed():  # var is inf where sigma_A^2 is beyond the dtype's range
+        var = (var_s * unit) * unit
+    return base, factor, mean_s * unit, var, cache
 
 
 def standardize(
@@ -130,13 +229,16 @@ def standardize_backward(dz: Any, cache: Standardization) -> Any:
     if cache.center and cache.scale:
         g_mean = xp.mean(dz, axis=axes, keepdims=True)
         gx_mean = xp.mean(dz * xc, axis=axes, keepdims=True)
-        return s * (dz - g_mean - xc * (s * s) * gx_mean)
-    if cache.center:
+        dx = s * (dz - g_mean - xc * (s * s) * gx_mean)
+    elif cache.center:
         return dz - xp.mean(dz, axis=axes, keepdims=True)
-    if cache.scale:
+    elif cache.scale:
         gx_mean = xp.mean(dz * cache.x, axis=axes, keepdims=True)
-        return s * dz - (s * s * s) * gx_mean * xc
-    return dz
+        dx = s * dz - (s * s * s) * gx_mean * xc
+    else:
+        return dz
+    # z is homogeneous of degree 0 in x: d z / d x = (d z / d(x/s)) / s
+    return dx if cache.unit is None else dx * (1.0 / cache.unit)
 
 
 class Normalizer:
@@ -153,37 +255,79 @@ class Normalizer:
         parameter-free :class:`~regnorm.normalizers.kernel_norm.KernelNorm`).
     xp : namespace, str or None
         Array backend of the parameters (see :func:`regnorm.backend.get_namespace`).
+    dtype : floating dtype of ``xp`` or None
+        Dtype of the parameters and state. ``None``: created as float64 and cast to each
+        input's dtype by :meth:`forward`; a dtype: fixed, and inputs must have it.
+    check_finite : bool
+        Default of :meth:`forward`'s ``check_finite``: refuse inputs with NaN or inf.
     """
 
     #: rank(s) of input accepted by :meth:`forward`
     input_ranks: tuple[int, ...] = (2, 4)
 
-    def __init__(self, num_channels: int | None, *, xp: Any = None) -> None:
+    def __init__(
+        self,
+        num_channels: int | None,
+        *,
+        xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
+    ) -> None:
         from .._validation import check_integer
 
         if num_channels is not None:
             num_channels = check_integer("num_channels", num_channels, minimum=1)
         self.num_channels = num_channels
         self.xp = get_namespace(xp)
+        self.dtype = None if dtype is None else self._check_dtype(dtype)
+        self.check_finite = check_flag("check_finite", check_finite)
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self.state: dict[str, Any] = {}
         self._cache: Any = None
         self._rank: int | None = None
         self._shape: tuple[int, ...] | None = None
+        self._io_dtype: Any = None
+
+    @property
+    def param_dtype(self) -> Any:
+        """The dtype new parameters and state are created in (``dtype``, or float64)."""
+        return self.xp.float64 if self.dtype is None else self.dtype
 
     # -- protocol --------------------------------------------------------------------------
-    def forward(self, x: Any, *, training: bool = True) -> Any:
-        """Normalize ``x`` of shape ``(N, C)`` or ``(N, C, H, W)``; keep what backward needs."""
-        if not isinstance(training, bool):
-            raise TypeError(f"training must be True or False, got {training!r}")
+    def forward(self, x: Any, *, training: bool = True, check_finite: bool | None = None) -> Any:
+        """Normalize ``x`` of shape ``(N, C)`` or ``(N, C, H, W)``; keep what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            Real floating input; the output has its dtype.
+        training : bool
+            Batch statistics and running-average updates (layers that have them).
+        check_finite : bool or None
+            Refuse ``x`` if it contains NaN or inf (``ValueError``); ``None``: the layer's
+            ``check_finite``. ``False`` skips one pass over ``x``.
+        """
+        check_flag("training", training)
+        if check_finite is None:
+            check_finite = self.check_finite
+        check_flag("check_finite", check_finite)
         x4 = self._check_input(x)
+        if check_finite:
+            self._check_finite(x4)
+        self._io_dtype = x4.dtype
+        self._follow_dtype(x4.dtype)
         self._check_params()
-        y4 = self._forward(x4, training)
-        return self._restore(y4)
+        compute = self._compute_dtype(x4.dtype)
+        with self._params_as(compute):
+            y4 = self._forward(self._as(x4, compute), training)
+        return self._restore(self._as(y4, x4.dtype))
 
     def backward(self, dy: Any) -> Any:
-        """Gradient w.r.t. the last forward's input; fills ``self.grads``."""
+        """Gradient w.r.t. the last forward's input; fills ``self.grads``.
+
+        ``dx`` has the dtype of the last forward's input, ``grads`` that of ``params``.
+        """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         xp = self.xp
@@ -193,7 +337,15 @@ class Normalizer:
                 f"got {tuple(dy.shape)}"
             )
         dy4 = xp.reshape(dy, self._out_shape4) if self._rank == 2 else dy
-        dx4 = self._backward(dy4)
+        io = dy4.dtype if self._io_dtype is None else self._io_dtype
+        compute = self._compute_dtype(io)
+        stored = {k: v.dtype for k, v in self.params.items()}
+        with self._params_as(compute):
+            dx4 = self._backward(self._as(dy4, compute))
+        self.grads = {
+            k: self._as(g, stored[k]) if k in stored else g for k, g in self.grads.items()
+        }
+        dx4 = self._as(dx4, io)
         return xp.reshape(dx4, self._shape) if self._rank == 2 else dx4
 
     __call__ = forward
@@ -217,6 +369,47 @@ class Normalizer:
         return {k: (self.num_channels,) for k in self.params}
 
     # -- shared machinery ------------------------------------------------------------------
+    def _check_dtype(self, dtype: Any) -> Any:
+        xp = self.xp
+        try:
+            floating = xp.isdtype(dtype, "real floating")
+        except (TypeError, ValueError):
+            floating = False
+        if not floating:
+            raise TypeError(
+                f"dtype must be a real floating dtype of the backend (e.g. xp.float32) or None, "
+                f"got {dtype!r}"
+            )
+        return dtype
+
+    def _compute_dtype(self, dtype: Any) -> Any:
+        """float16 is computed in float32 (its sums of squares overflow at 65504)."""
+        return self.xp.float32 if str(dtype) == "float16" else dtype
+
+    def _as(self, a: Any, dtype: Any) -> Any:
+        return a if a.dtype == dtype else self.xp.astype(a, dtype)
+
+    def _follow_dtype(self, dtype: Any) -> None:
+        if self.dtype is not None:
+            return
+        for group in (self.params, self.grads, self.state):
+            for key, value in group.items():
+                group[key] = self._as(value, dtype)
+
+    def _params_as(self, dtype: Any) -> _ParamsAs:
+        return _ParamsAs(self, dtype)
+
+    def _check_finite(self, x: Any) -> None:
+        xp = self.xp
+        finite = xp.isfinite(x)
+        if not bool(xp.all(finite)):
+            bad = int(xp.sum(xp.astype(xp.logical_not(finite), xp.int64)))
+            size = math.prod(x.shape)
+            raise ValueError(
+                f"{type(self).__name__}: x contains NaN or inf ({bad} of {size} elements); "
+                "pass check_finite=False to skip the check"
+            )
+
     def _check_input(self, x: Any) -> Any:
         name = type(self).__name__
         ndim = getattr(x, "ndim", None)
@@ -231,7 +424,16 @@ class Normalizer:
                 f"got shape {tuple(x.shape)}"
             )
         if not self.xp.isdtype(x.dtype, "real floating"):
-            raise TypeError(f"{name}: x must have a real floating dtype, got {x.dtype}")
+            raise TypeError(
+                f"{name}: x must have a real floating dtype, got {x.dtype} (integer input is "
+                "refused: convert it, e.g. with xp.astype(x, xp.float64))"
+            )
+        if self.dtype is not None and x.dtype != self.dtype:
+            raise TypeError(
+                f"{name}: x has dtype {x.dtype} but the layer was built with "
+                f"dtype={self.dtype}; pass x of that dtype, or build the layer with "
+                "dtype=None to follow the input's dtype"
+            )
         self._rank = ndim
         self._shape = tuple(x.shape)
         if ndim == 2:
@@ -262,6 +464,28 @@ class Normalizer:
         return self.xp.reshape(v, (1, v.shape[0], 1, 1))
 
 
+class _ParamsAs:
+    """Within the block, ``params`` are in the compute dtype; afterwards ``params`` and
+    ``state`` are back in their stored dtype (float16 layers compute in float32)."""
+
+    def __init__(self, layer: Normalizer, dtype: Any) -> None:
+        self.layer, self.dtype = layer, dtype
+        self.stored = {k: v.dtype for k, v in layer.params.items()}
+        self.stored_state = {k: v.dtype for k, v in layer.state.items()}
+
+    def __enter__(self) -> None:
+        params = self.layer.params
+        for key in self.stored:  # in place: adapters may hold a reference to the dict
+            params[key] = self.layer._as(params[key], self.dtype)
+
+    def __exit__(self, *exc: Any) -> None:
+        layer = self.layer
+        for group, stored in ((layer.params, self.stored), (layer.state, self.stored_state)):
+            for key, dtype in stored.items():
+                if key in group and group[key].dtype != dtype:
+                    group[key] = layer._as(group[key], dtype)
+
+
 class AffineNormalizer(Normalizer):
     """A normalizer ``y = gamma * z + beta`` with per-channel ``gamma`` and ``beta`` (C,).
 
@@ -272,15 +496,22 @@ class AffineNormalizer(Normalizer):
     rebuilt in the backward pass for the gradient of ``gamma``.
     """
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, affine: bool = True, xp=None):
-        super().__init__(num_channels, xp=xp)
+    def __init__(
+        self,
+        num_channels: int,
+        *,
+        eps: float = 1e-5,
+        affine: bool = True,
+        xp=None,
+        dtype=None,
+        check_finite: bool = True,
+    ):
+        super().__init__(num_channels, xp=xp, dtype=dtype, check_finite=check_finite)
         self.eps = check_eps(eps)
-        if not isinstance(affine, bool):
-            raise TypeError(f"affine must be True or False, got {affine!r}")
-        self.affine = affine
+        self.affine = check_flag("affine", affine)
         if affine:
-            self.params["gamma"] = self.xp.ones(num_channels, dtype=self.xp.float64)
-            self.params["beta"] = self.xp.zeros(num_channels, dtype=self.xp.float64)
+            self.params["gamma"] = self.xp.ones(num_channels, dtype=self.param_dtype)
+            self.params["beta"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
             self.zero_grad()
 
     def _forward(self, x: Any, training: bool) -> Any:

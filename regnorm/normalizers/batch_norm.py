@@ -49,6 +49,11 @@ class BatchNorm(AffineNormalizer):
         Store the unbiased (``ddof=1``) batch variance in ``running_var`` (default, as PyTorch).
     xp : namespace, str or None
         Array backend.
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input; see
+        :mod:`regnorm.normalizers.base`).
+    check_finite : bool
+        Refuse inputs with NaN or inf (``forward(..., check_finite=)`` overrides it).
 
     Attributes
     ----------
@@ -75,8 +80,12 @@ class BatchNorm(AffineNormalizer):
         scale: bool = True,
         unbiased_running: bool = True,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(num_channels, eps=eps, affine=affine, xp=xp)
+        super().__init__(
+            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
+        )
         self.momentum = check_real(
             "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
         )
@@ -88,8 +97,8 @@ class BatchNorm(AffineNormalizer):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.center, self.scale, self.unbiased_running = center, scale, unbiased_running
-        self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.xp.float64)
-        self.state["running_var"] = self.xp.ones(num_channels, dtype=self.xp.float64)
+        self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
+        self.state["running_var"] = self.xp.ones(num_channels, dtype=self.param_dtype)
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         keys = list(self.params) + list(self.state)
@@ -98,6 +107,12 @@ class BatchNorm(AffineNormalizer):
     def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
         if not training:
+            if not bool(xp.all(xp.isfinite(self.state["running_var"]))):
+                raise ValueError(
+                    "BatchNorm: state['running_var'] is not finite (a training batch's variance "
+                    f"exceeded the range of {self.state['running_var'].dtype}); evaluation "
+                    "needs finite running statistics"
+                )
             mean = self._channel(self.state["running_mean"])
             inv_std = 1.0 / xp.sqrt(self._channel(self.state["running_var"]) + self.eps)
             self._cache = ("eval", inv_std)

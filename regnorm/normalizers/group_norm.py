@@ -35,6 +35,10 @@ class GroupNorm(AffineNormalizer):
     affine : bool
         Per-channel ``gamma``, ``beta`` of shape ``(C,)``.
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
     """
 
     def __init__(
@@ -45,8 +49,12 @@ class GroupNorm(AffineNormalizer):
         eps: float = 1e-5,
         affine: bool = True,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(num_channels, eps=eps, affine=affine, xp=xp)
+        super().__init__(
+            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
+        )
         self.num_groups = check_integer("num_groups", num_groups, minimum=1)
         if self.num_channels % self.num_groups:
             raise ValueError(f"num_groups={num_groups} must divide num_channels={num_channels}")

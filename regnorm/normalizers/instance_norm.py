@@ -31,6 +31,10 @@ class InstanceNorm(AffineNormalizer):
     eps : float, > 0
     affine : bool
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
     """
 
     def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:

@@ -23,13 +23,19 @@ output per unit). Because the normalization is affine within a unit, the fused f
     y_{o} = \\frac{(W * x)_{o} - \\mu_U \\sum W_o}{\\sqrt{\\sigma_U^2 + \\epsilon}} + b_o
 
 costs one convolution of ``x`` (kernel ``k``, stride ``s``, padding ``p``) plus the window
-statistics, which come from box sums of the channel sums of ``x`` and ``x^2`` (without
-dropout); the naive composition materializes the ``k^2``-times larger KernelNorm output.
-The fused statistics use ``sigma^2 = E[x^2] - mu^2`` (one pass), whose rounding error is
-``eps (mu^2 + sigma^2) / sigma^2`` relative: fine for normalized activations, worse when
-a window's mean dwarfs its spread. With dropout in training the fused form needs the
+statistics (without dropout): the means from box sums of the channel sums of ``x``, then
+the variances as box sums of the channel sums of ``(x - mu_U)^2``, one kernel offset at a
+time; the naive composition materializes the ``k^2``-times larger KernelNorm output. Both
+forms compute the variance in two passes, so its rounding error is about
+``u (1 + |mu| / sigma)`` relative (``u`` the unit roundoff), not the one-pass
+``u mu^2 / sigma^2`` of ``E[x^2] - mu^2``, which loses every digit when a window's mean
+dwarfs its spread (``0.01 randn + 100``). With dropout in training the fused form needs the
 per-unit masks, hence the unfolded units, for the statistics (only the convolution stays
 fused).
+
+Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics of each
+sample are computed on ``x / s``, ``s`` the sample's max-abs, as in
+:func:`~regnorm.normalizers.base.standardize_factors`.
 """
 
 from __future__ import annotations
@@ -39,7 +45,14 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_integer, check_real, normalize_rng
-from .base import Normalizer, check_eps
+from .base import (
+    Normalizer,
+    check_eps,
+    inverse_std,
+    max_abs_unit,
+    overflow_allowed,
+    squares_overflow,
+)
 from .convolution import (
     conv2d,
     conv2d_channels_last,
@@ -74,6 +87,20 @@ class _WindowNormalization:
             return None
         keep = self.rng.random(units_shape) >= self.dropout
         return self.xp.asarray(keep.astype(np.float64) / (1.0 - self.dropout))
+
+    def _typed_mask(self, units_shape: tuple[int, ...], training: bool, dtype: Any) -> Any:
+        mask = self._mask(units_shape, training)
+        return mask if mask is None or mask.dtype == dtype else self.xp.astype(mask, dtype)
+
+    def _sample_unit(self, x: Any, var: Any) -> Any:
+        """None where the plain statistics are safe, else each sample's max-abs (N, 1, 1, 1)."""
+        return max_abs_unit(x, (1, 2, 3)) if squares_overflow(var) else None
+
+    def _unscale(self, du: Any, unit: Any) -> Any:
+        """The input gradient from the gradient w.r.t. the scaled input ``x / unit``."""
+        if unit is None:
+            return du
+        return du * (1.0 / self.xp.reshape(unit, (unit.shape[0], 1, 1, 1, 1, 1)))
 
     def _unit_statistics(self, units: Any, mask: Any) -> tuple[Any, Any]:
         xp = self.xp
@@ -118,6 +145,10 @@ class KernelNorm(_WindowNormalization, Normalizer):
     rng : seed or Generator, optional
         Draws the dropout masks.
     xp : namespace, str or None
+    dtype : floating dtype or None
+        ``None``: any floating input; a dtype: inputs must have it.
+    check_finite : bool
+        Refuse inputs with NaN or inf.
 
     Notes
     -----
@@ -138,8 +169,10 @@ class KernelNorm(_WindowNormalization, Normalizer):
         num_channels: int | None = None,
         rng: Any = None,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        Normalizer.__init__(self, num_channels, xp=xp)
+        Normalizer.__init__(self, num_channels, xp=xp, dtype=dtype, check_finite=check_finite)
         self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
 
     def _forward(self, x: Any, training: bool) -> Any:
@@ -149,21 +182,28 @@ class KernelNorm(_WindowNormalization, Normalizer):
         oh, ow = output_size((h, w), k, s, self.padding)
         x_pad = pad2d(x, self.padding)
         units = extract_windows(x_pad, k, s)  # (N, C, k, k, OH, OW)
-        mask = self._mask(tuple(units.shape), training)
-        mean, var = self._unit_statistics(units, mask)
-        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        mask = self._typed_mask(tuple(units.shape), training, x.dtype)
+        with overflow_allowed():
+            mean, var = self._unit_statistics(units, mask)
+        unit = self._sample_unit(x, var)
+        unit6 = None
+        if unit is not None:
+            unit6 = xp.reshape(unit, (n, 1, 1, 1, 1, 1))
+            units = units / unit6
+            mean, var = self._unit_statistics(units, mask)
+        inv_std = inverse_std(var, self.eps, unit6)
         z = (units - mean) * inv_std
-        self._cache = (units, mean, inv_std, mask, tuple(x_pad.shape[2:]))
+        self._cache = (units, mean, inv_std, mask, tuple(x_pad.shape[2:]), unit)
         # tile the units: (N, C, OH, k, OW, k) -> (N, C, k OH, k OW)
         z = xp.permute_dims(z, (0, 1, 4, 2, 5, 3))
         return xp.reshape(z, (n, c, oh * k, ow * k))
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp
-        units, mean, inv_std, mask, padded = self._cache
+        units, mean, inv_std, mask, padded, unit = self._cache
         n, c, k, _, oh, ow = units.shape
         dz = xp.permute_dims(xp.reshape(dy, (n, c, oh, k, ow, k)), (0, 1, 3, 5, 2, 4))
-        du = self._unit_backward(dz, units, mean, inv_std, mask)
+        du = self._unscale(self._unit_backward(dz, units, mean, inv_std, mask), unit)
         return self._crop(fold_windows(du, padded, self.stride))
 
     def __repr__(self) -> str:
@@ -193,6 +233,10 @@ class KNConv(_WindowNormalization, Normalizer):
     rng : seed or Generator, optional
         Draws the initial weights (He normal, std ``sqrt(2 / (C k^2))``) and dropout masks.
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
 
     Attributes
     ----------
@@ -216,8 +260,10 @@ class KNConv(_WindowNormalization, Normalizer):
         fused: bool = True,
         rng: Any = None,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        Normalizer.__init__(self, in_channels, xp=xp)
+        Normalizer.__init__(self, in_channels, xp=xp, dtype=dtype, check_finite=check_finite)
         self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
         self.out_channels = check_integer("out_channels", out_channels, minimum=1)
         for name, flag in (("bias", bias), ("fused", fused)):
@@ -228,9 +274,9 @@ class KNConv(_WindowNormalization, Normalizer):
         fan_in = in_channels * k * k
         w = self.rng.standard_normal((self.out_channels, in_channels, k, k)) * np.sqrt(2 / fan_in)
         xp = self.xp
-        self.params["weight"] = xp.asarray(w)
+        self.params["weight"] = xp.asarray(w, dtype=self.param_dtype)
         if bias:
-            self.params["bias"] = xp.zeros(self.out_channels, dtype=xp.float64)
+            self.params["bias"] = xp.zeros(self.out_channels, dtype=self.param_dtype)
         self.zero_grad()
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -256,14 +302,16 @@ class KNConv(_WindowNormalization, Normalizer):
         weight = self.params["weight"]
         x_pad = pad2d(x, p)
         units_shape = (n, c, k, k, oh, ow)
-        mask = self._mask(units_shape, training)
+        mask = self._typed_mask(units_shape, training, x.dtype)
         if self.fused:
-            if mask is None:
-                mean, var = self._box_statistics(x_pad, oh, ow)
-            else:
-                mean, var = self._unit_statistics(extract_windows(x_pad, k, s), mask)
-                mean, var = mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
-            inv_std = 1.0 / xp.sqrt(var + self.eps)  # (N, OH, OW)
+            with overflow_allowed():
+                mean, var = self._window_statistics(x_pad, mask, oh, ow)
+            unit = self._sample_unit(x, var)
+            if unit is not None:
+                x_pad = x_pad / unit
+                mean, var = self._window_statistics(x_pad, mask, oh, ow)
+            unit3 = None if unit is None else xp.reshape(unit, (n, 1, 1))
+            inv_std = inverse_std(var, self.eps, unit3)  # (N, OH, OW)
             # channels-last and in place: one full-size temporary (the outer product)
             y = conv2d_channels_last(x_pad, weight, s)  # (N, OH, OW, C_out), fresh
             y -= mean[:, :, :, None] * xp.sum(weight, axis=(1, 2, 3))
@@ -275,35 +323,57 @@ class KNConv(_WindowNormalization, Normalizer):
             inv6 = inv_std[:, None, None, None, :, :]
         else:
             units = extract_windows(x_pad, k, s)
-            mean6, var6 = self._unit_statistics(units, mask)
-            inv6 = 1.0 / xp.sqrt(var6 + self.eps)
+            with overflow_allowed():
+                mean6, var6 = self._unit_statistics(units, mask)
+            unit = self._sample_unit(x, var6)
+            if unit is not None:
+                x_pad = x_pad / unit
+                units = extract_windows(x_pad, k, s)
+                mean6, var6 = self._unit_statistics(units, mask)
+            unit6 = None if unit is None else xp.reshape(unit, (n, 1, 1, 1, 1, 1))
+            inv6 = inverse_std(var6, self.eps, unit6)
             z = xp.permute_dims((units - mean6) * inv6, (0, 1, 4, 2, 5, 3))
             y = conv2d(xp.reshape(z, (n, c, oh * k, ow * k)), weight, stride=k)
             if self.bias:
                 y = y + self.params["bias"][None, :, None, None]
-        self._cache = (x_pad, mean6, inv6, mask)
+        self._cache = (x_pad, mean6, inv6, mask, unit)
         return y
 
+    def _window_statistics(self, x_pad: Any, mask: Any, oh: int, ow: int) -> tuple[Any, Any]:
+        """Window mean and biased variance, ``(N, OH, OW)``: box sums without dropout, the
+        dropped-out units with it."""
+        if mask is None:
+            return self._box_statistics(x_pad, oh, ow)
+        mean, var = self._unit_statistics(
+            extract_windows(x_pad, self.kernel_size, self.stride), mask
+        )
+        return mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
+
     def _box_statistics(self, x_pad: Any, oh: int, ow: int) -> tuple[Any, Any]:
-        """Window mean and biased variance from box sums of channel sums of x and x^2."""
+        """Window mean and biased variance in two passes, one kernel offset at a time: box
+        sums of the channel sums of ``x``, then of ``(x - mu_U)^2``."""
         xp = self.xp
         k, s = self.kernel_size, self.stride
         s1 = xp.sum(x_pad, axis=1)
-        s2 = xp.sum(x_pad * x_pad, axis=1)
-        box1 = box2 = None
+        box1 = None
         for i in range(k):
             for j in range(k):
-                si = slice(i, i + s * (oh - 1) + 1, s)
-                sj = slice(j, j + s * (ow - 1) + 1, s)
+                si, sj = slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s)
                 box1 = s1[:, si, sj] if box1 is None else box1 + s1[:, si, sj]
-                box2 = s2[:, si, sj] if box2 is None else box2 + s2[:, si, sj]
         m = x_pad.shape[1] * k * k
         mean = box1 / m
-        return mean, xp.clip(box2 / m - mean * mean, min=0.0)
+        box2 = None
+        for i in range(k):
+            for j in range(k):
+                si, sj = slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s)
+                dev = x_pad[:, :, si, sj] - mean[:, None, :, :]
+                term = xp.sum(dev * dev, axis=1)
+                box2 = term if box2 is None else box2 + term
+        return mean, box2 / m
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp
-        x_pad, mean, inv_std, mask = self._cache
+        x_pad, mean, inv_std, mask, unit = self._cache
         k, s = self.kernel_size, self.stride
         weight = self.params["weight"]
         if self.bias:
@@ -312,7 +382,7 @@ class KNConv(_WindowNormalization, Normalizer):
         z = (units - mean) * inv_std
         self.grads["weight"] = xp.tensordot(dy, z, axes=([0, 2, 3], [0, 4, 5]))
         dz = xp.permute_dims(xp.tensordot(dy, weight, axes=([1], [0])), (0, 3, 4, 5, 1, 2))
-        du = self._unit_backward(dz, units, mean, inv_std, mask)
+        du = self._unscale(self._unit_backward(dz, units, mean, inv_std, mask), unit)
         return self._crop(fold_windows(du, tuple(x_pad.shape[2:]), s))
 
     def __repr__(self) -> str:

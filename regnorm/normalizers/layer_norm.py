@@ -28,6 +28,10 @@ class LayerNorm(AffineNormalizer):
     eps : float, > 0
     affine : bool
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
     """
 
     def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._validation import check_real_array
 from .base import AffineNormalizer
 
 __all__ = ["PopulationNorm"]
@@ -32,6 +33,10 @@ class PopulationNorm(AffineNormalizer):
     eps : float, > 0
     affine : bool
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
     """
 
     def __init__(
@@ -43,8 +48,12 @@ class PopulationNorm(AffineNormalizer):
         eps: float = 1e-5,
         affine: bool = True,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(num_channels, eps=eps, affine=affine, xp=xp)
+        super().__init__(
+            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
+        )
         xp = self.xp
         self.state["mean"] = self._stat("mean", mean, 0.0)
         self.state["var"] = self._stat("var", var, 1.0)
@@ -54,8 +63,8 @@ class PopulationNorm(AffineNormalizer):
     def _stat(self, name: str, value: Any, default: float) -> Any:
         xp = self.xp
         if value is None:
-            return xp.full(self.num_channels, default, dtype=xp.float64)
-        arr = xp.asarray(value, dtype=xp.float64)
+            return xp.full(self.num_channels, default, dtype=self.param_dtype)
+        arr = xp.asarray(check_real_array(name, value), dtype=self.param_dtype)
         if tuple(arr.shape) != (self.num_channels,):
             raise ValueError(
                 f"{name} must have shape (num_channels,) = ({self.num_channels},), "

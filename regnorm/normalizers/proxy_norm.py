@@ -175,6 +175,10 @@ class ProxyNorm(AffineNormalizer):
         Rescale the quantiles to variance 1 (the reference does not: variance 0.99360).
     eps : float, > 0
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
 
     Attributes
     ----------
@@ -193,8 +197,12 @@ class ProxyNorm(AffineNormalizer):
         standardize_quantiles: bool = False,
         eps: float = 1e-5,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(num_channels, eps=eps, affine=True, xp=xp)
+        super().__init__(
+            num_channels, eps=eps, affine=True, xp=xp, dtype=dtype, check_finite=check_finite
+        )
         if isinstance(activation, str):
             check_choice("activation", activation, tuple(ACTIVATIONS))
             self.phi, self.dphi = ACTIVATIONS[activation](self.xp)
@@ -234,9 +242,9 @@ class ProxyNorm(AffineNormalizer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if self.proxy == "closed_form":
             out = _relu_moments_with_derivatives(to_numpy(gamma), to_numpy(beta))
-            m, v, *derivs = (xp.asarray(o) for o in out)
+            m, v, *derivs = (xp.asarray(o, dtype=gamma.dtype) for o in out)
             return m, v, tuple(derivs)
-        z = self._quantiles  # (Q,)
+        z = xp.astype(self._quantiles, gamma.dtype)  # (Q,)
         u = gamma[:, None] * z[None, :] + beta[:, None]  # (C, Q)
         f, df = self.phi(u), self.dphi(u)
         m = xp.mean(f, axis=1)

@@ -14,9 +14,16 @@ article 000, instead of being recomputed:
 .. math::
 
     \\mu_{ln} = \\operatorname{mean}_C \\mu_{in}, \\quad
-    \\sigma^2_{ln} = \\operatorname{mean}_C(\\sigma^2_{in} + \\mu_{in}^2) - \\mu_{ln}^2,
+    \\sigma^2_{ln} = \\operatorname{mean}_C(\\sigma^2_{in} + \\mu_{in}^2) - \\mu_{ln}^2
+    = \\operatorname{mean}_C\\big(\\sigma^2_{in} + (\\mu_{in} - \\mu_{ln})^2\\big),
 
-and the same over ``N`` for BN. One-hot weights reduce SN to IN, LN or BN.
+and the same over ``N`` for BN. One-hot weights reduce SN to IN, LN or BN. The second form
+(the law of total variance) is the one computed: the first, the article's, is a difference of
+second moments whose rounding error is ``u mu^2 / sigma^2`` relative (``u`` the unit
+roundoff), every digit for ``0.01 randn + 100`` in float32; the second has no cancellation.
+Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics are
+computed on ``x / s`` with ``s`` the max-abs of the whole input (the three kinds of statistics
+must share one unit), as in :func:`~regnorm.normalizers.base.standardize_factors`.
 
 Evaluation (``training=False``): the IN and LN statistics are still those of the input; the
 BN statistics are either the moving averages (``eval_mode="moving_average"``, updated like
@@ -33,7 +40,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._validation import check_choice, check_real
-from .base import AffineNormalizer
+from .base import (
+    AffineNormalizer,
+    inverse_std,
+    max_abs_unit,
+    overflow_allowed,
+    squares_overflow,
+)
 
 __all__ = ["SwitchableNorm"]
 
@@ -58,6 +71,10 @@ class SwitchableNorm(AffineNormalizer):
         Which BN statistics evaluation uses.
     affine : bool
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
 
     Attributes
     ----------
@@ -80,21 +97,26 @@ class SwitchableNorm(AffineNormalizer):
         eval_mode: str = "moving_average",
         affine: bool = True,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(num_channels, eps=eps, affine=affine, xp=xp)
+        super().__init__(
+            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
+        )
         xp = self.xp
         self.momentum = check_real(
             "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
         )
         self.eval_mode = check_choice("eval_mode", eval_mode, ("moving_average", "batch_average"))
-        self.params["mean_logits"] = xp.ones(3, dtype=xp.float64)
-        self.params["var_logits"] = xp.ones(3, dtype=xp.float64)
+        dt = self.param_dtype
+        self.params["mean_logits"] = xp.ones(3, dtype=dt)
+        self.params["var_logits"] = xp.ones(3, dtype=dt)
         self.zero_grad()
         c = num_channels
-        self.state["running_mean"] = xp.zeros(c, dtype=xp.float64)
-        self.state["running_var"] = xp.ones(c, dtype=xp.float64)
-        self.state["average_mean"] = xp.full(c, float("nan"), dtype=xp.float64)
-        self.state["average_var"] = xp.full(c, float("nan"), dtype=xp.float64)
+        self.state["running_mean"] = xp.zeros(c, dtype=dt)
+        self.state["running_var"] = xp.ones(c, dtype=dt)
+        self.state["average_mean"] = xp.full(c, float("nan"), dtype=dt)
+        self.state["average_var"] = xp.full(c, float("nan"), dtype=dt)
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {k: (self.num_channels,) for k in list(self.params) + list(self.state)}
@@ -121,16 +143,27 @@ class SwitchableNorm(AffineNormalizer):
         mu_in = xp.mean(x, axis=(2, 3), keepdims=True)
         xc = x - mu_in
         var_in = xp.mean(xc * xc, axis=(2, 3), keepdims=True)
-        second = var_in + mu_in * mu_in
-        mu_ln = xp.mean(mu_in, axis=1, keepdims=True)
-        var_ln = xp.mean(second, axis=1, keepdims=True) - mu_ln * mu_ln
-        mu_bn = xp.mean(mu_in, axis=0, keepdims=True)
-        var_bn = xp.mean(second, axis=0, keepdims=True) - mu_bn * mu_bn
-        return {"in": (mu_in, var_in), "ln": (mu_ln, var_ln), "bn": (mu_bn, var_bn)}
+        stats = {"in": (mu_in, var_in)}
+        for name, axis in (("ln", 1), ("bn", 0)):
+            mu = xp.mean(mu_in, axis=axis, keepdims=True)
+            dev = mu_in - mu
+            stats[name] = (mu, xp.mean(var_in + dev * dev, axis=axis, keepdims=True))
+        return stats
+
+    def _scaled_statistics(self, x: Any) -> tuple[Any, dict[str, tuple[Any, Any]], Any]:
+        """``(x / s, statistics of x / s, s)``, with ``s = None`` (no scaling) unless squares
+        overflow, else the max-abs of ``x`` (shape (1, 1, 1, 1))."""
+        with overflow_allowed():
+            stats = self.statistics(x)
+        if not any(squares_overflow(v) for _, v in stats.values()):
+            return x, stats, None
+        unit = max_abs_unit(x, (0, 1, 2, 3))
+        xs = x / unit
+        return xs, self.statistics(xs), unit
 
     def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
-        stats = self.statistics(x)
+        x, stats, unit = self._scaled_statistics(x)
         n, c, h, w = x.shape
         if training:
             m = n * h * w
@@ -140,6 +173,9 @@ class SwitchableNorm(AffineNormalizer):
                     f"(N*H*W >= 2), got input shape {tuple(x.shape)}"
                 )
             mu_bn, var_bn = stats["bn"]
+            if unit is not None:
+                with overflow_allowed():  # inf where sigma_BN^2 is beyond the dtype's range
+                    mu_bn, var_bn = mu_bn * unit, (var_bn * unit) * unit
             mom = self.momentum
             self.state["running_mean"] = (1 - mom) * self.state["running_mean"] + mom * xp.reshape(
                 mu_bn, (c,)
@@ -152,21 +188,29 @@ class SwitchableNorm(AffineNormalizer):
             mu_bn = self._channel(self.state[f"{prefix}_mean"])
             var_bn = self._channel(self.state[f"{prefix}_var"])
             if not bool(xp.all(xp.isfinite(var_bn))):
-                raise RuntimeError(
-                    "eval_mode='batch_average' needs compute_batch_average(batches) first"
+                if prefix == "average" and bool(xp.any(xp.isnan(var_bn))):
+                    raise RuntimeError(
+                        "eval_mode='batch_average' needs compute_batch_average(batches) first"
+                    )
+                raise ValueError(
+                    f"SwitchableNorm: state['{prefix}_var'] is not finite (a training batch's "
+                    "variance exceeded the range of its dtype); evaluation needs finite BN "
+                    "statistics"
                 )
+            if unit is not None:
+                mu_bn, var_bn = mu_bn / unit, (var_bn / unit) / unit
             stats["bn"] = (mu_bn, var_bn)
         wm, wv = self.mean_weights, self.var_weights
         mu = sum(wm[k] * stats[name][0] for k, name in enumerate(COMPONENTS))
         var = sum(wv[k] * stats[name][1] for k, name in enumerate(COMPONENTS))
-        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        inv_std = inverse_std(var, self.eps, unit)
         xc = x - mu
-        self._cache = (x, stats, mu, inv_std, training)
+        self._cache = (x, stats, mu, inv_std, training, unit)
         return xc, inv_std
 
     def _normalize_backward(self, dz: Any) -> Any:
         xp = self.xp
-        x, stats, mu, s, training = self._cache
+        x, stats, mu, s, training, unit = self._cache
         n, c, h, w = x.shape
         xc = x - mu
         dmu = -xp.sum(dz * s, axis=(2, 3), keepdims=True)  # (N, C, 1, 1)
@@ -185,13 +229,15 @@ class SwitchableNorm(AffineNormalizer):
             mu_k = stats[name][0]
             dmu_k = wm[k] * xp.sum(dmu, axis=axis, keepdims=True)
             dvar_k = wv[k] * xp.sum(dvar, axis=axis, keepdims=True)
-            # var_k = mean(var_in + mu_in^2) - mu_k^2 ; mu_k = mean(mu_in)
+            # var_k = mean(var_in + (mu_in - mu_k)^2), mu_k = mean(mu_in); the mu_k
+            # dependence of var_k drops out because mean(mu_in - mu_k) = 0
             dvar_in = dvar_in + dvar_k / count
-            dmu_in = dmu_in + dvar_k * 2.0 * mu_in / count
-            dmu_k = dmu_k - 2.0 * mu_k * dvar_k
+            dmu_in = dmu_in + dvar_k * 2.0 * (mu_in - mu_k) / count
             dmu_in = dmu_in + dmu_k / count
         xc_in = x - mu_in
-        return dz * s + dmu_in / (h * w) + dvar_in * 2.0 * xc_in / (h * w)
+        dx = dz * s + dmu_in / (h * w) + dvar_in * 2.0 * xc_in / (h * w)
+        # z is homogeneous of degree 0 in x: d z / d x = (d z / d(x/s)) / s
+        return dx if unit is None else dx * (1.0 / unit)
 
     def compute_batch_average(self, batches: Iterable[Any]) -> None:
         """Set the batch-average BN statistics: the mean over ``batches`` of each batch's

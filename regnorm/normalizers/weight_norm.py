@@ -38,6 +38,10 @@ class WeightNorm(Normalizer):
     rng : seed or Generator, optional
         Draws the initial directions ``w ~ N(0, 1)`` (the scale of ``w`` does not matter).
     xp : namespace, str or None
+    dtype : floating dtype or None
+        Of the parameters and state (``None``: follow the input).
+    check_finite : bool
+        Refuse inputs with NaN or inf.
 
     Attributes
     ----------
@@ -54,18 +58,20 @@ class WeightNorm(Normalizer):
         bias: bool = True,
         rng: Any = None,
         xp: Any = None,
+        dtype: Any = None,
+        check_finite: bool = True,
     ) -> None:
-        super().__init__(in_channels, xp=xp)
+        super().__init__(in_channels, xp=xp, dtype=dtype, check_finite=check_finite)
         self.out_channels = check_integer("out_channels", out_channels, minimum=1)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.bias = bias
         w = normalize_rng(rng).standard_normal((self.out_channels, self.num_channels))
-        xp = self.xp
-        self.params["w"] = xp.asarray(w, dtype=xp.float64)
-        self.params["nu"] = xp.ones(self.out_channels, dtype=xp.float64)
+        xp, dt = self.xp, self.param_dtype
+        self.params["w"] = xp.asarray(w, dtype=dt)
+        self.params["nu"] = xp.ones(self.out_channels, dtype=dt)
         if bias:
-            self.params["b"] = xp.zeros(self.out_channels, dtype=xp.float64)
+            self.params["b"] = xp.zeros(self.out_channels, dtype=dt)
         self.zero_grad()
 
     @property
