@@ -6,14 +6,30 @@ the analytic value, the numerical (Monte-Carlo or exact-numeric) estimate with i
 error, the z-score, and a verdict:
 
 ``holds``
-    ``|z| <= z_bound`` (statistical), or agreement within the stated tolerance (deterministic).
+    ``|z| <= bound`` (statistical), or agreement within the stated tolerance (deterministic).
 ``deviates``
     the estimate differs from the analytic value by more than its error allows; the record's
     note gives the measured deviation. A deviation is a *result* (e.g. first-order theory
     failing at small M), never something to tune away.
+``not resolved``
+    the measurement cannot decide: several mutually exclusive candidates survive at one point
+    (:func:`judge_candidates`), or an ordering's interval straddles its margin
+    (:func:`ordering_record`).
 ``open``
     there is no analytic prediction to compare with (the claim is unsettled, and the record
     carries the measurement that bears on it).
+
+The bound of a statistical verdict is the Student-t quantile with the record's degrees of
+freedom at the false-alarm rate :data:`FALSE_ALARM` of ``|z| <= 5`` for a normal ``z``: a mean
+over a handful of replicates is a t variable, and judging it as normal makes its verdicts
+look sharper than they are. Each record carries its interval (``low``, ``high``) and the
+smallest difference it resolves (``resolvable``, the interval's half width).
+
+Every record has a *kind* (:data:`KINDS`): ``exact`` (a closed form claimed exactly),
+``asymptotic`` (a law claimed as ``M`` or ``N`` grows: judged against the exact value where
+one exists, see :func:`asymptotic_record`), ``identity`` (true by construction: a check of
+the code, not evidence for the claim), ``ordering`` (one method better than another) and
+``open``.
 
 Checks live next to the code that measures them (``simulations``, ``derivations``) and
 register themselves with :func:`claim` when their module is imported; this module never
@@ -32,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -40,27 +56,48 @@ import numpy as np
 from ._validation import check_choice, check_integer
 
 __all__ = [
+    "ASYMPTOTIC_RTOL",
     "CATALOGUE",
     "DEFAULT_Z_BOUND",
+    "FALSE_ALARM",
+    "KINDS",
     "VERDICTS",
     "CheckContext",
     "Claim",
     "ClaimRecord",
     "claim",
+    "asymptotic_record",
     "deterministic_record",
+    "identity_record",
+    "judge_candidates",
     "open_record",
+    "ordering_record",
     "records_to_frame",
     "registered",
     "resolve_ids",
     "run_claims",
     "statistical_record",
+    "t_bound",
 ]
 
 #: |z| bound for a statistical "holds" verdict: a correct formula fails it with probability
 #: about 6e-7 per record, so a failing record is a finding, not bad luck.
 DEFAULT_Z_BOUND = 5.0
 
-VERDICTS = ("holds", "deviates", "open")
+#: Two-sided false-alarm rate of a statistical verdict: that of ``|z| <= DEFAULT_Z_BOUND``
+#: for a normal ``z``; with few degrees of freedom the bound is the t quantile at this rate.
+FALSE_ALARM = math.erfc(DEFAULT_Z_BOUND / math.sqrt(2.0))
+
+VERDICTS = ("holds", "deviates", "not resolved", "open")
+
+KINDS = ("exact", "asymptotic", "identity", "ordering", "open")
+
+#: Relative tolerance within which an asymptotic law "holds" against the exact value at one
+#: parameter point. A first-order law is an approximation, so its verdict needs a stated
+#: accuracy: 5% is about the width of a plotted marker on the log-log figures the laws are
+#: read from, so "holds" means "indistinguishable from the exact curve by eye" and the
+#: deterministic boundary (the first M where it holds) does not move with the budget.
+ASYMPTOTIC_RTOL = 0.05
 
 #: One-line statements of THEORY.md's claims; the ids are the toolkit's ids.
 CATALOGUE: dict[str, str] = {
@@ -119,9 +156,16 @@ class ClaimRecord:
     z : float or None
         ``(numeric - analytic) / stderr`` (None where undefined).
     verdict : str
-        ``holds``, ``deviates`` or ``open``.
+        One of :data:`VERDICTS`.
     note : str
         What the numbers mean: the measured deviation, the convention used, caveats.
+    kind : str
+        One of :data:`KINDS`; an ``identity`` is not evidence for the claim.
+    low, high : float or None
+        The interval the verdict was judged on (None where there is none).
+    resolvable : float or None
+        The smallest difference from ``analytic`` (or from the margin) the measurement
+        resolves: the interval's half width, or the tolerance of a deterministic comparison.
     """
 
     id: str
@@ -134,18 +178,49 @@ class ClaimRecord:
     z: float | None
     verdict: str
     note: str = ""
+    kind: str = "exact"
+    low: float | None = None
+    high: float | None = None
+    resolvable: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("verdict", self.verdict, VERDICTS)
+        check_choice("kind", self.kind, KINDS)
         if self.id not in CATALOGUE:
             raise ValueError(f"claim id {self.id!r} is not in THEORY.md's catalogue (C1..C22)")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def evidence(self) -> bool:
+        """Whether the record bears on the claim (an identity checks the code only)."""
+        return self.kind != "identity"
+
 
 def _float_or_none(x: Any) -> float | None:
     return None if x is None else float(x)
+
+
+def t_bound(dof: int | None, z_bound: float = DEFAULT_Z_BOUND) -> float:
+    r"""The |t| bound for ``dof`` degrees of freedom at the false-alarm rate of ``|z| <= z_bound``.
+
+    .. math:: b = F^{-1}_{t_\nu}\left(1 - \tfrac{\alpha}{2}\right), \quad
+              \alpha = 2\,\Phi(-z_\mathrm{bound})
+
+    ``dof=None`` means a normal estimate (a Monte-Carlo mean over many trials): ``z_bound``.
+    At ``z_bound = 5`` the bound is 1321 for 2 degrees of freedom, 56.8 for 4, 12.4 for 9 and
+    5.03 for 1000.
+    """
+    z_bound = float(z_bound)
+    if not (z_bound > 0 and math.isfinite(z_bound)):
+        raise ValueError(f"z_bound must be a positive finite number, got {z_bound!r}")
+    if dof is None:
+        return z_bound
+    dof = check_integer("dof", dof, minimum=1)
+    from scipy import stats
+
+    return float(stats.t.isf(math.erfc(z_bound / math.sqrt(2.0)) / 2.0, dof))
 
 
 def statistical_record(
@@ -155,35 +230,166 @@ def statistical_record(
     analytic: float,
     numeric: float,
     stderr: float,
+    dof: int | None = None,
     z_bound: float = DEFAULT_Z_BOUND,
+    kind: str = "exact",
     note: str = "",
     statement: str | None = None,
     source: str = "",
 ) -> ClaimRecord:
-    """A record comparing a Monte-Carlo estimate with a closed form by its z-score.
+    """A record comparing an estimate with a closed form by its z-score.
 
-    ``holds`` if ``|z| <= z_bound``; otherwise ``deviates`` and the note gains the measured
-    deviation (absolute and relative). ``stderr`` must be positive: an estimate without an
-    error bar is not a statistical comparison (use :func:`deterministic_record`).
+    ``holds`` if ``|z| <= t_bound(dof, z_bound)``; otherwise ``deviates`` and the note gains
+    the measured deviation (absolute and relative). ``dof`` is the degrees of freedom of
+    ``stderr`` (``n - 1`` for a mean over ``n`` replicates; None for a Monte-Carlo mean over
+    many trials). The record's interval is ``numeric +- bound * stderr`` and ``resolvable``
+    its half width. ``stderr`` must be positive: an estimate without an error bar is not a
+    statistical comparison (use :func:`deterministic_record`).
+
+    A ``kind="asymptotic"`` record judged this way (no exact value to judge it against) is a
+    verdict at its Monte-Carlo budget: the note says so, since more trials move the boundary
+    between "holds" and "deviates".
     """
     analytic, numeric, stderr = float(analytic), float(numeric), float(stderr)
     if not (stderr > 0 and math.isfinite(stderr)):
         raise ValueError(f"stderr must be a positive finite number, got {stderr!r}")
+    if not (math.isfinite(analytic) and math.isfinite(numeric)):
+        raise ValueError(
+            f"analytic and numeric must be finite, got analytic={analytic!r}, numeric={numeric!r}"
+        )
+    bound = t_bound(dof, z_bound)
     z = (numeric - analytic) / stderr
-    verdict = "holds" if abs(z) <= z_bound else "deviates"
-    deviation = _deviation_note(analytic, numeric)
-    note = "; ".join(s for s in (note, deviation if verdict == "deviates" else "") if s)
+    verdict = "holds" if abs(z) <= bound else "deviates"
+    half = bound * stderr
+    parts = [note, f"interval [{numeric - half:.5g}, {numeric + half:.5g}] (|t| <= {bound:.3g})"]
+    if verdict == "deviates":
+        parts.append(_deviation_note(analytic, numeric))
+    if kind == "asymptotic":
+        parts.append("verdict at this Monte-Carlo budget (no exact value to judge against)")
     return ClaimRecord(
         id=id,
         statement=statement or CATALOGUE.get(id, ""),
         source=source,
-        params=dict(params, z_bound=z_bound),
+        params=dict(params, z_bound=z_bound, dof=dof, bound=bound),
         analytic=analytic,
         numeric=numeric,
         stderr=stderr,
         z=z,
         verdict=verdict,
-        note=note,
+        note="; ".join(s for s in parts if s),
+        kind=kind,
+        low=numeric - half,
+        high=numeric + half,
+        resolvable=half,
+    )
+
+
+def judge_candidates(records: Sequence[ClaimRecord]) -> list[ClaimRecord]:
+    """Verdicts for mutually exclusive candidates measured at one point.
+
+    ``records`` are statistical records of the same measurement against competing closed
+    forms (at most one can be right). A candidate whose record deviates is *rejected*; if
+    exactly one survives it *holds*; if more than one survives, each survivor is ``not
+    resolved`` (the measurement cannot tell them apart). Every note names the rejected and the
+    surviving candidates, by the ``candidate`` entry of each record's params.
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("judge_candidates needs at least one record, got none")
+    names = []
+    for r in records:
+        if "candidate" not in r.params:
+            raise ValueError(f"each record needs a 'candidate' param; {r.id} {r.params} has none")
+        if r.verdict not in ("holds", "deviates"):
+            raise ValueError(f"candidate records must be judged, got verdict {r.verdict!r}")
+        names.append(str(r.params["candidate"]))
+    rejected = [n for n, r in zip(names, records, strict=True) if r.verdict == "deviates"]
+    survivors = [n for n, r in zip(names, records, strict=True) if r.verdict == "holds"]
+    summary = (
+        f"candidates rejected: {', '.join(rejected) or 'none'}; supported: "
+        f"{', '.join(survivors) or 'none'}"
+        + ("; more than one survives: not resolved" if len(survivors) > 1 else "")
+    )
+    out = []
+    for r in records:
+        verdict = "not resolved" if r.verdict == "holds" and len(survivors) > 1 else r.verdict
+        out.append(replace(r, verdict=verdict, note="; ".join(s for s in (r.note, summary) if s)))
+    return out
+
+
+def ordering_record(
+    id: str,
+    params: Mapping[str, Any],
+    *,
+    diff: float,
+    stderr: float,
+    dof: int,
+    claimed: str,
+    margin: float = 0.0,
+    level: float = 0.95,
+    what: str = "difference",
+    note: str = "",
+    statement: str | None = None,
+    source: str = "",
+) -> ClaimRecord:
+    """A record for an ordering claim on a paired difference ``diff`` (``a - b``).
+
+    ``claimed`` is ``"negative"`` (``a < b``), ``"positive"`` (``a > b``) or ``"nonpositive"``
+    (``a`` at least as good as ``b``: ``a - b <= margin``, with a stated ``margin > 0``: an
+    interval that merely contains 0 is no evidence of "as good as"). With the ``level``
+    Student-t interval ``[low, high]`` of ``diff`` (``dof`` degrees of freedom):
+
+    * negative: holds if ``high < 0``, deviates if ``low > 0``;
+    * positive: holds if ``low > 0``, deviates if ``high < 0``;
+    * nonpositive: holds if ``high <= margin``, deviates if ``low > margin``;
+
+    and ``not resolved`` otherwise (the interval straddles 0 or the margin).
+    """
+    check_choice("claimed", claimed, ("negative", "positive", "nonpositive"))
+    diff, stderr, margin = float(diff), float(stderr), float(margin)
+    if not (stderr >= 0 and math.isfinite(stderr) and math.isfinite(diff)):
+        raise ValueError(f"diff and stderr must be finite, stderr >= 0; got {diff!r}, {stderr!r}")
+    if claimed == "nonpositive" and not margin > 0:
+        raise ValueError(
+            f"margin must be positive for claimed='nonpositive' (at least as good as), "
+            f"got {margin!r}"
+        )
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    dof = check_integer("dof", dof, minimum=1)
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * stderr
+    lo, hi = diff - half, diff + half
+    if claimed == "negative":
+        verdict = "holds" if hi < 0 else ("deviates" if lo > 0 else "not resolved")
+        ref = 0.0
+    elif claimed == "positive":
+        verdict = "holds" if lo > 0 else ("deviates" if hi < 0 else "not resolved")
+        ref = 0.0
+    else:
+        verdict = "holds" if hi <= margin else ("deviates" if lo > margin else "not resolved")
+        ref = margin
+    ci = f"{what} = {diff:+.4g}, {100 * level:g}% CI [{lo:+.4g}, {hi:+.4g}] ({dof + 1} pairs)"
+    if claimed == "nonpositive":
+        ci += f"; margin {margin:.4g}"
+    if verdict == "not resolved":
+        ci += f" (the interval straddles {'the margin' if claimed == 'nonpositive' else '0'})"
+    return ClaimRecord(
+        id=id,
+        statement=statement or CATALOGUE.get(id, ""),
+        source=source,
+        params=dict(params, claimed=claimed, margin=margin, ci_level=level, dof=dof),
+        analytic=ref,
+        numeric=diff,
+        stderr=stderr,
+        z=(diff - ref) / stderr if stderr > 0 else None,
+        verdict=verdict,
+        note="; ".join(s for s in (ci, note) if s),
+        kind="ordering",
+        low=lo,
+        high=hi,
+        resolvable=half,
     )
 
 
@@ -195,17 +401,23 @@ def deterministic_record(
     numeric: float,
     rtol: float = 1e-10,
     atol: float = 0.0,
+    kind: str = "exact",
     note: str = "",
     statement: str | None = None,
     source: str = "",
 ) -> ClaimRecord:
-    """A record comparing two deterministic computations (identity, exact vs numeric).
+    """A record comparing two deterministic computations (exact vs numeric).
 
     ``holds`` if ``|numeric - analytic| <= atol + rtol |analytic|``; the tolerance is part
-    of the record's params so a reader sees what "holds" meant.
+    of the record's params (and its ``resolvable``) so a reader sees what "holds" meant.
     """
     analytic, numeric = float(analytic), float(numeric)
-    ok = abs(numeric - analytic) <= atol + rtol * abs(analytic)
+    if not (math.isfinite(analytic) and math.isfinite(numeric)):
+        raise ValueError(
+            f"analytic and numeric must be finite, got analytic={analytic!r}, numeric={numeric!r}"
+        )
+    tol = atol + rtol * abs(analytic)
+    ok = abs(numeric - analytic) <= tol
     verdict = "holds" if ok else "deviates"
     deviation = _deviation_note(analytic, numeric)
     note = "; ".join(s for s in (note, deviation if not ok else "") if s)
@@ -220,7 +432,61 @@ def deterministic_record(
         z=None,
         verdict=verdict,
         note=note,
+        kind=kind,
+        resolvable=tol,
     )
+
+
+def identity_record(id: str, params: Mapping[str, Any], **kw: Any) -> ClaimRecord:
+    """A :func:`deterministic_record` of a check true by construction (kind ``identity``).
+
+    It checks that the code computes what it should (e.g. PN = WN when the population and
+    the weights are built so they coincide); it is not evidence for the claim, and summaries
+    do not count it as such.
+    """
+    rec = deterministic_record(id, params, kind="identity", **kw)
+    return replace(rec, note="; ".join(s for s in (rec.note, "identity: not evidence") if s))
+
+
+def asymptotic_record(
+    id: str,
+    params: Mapping[str, Any],
+    *,
+    asymptote: float,
+    exact: float,
+    rtol: float = ASYMPTOTIC_RTOL,
+    note: str = "",
+    statement: str | None = None,
+    source: str = "",
+) -> ClaimRecord:
+    """An asymptotic law judged against the exact value at one point, deterministically.
+
+    ``holds`` if ``|asymptote - exact| <= rtol |exact|`` (default :data:`ASYMPTOTIC_RTOL`),
+    else ``deviates`` with the relative error in the note. No Monte-Carlo enters the verdict,
+    so where it flips does not depend on the number of trials; the exact value is checked
+    against Monte-Carlo in its own (``exact``) record.
+    """
+    exact, asymptote = float(exact), float(asymptote)
+    rec = deterministic_record(
+        id,
+        params,
+        analytic=exact,
+        numeric=asymptote,
+        rtol=rtol,
+        kind="asymptotic",
+        note="; ".join(
+            s
+            for s in (
+                note,
+                f"asymptote/exact = {asymptote / exact:.4f}" if exact else "",
+                f"judged against the exact value, rtol {rtol:g}",
+            )
+            if s
+        ),
+        statement=statement,
+        source=source,
+    )
+    return rec
 
 
 def open_record(
@@ -231,6 +497,8 @@ def open_record(
     stderr: float | None = None,
     note: str,
     analytic: float | None = None,
+    low: float | None = None,
+    high: float | None = None,
     statement: str | None = None,
     source: str = "",
 ) -> ClaimRecord:
@@ -249,6 +517,9 @@ def open_record(
         z=z,
         verdict="open",
         note=note,
+        kind="open",
+        low=_float_or_none(low),
+        high=_float_or_none(high),
     )
 
 
@@ -382,20 +653,36 @@ def run_claims(
     return records
 
 
+#: Parameters that get a column of their own in :func:`records_to_frame` (where numeric).
+FRAME_PARAMS = ("M", "N", "alpha", "z", "gamma", "dof")
+
+
 def records_to_frame(records: Iterable[ClaimRecord]):
-    """Records as a pandas DataFrame, one row per record, ``params`` as a compact string."""
+    """Records as a pandas DataFrame, one row per record, parameters as structured data.
+
+    ``params`` is the record's parameter dict as a JSON string (``json.loads`` gives it back
+    with its types), and each of :data:`FRAME_PARAMS` gets a float column ``param_<name>``
+    (NaN where a record lacks it or has a non-numeric value), so a table can be filtered
+    without parsing. ``statement`` and ``kind`` are columns of their own.
+    """
+    import json
+
     import pandas as pd
 
     rows = []
     for r in records:
         d = r.as_dict()
-        d["params"] = ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items())
+        d["params"] = json.dumps(r.params, sort_keys=True, default=_json_value)
+        for k in FRAME_PARAMS:
+            v = r.params.get(k)
+            numeric = isinstance(v, int | float | np.integer | np.floating)
+            d[f"param_{k}"] = float(v) if numeric and not isinstance(v, bool) else math.nan
         rows.append(d)
-    cols = list(ClaimRecord.__dataclass_fields__)
+    cols = list(ClaimRecord.__dataclass_fields__) + [f"param_{k}" for k in FRAME_PARAMS]
     return pd.DataFrame(rows, columns=cols)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
+def _json_value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
     return str(v)
