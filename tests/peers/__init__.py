@@ -1,0 +1,1 @@
+"""Parity with reference implementations (PyTorch), from stored vectors or live."""
