@@ -92,8 +92,10 @@ from regnorm import learning_curves as lc
 from regnorm._validation import check_choice, check_integer, check_real, normalize_rng
 from regnorm.backend import array_namespace, get_namespace, to_numpy
 from regnorm.claims import (
+    asymptotic_record,
     claim,
     deterministic_record,
+    judge_candidates,
     open_record,
     statistical_record,
 )
@@ -1067,6 +1069,15 @@ def finite_n_pinv(N: int, P: int, delta2: float) -> float:
 DELTA2 = 0.25  # article 001 §2.3
 M_PAPER = 32
 
+#: What derivations.mean_only_bn proves for the mean-only student trained on its own batches.
+MEAN_ONLY_NOTE = (
+    "derived (derivations.mean_only_bn): with each sample inside its own batch the "
+    "batch-averaged loss is (M-1)P/(M(P-1)) x the centred least-squares loss + a constant in "
+    "the weights, so zeta_eff = 0 exactly: the mu_B/(2M) term of C4 is cancelled by the "
+    "self-inclusion cross term, and the centred candidates' mu_B part (1/M of 3/(2M)) is "
+    "absent for in-batch training"
+)
+
 
 def _mean_sem(x: np.ndarray) -> tuple[float, float]:
     x = np.asarray(x, dtype=np.float64)
@@ -1105,16 +1116,16 @@ def check_c5(ctx):
             analytic=exact,
             numeric=mean,
             stderr=se,
+            dof=reps - 1,
             note=note,
             source="001 §2.3",
         )
-        yield statistical_record(
+        yield asymptotic_record(
             "C5",
-            {"N": N, "alpha": alpha, "delta2": DELTA2, "reps": reps, "limit": "N->inf"},
-            analytic=limit,
-            numeric=mean,
-            stderr=se,
-            note="closed form (N->inf limit, with the alpha>1 erratum) vs simulation at finite N",
+            {"N": N, "P": P, "alpha": alpha, "delta2": DELTA2, "limit": "N->inf"},
+            asymptote=limit,
+            exact=exact,
+            note="closed form (N->inf limit, with the alpha>1 erratum) vs the exact finite-N mean",
             source="001 §2.3",
         )
 
@@ -1138,6 +1149,7 @@ def check_c6(ctx):
                 analytic=analytic,
                 numeric=ext,
                 stderr=se,
+                dof=reps - 1,
                 note=(
                     f"numeric = 2 e(2N) - e(N) (O(1/N) bias removed); raw e(N)={m1:.5f}, "
                     f"e(2N)={m2:.5f} +- {s2:.1e}: finite-N bias at 2N = {m2 - analytic:+.2e}"
@@ -1159,6 +1171,7 @@ def check_c7(ctx):
             analytic=0.0,
             numeric=mean,
             stderr=se,
+            dof=reps - 1,
             note="slope of the simulated ridge curve at zeta = delta^2 (0 at the minimum)",
             source="001 §2.3",
         )
@@ -1281,6 +1294,8 @@ def check_c8(ctx):
             + ", ".join(f"{k}={z:.4g}" for k, z in preds.items())
             + f"; step-size dependence {r['lrdep']:+.2e}; converged fraction {r['converged']:.2f}"
         )
+        if r["variant"] == "wn_mean_only":
+            note += f"; {MEAN_ONLY_NOTE}"
         if not math.isnan(r["shrunk_diff"]):
             note += (
                 f"; minus the shrunk pseudo-inverse u_pinv/(1 + 1/(2M)) on the same data: "
@@ -1301,38 +1316,48 @@ def check_c8(ctx):
             },
             numeric=float(r["zeta_pair"]),
             stderr=float(r["zeta_pair_se"]),
+            low=float(r["zeta_pair_lo"]),
+            high=float(r["zeta_pair_hi"]),
             note=note,
             source="001 §2.3",
         )
     # The article's statement and the alternatives, as tests: BN error vs eps_wn(zeta_pred)
     # corrected for finite N by the paired ridge error on the same data sets.
+    # The four candidates are mutually exclusive, so they are judged together: with a mean
+    # over a few data sets (a t variable) more than one may survive, and then none is supported.
     for alpha, g in df.groupby("alpha"):
+        candidates = []
         for name, z in zeta_predictions(alpha, M_PAPER).items():
             diff = np.asarray(g["eps_bn"]) - np.asarray(g[f"eps_ridge_{name}"])
             m, se = _mean_sem(diff)
             analytic = lc.eps_wn(alpha, z, DELTA2)
-            yield statistical_record(
-                "C8",
-                {
-                    "N": N,
-                    "M": M_PAPER,
-                    "alpha": float(alpha),
-                    "delta2": DELTA2,
-                    "reps": len(g),
-                    "variant": "bn",
-                    "inference": "population",
-                    "prediction": name,
-                    "zeta": z,
-                },
-                analytic=analytic,
-                numeric=analytic + m,
-                stderr=se,
-                note=(
-                    f"numeric = eps_wn(zeta) + mean(eps_BN - eps_ridge(zeta)) on the same data "
-                    f"sets (paired finite-N correction); raw eps_BN = {g['eps_bn'].mean():.4f}"
-                ),
-                source="001 §2.3",
+            candidates.append(
+                statistical_record(
+                    "C8",
+                    {
+                        "N": N,
+                        "M": M_PAPER,
+                        "alpha": float(alpha),
+                        "delta2": DELTA2,
+                        "reps": len(g),
+                        "variant": "bn",
+                        "inference": "population",
+                        "candidate": name,
+                        "zeta": z,
+                    },
+                    analytic=analytic,
+                    numeric=analytic + m,
+                    stderr=se,
+                    dof=len(g) - 1,
+                    note=(
+                        f"numeric = eps_wn(zeta) + mean(eps_BN - eps_ridge(zeta)) on the same "
+                        f"data sets (paired finite-N correction); raw eps_BN = "
+                        f"{g['eps_bn'].mean():.4f}"
+                    ),
+                    source="001 §2.3",
+                )
             )
+        yield from judge_candidates(candidates)
     # WN + gamma decay trained by SGD reaches its ridge solution (C6 by training).
     for alpha, g in df.groupby("alpha"):
         yield deterministic_record(
