@@ -72,6 +72,7 @@ __all__ = [
     "check_eps",
     "inverse_std",
     "max_abs_unit",
+    "moments",
     "overflow_allowed",
     "squares_overflow",
     "standardize",
@@ -102,6 +103,33 @@ def squares_overflow(var: Any) -> bool:
     xp = array_namespace(var)
     bound = math.sqrt(float(xp.finfo(var.dtype).max))
     return not bool(xp.all(var <= bound))
+
+
+#: ``|mu| / sigma`` beyond which :func:`moments` refines its plain two-pass result, whose
+#: rounding error in ``x - mu`` is about ``u log2(m) |mu|`` (``u`` the unit roundoff).
+REFINE_RATIO = 64.0
+
+
+def moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
+    """``(mu, x - mu, sigma^2)`` over ``axes`` (keepdims, biased), in two passes.
+
+    Where some ``|mu| > REFINE_RATIO * sigma`` (an offset that dwarfs the spread, or a
+    constant input) the deviations are corrected by their own mean (the corrected two-pass
+    algorithm of Chan, Golub and LeVeque): ``x - mu`` is exact for ``x`` near ``mu``, and its
+    mean is the rounding error of ``mu``. The deviations then have error about
+    ``u log2(m) sigma`` instead of ``u log2(m) |mu|``, and a constant input gives exactly 0.
+    Elsewhere the plain two-pass result is returned unchanged.
+    """
+    xp = array_namespace(x)
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = xp.mean(xc * xc, axis=axes, keepdims=True)
+    if bool(xp.any(xp.abs(mean) > REFINE_RATIO * xp.sqrt(var))):
+        shift = xp.mean(xc, axis=axes, keepdims=True)
+        xc = xc - shift
+        var = xp.mean(xc * xc, axis=axes, keepdims=True)
+        mean = mean + shift
+    return mean, xc, var
 
 
 def overflow_allowed() -> np.errstate:
@@ -162,10 +190,11 @@ def standardize_factors(
 
     Notes
     -----
-    Two passes (the mean, then the mean square of ``x - mu``): the error of ``z`` is about
-    ``u (1 + |mu| / sigma) log2(m)`` with ``u`` the unit roundoff, ``m = |A|`` (a one-pass
-    ``E[x^2] - mu^2`` has ``u mu^2 / sigma^2`` instead). A constant input gives
-    ``|z| <= u |mu| log2(m) / sqrt(eps)``, exactly 0 when the mean is exact. Where squares
+    The statistics come from :func:`moments` (two passes, corrected where ``|mu|`` exceeds
+    ``REFINE_RATIO sigma``): the error of ``z`` is about ``u log2(m) (min(|mu| / sigma,
+    REFINE_RATIO) + |z|)`` with ``u`` the unit roundoff and ``m = |A|`` (a one-pass
+    ``E[x^2] - mu^2`` has ``u mu^2 / sigma^2`` instead), and a constant input gives
+    ``z = 0``. Where squares
     overflow (:func:`squares_overflow`) the statistics are recomputed on ``x / s`` with ``s``
     the max-abs over ``A``; ``base`` and ``factor`` are then in those units (their product
     ``z`` is not), ``mean`` is exact to rounding and ``var`` is ``inf`` where ``sigma_A^2``
@@ -173,9 +202,7 @@ def standardize_factors(
     """
     xp = array_namespace(x)
     with overflow_allowed():
-        mean = xp.mean(x, axis=axes, keepdims=True)
-        xc = x - mean
-        var = xp.mean(xc * xc, axis=axes, keepdims=True)
+        mean, xc, var = moments(x, axes)
     if not squares_overflow(var):
         inv_std = 1.0 / xp.sqrt(var + eps)
         base = xc if center else x
@@ -183,9 +210,7 @@ def standardize_factors(
         return base, factor, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
     unit = max_abs_unit(x, axes)
     xs = x / unit
-    mean_s = xp.mean(xs, axis=axes, keepdims=True)
-    xc = xs - mean_s
-    var_s = xp.mean(xc * xc, axis=axes, keepdims=True)
+    mean_s, xc, var_s = moments(xs, axes)
     inv_std = inverse_std(var_s, eps, unit)
     if not scale:  # mean-only: z = x - mu is not scale-free
         base, factor = (xc * unit if center else x), None
