@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -13,17 +15,22 @@ from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
 
 matplotlib.use("Agg")  # scripts only write files; never open a window
 
-__all__ = ["figure_parser", "out_dir", "save_data", "save_figure"]
+__all__ = ["figure_parser", "out_dir", "report_written", "save_data", "save_figure"]
 
 
 def figure_parser(description: str) -> argparse.ArgumentParser:
-    """The standard arguments: ``--out DIR``, ``--quick``, ``--seed S``, ``--executor SPEC``."""
+    """The standard arguments: --out, --quick, --seed, --executor and --overwrite."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     p.add_argument(
         "--executor", default=None, help="inprocess, processes[:N], dask[:N] or tcp://HOST:PORT"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard this script's sweep store in --out instead of resuming it",
     )
     return p
 
@@ -51,3 +58,13 @@ def save_data(df: pd.DataFrame, out: str | Path, name: str) -> Path:
     path = out_dir(str(out)) / f"{name}.parquet"
     atomic_write_parquet(df, path)
     return path
+
+
+def report_written(paths: list[Path], t0: float) -> None:
+    """One line on stderr: the files a script wrote and the seconds since ``t0``.
+
+    A figure script judges no claim: the verdicts are printed by ``regnorm verify`` and
+    written by ``regnorm reproduce``.
+    """
+    names = ", ".join(str(p) for p in paths)
+    print(f"wrote {names} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)

@@ -8,10 +8,11 @@ input of shape (M, 8, 4, 4); BN against its exact value 2 - 2 E[sigma_B(16 M)] (
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 
-from figures._common import figure_parser, save_data, save_figure
+from figures._common import figure_parser, report_written, save_data, save_figure
 from simulations.normalizer_family import (
     BATCH_NORMALIZERS,
     batch_dependence_noise,
@@ -24,12 +25,13 @@ NAME = "batch_dependence"
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     ms = (2, 4, 8, 16, 32) if args.quick else (2, 4, 8, 16, 32, 64, 128, 256)
     reps, batches = (6, 8) if args.quick else (16, 25)
     df = batch_dependence_noise(
         Ms=ms, repetitions=reps, batches=batches, seed=args.seed, executor=args.executor
     )
-    save_data(df, args.out, NAME)
+    paths = [save_data(df, args.out, NAME)]
     s = summarize(df, ["normalizer", "M"], "noise")
 
     import matplotlib.pyplot as plt
@@ -78,7 +80,8 @@ def main(argv=None) -> int:
     ax.set_title("Batch-dependence noise (C22), input N(0,1) of shape (M, 8, 4, 4)", fontsize=10)
     ax.legend(loc="lower left", fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    save_figure(fig, args.out, NAME)
+    paths.append(save_figure(fig, args.out, NAME))
+    report_written(paths, t0)
     return 0
 
 

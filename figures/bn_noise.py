@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from figures._common import figure_parser, save_data, save_figure
+from figures._common import figure_parser, report_written, save_data, save_figure
 from regnorm.batch_noise import (
     conditional_error,
     gaussian_conditional_error,
@@ -190,10 +190,9 @@ def main(argv=None) -> int:
     else:
         c1 = c1_data(20_000_000, args.seed, args.executor)
         c3 = c3_data(5_000_000, 500_000, args.seed, args.executor)
-    save_data(c1, args.out, f"{NAME}_c1")
-    save_data(c3, args.out, f"{NAME}_c3")
-    path = save_figure(plot(c1, c3), args.out, NAME)
-    print(f"wrote {path} in {time.perf_counter() - t0:.1f} s")
+    paths = [save_data(c1, args.out, f"{NAME}_c1"), save_data(c3, args.out, f"{NAME}_c3")]
+    paths.append(save_figure(plot(c1, c3), args.out, NAME))
+    report_written(paths, t0)
     return 0
 
 

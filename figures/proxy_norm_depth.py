@@ -8,8 +8,9 @@ the variance across samples of instance means and of instance standard deviation
 from __future__ import annotations
 
 import sys
+import time
 
-from figures._common import figure_parser, save_data, save_figure
+from figures._common import figure_parser, report_written, save_data, save_figure
 from simulations.normalizer_family import DEPTH_NORMALIZERS, proxy_norm_depth_profile, summarize
 
 NAME = "proxy_norm_depth"
@@ -33,13 +34,14 @@ FLOOR = 1e-9
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     cfg = (
         dict(depth=12, width=16, size=8, batch=16, repetitions=3)
         if args.quick
         else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
     )
     df = proxy_norm_depth_profile(seed=args.seed, executor=args.executor, **cfg)
-    save_data(df, args.out, NAME)
+    paths = [save_data(df, args.out, NAME)]
     s = summarize(df, ["norm", "metric", "depth"], "value")
 
     import matplotlib.pyplot as plt
@@ -86,7 +88,8 @@ def main(argv=None) -> int:
         f"{cfg['repetitions']} networks",
         fontsize=10,
     )
-    save_figure(fig, args.out, NAME)
+    paths.append(save_figure(fig, args.out, NAME))
+    report_written(paths, t0)
     return 0
 
 

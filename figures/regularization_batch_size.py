@@ -1,25 +1,26 @@
 """C11: BN opened one hidden layer at a time: learned gamma^2 and test loss against M.
 
 Teacher-student ReLU network with BN in layer 1 only or layer 2 only (the other layer plain
-SGD), as article 001 §2.4.3 does; means over seeds with 95% intervals. Prints the C11
-claims records (slopes per doubling of M).
+SGD), as article 001 §2.4.3 does; means over seeds with 95% intervals. The C11 verdicts
+(slopes per doubling of M) are ``regnorm verify --claims C11``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import matplotlib.pyplot as plt
 
-from figures._common import figure_parser, save_data, save_figure
-from regnorm.cli import claims_table
-from simulations.regularization import c11_records, default_run, seed_summary
+from figures._common import figure_parser, report_written, save_data, save_figure
+from simulations.regularization import default_run, seed_summary
 
 NAME = "regularization_batch_size"
 
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     df = default_run("batch_size_gamma", quick=args.quick, seed=args.seed, executor=args.executor)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     Ms = sorted(df["M"].unique())
@@ -56,9 +57,8 @@ def main(argv=None) -> int:
         f"lr={st['lr']}, {st['n_seeds']} seeds, 95% CI",
         fontsize=9,
     )
-    save_figure(fig, args.out, NAME)
-    save_data(df, args.out, NAME)
-    print(claims_table(c11_records(df)))
+    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
+    report_written(paths, t0)
     return 0
 
 

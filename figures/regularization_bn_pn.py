@@ -2,18 +2,18 @@
 
 Teacher-student ReLU network (simulations.relu_network); train loss, test loss and
 generalization gap (test - train) with 95% intervals over seeds; PN without gamma decay as
-the control. Prints the C9 claims records.
+the control. The C9 verdicts are ``regnorm verify --claims C9``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import matplotlib.pyplot as plt
 
-from figures._common import figure_parser, save_data, save_figure
-from regnorm.cli import claims_table
-from simulations.regularization import c9_records, default_run, seed_summary
+from figures._common import figure_parser, report_written, save_data, save_figure
+from simulations.regularization import default_run, seed_summary
 
 NAME = "regularization_bn_pn"
 LABELS = {
@@ -26,6 +26,7 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     df = default_run("bn_vs_pn", quick=args.quick, seed=args.seed, executor=args.executor)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     for ax, col, title in zip(
@@ -51,9 +52,8 @@ def main(argv=None) -> int:
         f"{st['n_seeds']} seeds, 95% CI",
         fontsize=9,
     )
-    save_figure(fig, args.out, NAME)
-    save_data(df, args.out, NAME)
-    print(claims_table(c9_records(df)))
+    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
+    report_written(paths, t0)
     return 0
 
 

@@ -1,25 +1,26 @@
 """C12: dropout after BN (0.125) at large batch, dropout before BN, WN + dropout (0.25).
 
-Teacher-student ReLU network; test losses (means over seeds, 95% intervals). Prints the
-C12 claims records (paired differences).
+Teacher-student ReLU network; test losses (means over seeds, 95% intervals). The C12
+verdicts (paired differences) are ``regnorm verify --claims C12``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import figure_parser, save_data, save_figure
-from regnorm.cli import claims_table
-from simulations.regularization import c12_records, default_run, seed_summary
+from figures._common import figure_parser, report_written, save_data, save_figure
+from simulations.regularization import default_run, seed_summary
 
 NAME = "regularization_dropout"
 
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     df = default_run("dropout_experiment", quick=args.quick, seed=args.seed, executor=args.executor)
     labels = list(dict.fromkeys(df["label"]))
     fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
@@ -37,9 +38,8 @@ def main(argv=None) -> int:
         f"{st['n_seeds']} seeds, 95% CI",
         fontsize=9,
     )
-    save_figure(fig, args.out, NAME)
-    save_data(df, args.out, NAME)
-    print(claims_table(c12_records(df)))
+    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
+    report_written(paths, t0)
     return 0
 
 

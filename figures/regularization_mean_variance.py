@@ -1,22 +1,21 @@
 """C10: generalization gap of plain SGD, WN, WN + mean-only BN, WN + variance-only BN, BN.
 
 Teacher-student ReLU network at one batch size; bars are means over seeds with 95%
-intervals; the right panel shows the paired differences that the C10 verdicts use. Prints
-the C10 claims records.
+intervals; the right panel shows the paired differences that the C10 verdicts use (the
+verdicts themselves are ``regnorm verify --claims C10``).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from figures._common import figure_parser, save_data, save_figure
-from regnorm.cli import claims_table
+from figures._common import figure_parser, report_written, save_data, save_figure
 from simulations.regularization import (
     C10_METHODS,
-    c10_records,
     default_run,
     paired_difference,
     seed_summary,
@@ -34,6 +33,7 @@ LABELS = {
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     df = default_run(
         "mean_variance_noise", quick=args.quick, seed=args.seed, executor=args.executor
     )
@@ -71,9 +71,8 @@ def main(argv=None) -> int:
         f"{st['steps']} steps, {st['n_seeds']} seeds",
         fontsize=9,
     )
-    save_figure(fig, args.out, NAME)
-    save_data(df, args.out, NAME)
-    print(claims_table(c10_records(df)))
+    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
+    report_written(paths, t0)
     return 0
 
 

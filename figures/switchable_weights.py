@@ -1,25 +1,20 @@
 """C15/C16: Switchable Norm's learned IN/LN/BN weights (mean and variance) against M.
 
 1x1-convolutional teacher-student problem of simulations.switchable_weights, Gaussian and
-heavy-tailed (Student-t) pixel noise; means over seeds with 95% intervals. Prints the C15
-and C16 claims records.
+heavy-tailed (Student-t) pixel noise; means over seeds with 95% intervals. The C15 and C16
+verdicts are ``regnorm verify --claims C15,C16``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import matplotlib.pyplot as plt
 
-from figures._common import figure_parser, save_data, save_figure
-from regnorm.cli import claims_table
+from figures._common import figure_parser, report_written, save_data, save_figure
 from simulations.regularization import seed_summary
-from simulations.switchable_weights import (
-    c15_identity_record,
-    c15_records,
-    c16_records,
-    default_run_weights,
-)
+from simulations.switchable_weights import default_run_weights
 
 NAME = "switchable_weights"
 COMPONENTS = {"bn": "BN", "in": "IN", "ln": "LN"}
@@ -27,6 +22,7 @@ COMPONENTS = {"bn": "BN", "in": "IN", "ln": "LN"}
 
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
     df = default_run_weights(quick=args.quick, seed=args.seed, executor=args.executor)
     noises = list(dict.fromkeys(df["noise"]))
     fig, axes = plt.subplots(
@@ -63,10 +59,8 @@ def main(argv=None) -> int:
         f"logit lr={st['logit_lr']}, {st['n_seeds']} seeds, 95% CI (dotted: initial 1/3)",
         fontsize=9,
     )
-    save_figure(fig, args.out, NAME)
-    save_data(df, args.out, NAME)
-    recs = [c15_identity_record(args.seed), *c15_records(df), *c16_records(df)]
-    print(claims_table(recs))
+    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
+    report_written(paths, t0)
     return 0
 
 

@@ -17,11 +17,12 @@ Run: ``python -m figures.teacher_student --out results [--quick | --full]``.
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import numpy as np
 
-from figures._common import figure_parser, out_dir, save_data, save_figure
+from figures._common import figure_parser, out_dir, report_written, save_data, save_figure
 from regnorm import learning_curves as lc
 from simulations.teacher_student import DELTA2, M_PAPER, bn_sweep, c8_summary, zeta_predictions
 
@@ -158,16 +159,20 @@ def main(argv=None) -> int:
     out = out_dir(args.out)
     t0 = time.perf_counter()
     store = None if mode == "quick" else out / f"{NAME}_store_{mode}"
+    if store is not None and args.overwrite and store.exists():
+        # an earlier run's half-finished sweep is part of the run being discarded
+        shutil.rmtree(store)
     # --full defaults to one worker process per core (each with one BLAS thread)
     executor = args.executor or ("processes" if mode == "full" else None)
     df = bn_sweep(
         size["N"], size["alphas"], size["reps"], seed=args.seed, executor=executor, store=store
     )
     summary = c8_summary(df)
-    save_data(df, out, f"{NAME}_{mode}")
-    save_data(summary, out, f"{NAME}_{mode}_c8")
-    path = save_figure(plot(df, summary), out, f"{NAME}_{mode}" if mode != "default" else NAME)
-    print(f"{path} ({time.perf_counter() - t0:.1f} s)")
+    paths = [save_data(df, out, f"{NAME}_{mode}"), save_data(summary, out, f"{NAME}_{mode}_c8")]
+    paths.append(
+        save_figure(plot(df, summary), out, f"{NAME}_{mode}" if mode != "default" else NAME)
+    )
+    report_written(paths, t0)
     return 0
 
 

@@ -229,12 +229,51 @@ def _json_default(x: Any) -> Any:
     metavar="NAMES",
     help="Comma-separated figure scripts to run (default: all).",
 )
+@click.option(
+    "--claims",
+    "claim_ids",
+    default=None,
+    metavar="IDS",
+    help="Comma-separated claim ids to check (e.g. C1,C5); default: all registered.",
+)
 @click.option("--no-claims", is_flag=True, help="Skip the claims check.")
-def reproduce(out, quick, seed, executor, only, no_claims):
-    """Run every figure script and the claims check; write figures, data and REPORT.md."""
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Discard the run that DIR holds (the files it recorded are deleted, sweep stores "
+    "included) and compute everything anew.",
+)
+def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite):
+    """Run the figure scripts and the claims checks; write figures, data and REPORT.md.
+
+    \b
+    Resume: DIR/run.json records the run's settings and each finished stage (a figure
+    script with the size and SHA-256 of every file it wrote, or one claim's records in
+    DIR/.claims/). Restarted with the same settings, for instance after a kill, a run keeps
+    the finished stages whose files are intact and runs the rest; a stage that was cut
+    short, or whose files changed since, runs again. Partial runs (--figures, --claims,
+    --no-claims) of the same settings add up: REPORT.md and claims.parquet are rebuilt
+    after every stage from all that DIR holds.
+
+    \b
+    Settings: --quick, --seed and the code (regnorm's version, a hash of the sources of
+    regnorm, simulations, derivations and figures, the NumPy and SciPy versions). A folder
+    holding a run of other settings, or results that no run recorded, is refused (exit
+    code 2) unless --overwrite is given. --executor is not a setting: every executor gives
+    the same numbers.
+
+    \b
+    Progress: one line per stage on stderr, with its wall time.
+    """
+    from ._run_folder import RunFolder, RunFolderError, run_settings
+    from .claims import registered, resolve_ids, run_claims
+
     executor = _check_executor(executor)
+    if no_claims and claim_ids is not None:
+        raise UserError(f"--claims {claim_ids!r} and --no-claims exclude each other; give one")
     out_dir = _writable_dir(out, "--out")
     figs = figure_modules()
+    available = list(figs)
     if only is not None:
         wanted = [s.strip() for s in only.split(",") if s.strip()]
         unknown = [w for w in wanted if w not in figs]
@@ -244,37 +283,86 @@ def reproduce(out, quick, seed, executor, only, no_claims):
                 f"available: {', '.join(figs) or 'none'}"
             )
         figs = {k: figs[k] for k in wanted}
+    ids: list[str] = []
+    if not no_claims:
+        load_checks()
+        try:
+            ids = resolve_ids(claim_ids)
+        except ValueError as exc:
+            raise UserError(f"--claims: {exc}") from None
 
-    timings: dict[str, float] = {}
-    for name, mod in figs.items():
-        click.echo(f"[figure] {name} ...", err=True)
+    t_run, c_run = time.perf_counter(), time.process_time()
+    try:
+        run = RunFolder(out_dir, run_settings(quick=quick, seed=seed), overwrite=overwrite)
+    except RunFolderError as exc:
+        raise UserError(f"--out: {exc}") from None
+    with run:
+        if run.discarded:
+            click.echo(f"[run] discarded the earlier results in {out_dir}", err=True)
         argv = ["--out", str(out_dir), "--seed", str(seed)]
         if quick:
             argv.append("--quick")
         if executor:
             argv += ["--executor", executor]
-        t0 = time.perf_counter()
-        rc = mod.main(argv)
-        timings[name] = time.perf_counter() - t0
-        if rc not in (None, 0):
-            raise RuntimeError(f"figure script {name} exited with code {rc}")
-
-    records = []
-    if not no_claims:
-        click.echo("[claims] running checks ...", err=True)
-        records = _run_claims(None, quick, seed, executor)
-        from .claims import records_to_frame
-        from .sweeps import atomic_write_parquet
-
-        atomic_write_parquet(records_to_frame(records), out_dir / "claims.parquet")
-
-    report = _report(out_dir, records, timings, quick=quick, seed=seed, executor=executor)
-    from .sweeps import atomic_write_bytes
-
-    atomic_write_bytes(out_dir / "REPORT.md", report.encode())
+        if run.discarded:
+            # the figure scripts' sweep stores belong to the discarded run too
+            argv.append("--overwrite")
+        for name, mod in figs.items():
+            if _reproduce_stage(run, "figures", name):
+                continue
+            before = run.snapshot()
+            t0, c0 = time.perf_counter(), time.process_time()
+            rc = mod.main(argv)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            if rc not in (None, 0):
+                raise RuntimeError(f"figure script {name} exited with code {rc}")
+            files = run.written_since(before)
+            run.record_figure(name, files, wall, cpu, executor)
+            click.echo(f"[figure] {name}: done in {wall:.1f} s ({len(files)} files)", err=True)
+            _write_report(run, available)
+        if ids:
+            run.expect_claims(list(registered()))
+        for cid in ids:
+            if _reproduce_stage(run, "claims", cid):
+                continue
+            t0, c0 = time.perf_counter(), time.process_time()
+            records = run_claims([cid], quick=quick, seed=seed, executor=executor, progress=False)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            run.record_claim(cid, records, wall, cpu, executor)
+            click.echo(f"[claim] {cid}: done in {wall:.1f} s ({summary_line(records)})", err=True)
+            _write_report(run, available)
+        records = _write_report(run, available)
+    wall, cpu = time.perf_counter() - t_run, time.process_time() - c_run
+    click.echo(f"[run] finished in {wall:.1f} s ({cpu:.1f} s CPU)", err=True)
     click.echo(f"wrote {out_dir / 'REPORT.md'}")
     if records:
         click.echo(summary_line(records))
+
+
+def _reproduce_stage(run, kind: str, name: str) -> bool:
+    """Say what happens to stage ``name``; True if it is kept from an earlier run."""
+    label = "figure" if kind == "figures" else "claim"
+    kept, problem = run.finished(kind, name)
+    if kept:
+        click.echo(f"[{label}] {name}: kept from an earlier run", err=True)
+        return True
+    run.forget(kind, name)
+    again = f" (running again: {problem})" if problem else ""
+    click.echo(f"[{label}] {name} ...{again}", err=True)
+    return False
+
+
+def _write_report(run, available: list[str]) -> list:
+    """Rebuild REPORT.md and claims.parquet from what the run folder holds; its records."""
+    from ._run_folder import CLAIMS_FILE, REPORT_FILE
+    from .claims import records_to_frame
+    from .sweeps import atomic_write_bytes, atomic_write_parquet
+
+    records = run.claim_records()
+    if records:
+        atomic_write_parquet(records_to_frame(records), run.path / CLAIMS_FILE)
+    atomic_write_bytes(run.path / REPORT_FILE, _report(run, available, records).encode())
+    return records
 
 
 @cli.command()
@@ -297,32 +385,54 @@ def derive(name, latex):
     click.echo(catalogue.render(name, latex=latex), nl=False)
 
 
-def _report(out_dir: Path, records: list, timings: dict[str, float], **settings: Any) -> str:
-    from . import __version__
-
+def _report(run, available: list[str], records: list) -> str:
+    """REPORT.md of a run folder: its settings, its finished figures and claim records."""
+    m = run.manifest
+    st = m["settings"]
+    stages = [*m["figures"].values(), *m["claims"].values()]
+    wall = sum(e["wall_s"] for e in stages)
+    cpu = sum(e["cpu_s"] for e in stages)
     lines = [
         "# regnorm reproduce — report",
         "",
-        f"regnorm {__version__}; settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+        f"regnorm {st['regnorm']}; settings: quick={st['quick']}, seed={st['seed']}; "
+        f"numpy {st['numpy']}, scipy {st['scipy']}; sources sha256 {st['source_sha256'][:12]}",
+        "",
+        f"Compute time of the stages below: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU of the "
+        "regnorm process; worker processes of an executor are not counted). A stage kept "
+        "from an earlier run keeps the times of the run that finished it.",
         "",
         "## Figures",
         "",
     ]
-    if timings:
-        for name, secs in timings.items():
-            pngs = sorted(p.name for p in out_dir.glob(f"{name}*.png"))
-            data = sorted(p.name for p in out_dir.glob(f"{name}*.parquet"))
-            lines.append(
-                f"- `{name}` ({secs:.1f} s): figures {', '.join(pngs) or 'none'}; "
-                f"data {', '.join(data) or 'none'}"
-            )
-    else:
+    shown = [n for n in available if n in m["figures"]]
+    shown += sorted(n for n in m["figures"] if n not in available)
+    for name in shown:
+        e = m["figures"][name]
+        intact, problem = run.finished("figures", name)
+        pngs = [f for f in e["files"] if f.endswith(".png")]
+        data = [f for f in e["files"] if not f.endswith(".png")]
+        where = f", executor {e['executor']}" if e["executor"] else ""
+        stale = "" if intact else f" **not usable: {problem}; run it again**"
+        lines.append(
+            f"- `{name}` ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where}; finished "
+            f"{e['finished_utc']} UTC): figures {', '.join(pngs) or 'none'}; "
+            f"data {', '.join(data) or 'none'}{stale}"
+        )
+    if not shown:
         lines.append("(none run)")
+    missing = [n for n in available if n not in m["figures"]]
+    if missing:
+        lines += ["", f"Not run yet: {', '.join(missing)}."]
     lines += ["", "## Claims", ""]
     if records:
         lines += [summary_line(records), "", claims_table(records, markdown=True)]
     else:
-        lines.append("(claims check skipped)")
+        lines.append("(claims check not run)")
+    unchecked = [c for c in m.get("registered_claims", []) if c not in m["claims"]]
+    unchecked += [c for c in m["claims"] if not run.finished("claims", c)[0]]
+    if unchecked:
+        lines += ["", f"Not checked yet: {', '.join(unchecked)}."]
     return "\n".join(lines) + "\n"
 
 

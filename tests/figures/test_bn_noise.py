@@ -8,8 +8,10 @@ from regnorm.batch_noise import standardization_error
 from tests.tolerances import assert_allclose_rounding
 
 
-def test_bn_noise_quick(tmp_path):
+def test_bn_noise_quick(tmp_path, capsys):
     assert bn_noise.main(["--quick", "--out", str(tmp_path), "--seed", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and f"wrote {tmp_path / 'bn_noise_c1.parquet'}" in err
     png = tmp_path / "bn_noise.png"
     assert png.stat().st_size > 20_000
     c1 = pd.read_parquet(tmp_path / "bn_noise_c1.parquet")

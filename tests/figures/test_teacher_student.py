@@ -27,6 +27,17 @@ def test_default_run_resumes_from_its_store(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(first, again)
 
 
+def test_overwrite_discards_the_store(tmp_path, monkeypatch):
+    monkeypatch.setitem(fig.SIZES, "default", dict(N=64, alphas=[2.0], reps=2))
+    assert fig.main(["--out", str(tmp_path)]) == 0
+    marker = tmp_path / "teacher_student_store_default" / "points" / "from-an-earlier-run"
+    marker.write_bytes(b"")
+    assert fig.main(["--out", str(tmp_path)]) == 0
+    assert marker.exists()  # resumed: the store is kept
+    assert fig.main(["--out", str(tmp_path), "--overwrite"]) == 0
+    assert not marker.exists() and (tmp_path / "teacher_student_default.parquet").exists()
+
+
 @pytest.mark.slow
 def test_quick_mode(tmp_path):
     assert fig.main(["--quick", "--out", str(tmp_path)]) == 0

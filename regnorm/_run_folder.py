@@ -1,0 +1,379 @@
+"""The output folder of ``regnorm reproduce``: its settings, its finished stages, and resume.
+
+Layout of a run folder ``OUT``::
+
+    OUT/run.json          the run's settings and its finished stages (written atomically,
+                          after the files of the stage it records)
+    OUT/.claims/C5.json   the records of one claim (``ClaimRecord.as_dict()`` as JSON)
+    OUT/<files>           what the figure scripts wrote (each file atomically)
+    OUT/REPORT.md         built from ``run.json`` and the files it lists, after every stage
+    OUT/claims.parquet    every stored claim record, rebuilt with the report
+
+A stage (one figure script, or the check of one claim id) counts as finished only when
+``run.json`` lists it and every file it lists still has the recorded size and SHA-256, so a
+half-written or since-changed file is never used: that stage runs again. The settings that
+decide whether two runs may share a folder are :func:`run_settings`; the figure list and the
+claims selection are not among them, so partial runs of the same settings add up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .claims import ClaimRecord
+from .sweeps import atomic_write_bytes
+
+__all__ = ["RunFolder", "RunFolderError", "run_settings", "source_hash"]
+
+#: Bumped when the layout of ``run.json`` changes; a folder of another format is a
+#: different run.
+FORMAT = 1
+RUN_FILE = "run.json"
+CLAIMS_DIR = ".claims"
+LOCK_FILE = ".run.lock"
+REPORT_FILE = "REPORT.md"
+CLAIMS_FILE = "claims.parquet"
+#: The packages whose sources make the results: a change to any of them makes a new run.
+SOURCE_PACKAGES = ("regnorm", "simulations", "derivations", "figures")
+#: What an earlier, unrecorded run of ``regnorm reproduce`` leaves in a folder.
+RESULT_SUFFIXES = (".png", ".parquet")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_CLAIM_ID = re.compile(r"C[0-9]{1,3}")
+
+
+class RunFolderError(ValueError):
+    """The folder cannot take this run (other settings, another run writing to it)."""
+
+
+def source_hash() -> str:
+    """SHA-256 of the Python sources of regnorm and of the packages installed beside it.
+
+    The packages are found next to this file (an editable checkout or site-packages alike),
+    never through ``sys.path``, so a user's ``figures.py`` in the working folder does not
+    change the hash.
+    """
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        base = root / package
+        files = sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
+        h.update(f"{package}:{len(files)}\0".encode())
+        for p in files:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_settings(*, quick: bool, seed: int) -> dict[str, Any]:
+    """What must agree for two runs to share a folder.
+
+    The size (``quick``), the root seed, and the code: regnorm's version, the hash of its
+    sources (:func:`source_hash`) and the versions of NumPy and SciPy. The executor is not
+    among them: a sweep gives the same numbers on every executor.
+    """
+    import numpy
+    import scipy
+
+    from . import __version__
+
+    return {
+        "quick": bool(quick),
+        "seed": int(seed),
+        "regnorm": __version__,
+        "source_sha256": source_hash(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def _encode(x: Any) -> Any:
+    # JSON has no tuple and no NumPy scalar; a tagged list keeps ``(2, 3)`` a tuple, so a
+    # record read back prints (and compares) exactly like the one the check returned.
+    if isinstance(x, tuple):
+        return {"__tuple__": [_encode(v) for v in x]}
+    if isinstance(x, list):
+        return [_encode(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _encode(v) for k, v in x.items()}
+    if hasattr(x, "item") and callable(x.item):
+        return x.item()
+    return x
+
+
+def _decode(x: Any) -> Any:
+    if isinstance(x, dict):
+        if set(x) == {"__tuple__"}:
+            return tuple(_decode(v) for v in x["__tuple__"])
+        return {k: _decode(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_decode(v) for v in x]
+    return x
+
+
+def records_to_json(records: Iterable[ClaimRecord]) -> bytes:
+    """Claim records as JSON bytes that :func:`records_from_json` reads back exactly."""
+    return json.dumps([_encode(r.as_dict()) for r in records], indent=1).encode()
+
+
+def records_from_json(data: bytes) -> list[ClaimRecord]:
+    return [ClaimRecord(**_decode(d)) for d in json.loads(data)]
+
+
+def _describe_difference(old: dict, new: dict) -> str:
+    parts = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a != b:
+            if k == "source_sha256":
+                parts.append("regnorm's sources changed")
+            else:
+                parts.append(f"{k}: {a!r} there, {b!r} here")
+    return "; ".join(parts)
+
+
+class RunFolder:
+    """One run's output folder: open it with :meth:`open`, then record stages as they finish.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder (created if missing).
+    settings : dict
+        This run's :func:`run_settings`.
+    overwrite : bool
+        Discard what the folder holds from an earlier run instead of refusing it.
+
+    Raises
+    ------
+    RunFolderError
+        The folder holds a run with other settings, or results that no run recorded (and
+        ``overwrite`` is false), or another run is writing to it now.
+    """
+
+    def __init__(self, path: str | os.PathLike, settings: dict[str, Any], *, overwrite: bool):
+        self.path = Path(path)
+        self.settings = dict(settings)
+        self._hashes: dict[tuple, str] = {}
+        self._lock = self._acquire_lock()
+        try:
+            self.discarded = self._adopt(overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------
+    def _acquire_lock(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no advisory locks on this platform
+            return None
+        f = (self.path / LOCK_FILE).open("a")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise RunFolderError(
+                f"another regnorm reproduce is writing to {str(self.path)!r} now; wait for it "
+                "or use another --out"
+            ) from None
+        return f
+
+    def close(self) -> None:
+        """Release the folder (the lock; everything else is on disk already)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _adopt(self, overwrite: bool) -> bool:
+        """Read the folder's record; return whether an earlier run was discarded."""
+        where = repr(str(self.path))
+        hint = "use another --out, or pass --overwrite to discard that run"
+        run_file = self.path / RUN_FILE
+        if run_file.exists():
+            try:
+                old = json.loads(run_file.read_bytes())
+                if not isinstance(old, dict) or old.get("format") != FORMAT:
+                    raise ValueError(f"format {old.get('format')!r}, expected {FORMAT}")
+            except ValueError as exc:
+                if not overwrite:
+                    raise RunFolderError(
+                        f"{where} holds a {RUN_FILE} that is not a regnorm run record ({exc}); "
+                        f"{hint}"
+                    ) from None
+                self._delete_recorded({})
+                self._start()
+                return True
+            if overwrite:
+                self._delete_recorded(old)
+                self._start()
+                return True
+            if old.get("settings") != self.settings:
+                diff = _describe_difference(old.get("settings") or {}, self.settings)
+                raise RunFolderError(f"{where} holds a run with other settings ({diff}); {hint}")
+            self.manifest = old
+            return False
+        unrecorded = sorted(
+            p.name
+            for p in self.path.iterdir()
+            if p.is_file()
+            and (p.name in (REPORT_FILE, CLAIMS_FILE) or p.suffix in RESULT_SUFFIXES)
+            and not p.name.startswith(".")
+        )
+        if unrecorded and not overwrite:
+            shown = ", ".join(unrecorded[:4]) + (", ..." if len(unrecorded) > 4 else "")
+            raise RunFolderError(
+                f"{where} holds results that no recorded run wrote ({shown}); use another "
+                "--out, or pass --overwrite to write over them"
+            )
+        self._start()
+        return bool(unrecorded)
+
+    def _start(self) -> None:
+        self.manifest = {"format": FORMAT, "settings": self.settings, "figures": {}, "claims": {}}
+        self._save()
+
+    def _delete_recorded(self, old: dict) -> None:
+        # Only names this module wrote into run.json, and only plain names inside the
+        # folder: a hand-edited record must not make --overwrite delete anything else.
+        names = {RUN_FILE, REPORT_FILE, CLAIMS_FILE}
+        for entry in (old.get("figures") or {}).values():
+            names.update((entry or {}).get("files") or {})
+        doomed = [self.path / n for n in names if isinstance(n, str) and _PLAIN_NAME.fullmatch(n)]
+        claims_dir = self.path / CLAIMS_DIR
+        if claims_dir.is_dir():
+            doomed += [p for p in claims_dir.iterdir() if _CLAIM_ID.fullmatch(p.stem)]
+        for p in doomed:
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+
+    def _sha256(self, path: Path) -> str:
+        # The report is rebuilt after every stage and checks every listed file; a file
+        # whose inode, size and mtime are unchanged is not read again.
+        st = path.stat()
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        if key not in self._hashes:
+            h = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            self._hashes[key] = h.hexdigest()
+        return self._hashes[key]
+
+    def _save(self) -> None:
+        data = json.dumps(self.manifest, indent=1, sort_keys=True).encode()
+        atomic_write_bytes(self.path / RUN_FILE, data)
+
+    # -- stages --------------------------------------------------------------------------
+    def _files_intact(self, files: dict[str, dict[str, Any]]) -> str | None:
+        """None if every listed file is as recorded, else what is wrong with the first."""
+        for name, meta in files.items():
+            p = self.path / name
+            if not p.is_file():
+                return f"{name} is missing"
+            if p.stat().st_size != meta.get("bytes") or self._sha256(p) != meta.get("sha256"):
+                return f"{name} changed since it was written"
+        return None
+
+    def finished(self, kind: str, name: str) -> tuple[bool, str]:
+        """Whether stage ``name`` of ``kind`` (``"figures"``, ``"claims"``) is finished.
+
+        Returns ``(True, "")`` for a finished stage whose files are intact, else ``False``
+        and why not (empty for a stage never finished here).
+        """
+        entry = self.manifest[kind].get(name)
+        if entry is None:
+            return False, ""
+        problem = self._files_intact(entry["files"])
+        if problem is not None:
+            return False, problem
+        return True, ""
+
+    def forget(self, kind: str, name: str) -> None:
+        """Drop a stage's record before it runs again."""
+        if self.manifest[kind].pop(name, None) is not None:
+            self._save()
+
+    def snapshot(self) -> dict[str, tuple[int, int, int]]:
+        """The plain files at the top of the folder (not hidden) with (inode, size, mtime)."""
+        out = {}
+        for p in self.path.iterdir():
+            if p.name.startswith(".") or p.name in (RUN_FILE, REPORT_FILE, CLAIMS_FILE):
+                continue
+            if p.is_file():
+                st = p.stat()
+                out[p.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        return out
+
+    def written_since(self, before: dict[str, tuple[int, int, int]]) -> list[str]:
+        """Files created or replaced since ``before`` (a :meth:`snapshot`)."""
+        now = self.snapshot()
+        return sorted(n for n, s in now.items() if before.get(n) != s)
+
+    def _file_meta(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {
+            n: {"bytes": (self.path / n).stat().st_size, "sha256": self._sha256(self.path / n)}
+            for n in names
+        }
+
+    def _stamp(self, wall_s: float, cpu_s: float, executor: str | None) -> dict[str, Any]:
+        return {
+            "wall_s": round(wall_s, 3),
+            "cpu_s": round(cpu_s, 3),
+            "executor": executor,
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        }
+
+    def record_figure(
+        self, name: str, files: list[str], wall_s: float, cpu_s: float, executor: str | None
+    ) -> None:
+        """Record figure stage ``name`` as finished, with the files it wrote."""
+        entry = {"files": self._file_meta(files), **self._stamp(wall_s, cpu_s, executor)}
+        self.manifest["figures"][name] = entry
+        self._save()
+
+    def record_claim(
+        self,
+        id: str,
+        records: list[ClaimRecord],
+        wall_s: float,
+        cpu_s: float,
+        executor: str | None,
+    ) -> None:
+        """Store claim ``id``'s records, then record the stage as finished."""
+        rel = f"{CLAIMS_DIR}/{id}.json"
+        (self.path / CLAIMS_DIR).mkdir(exist_ok=True)
+        atomic_write_bytes(self.path / rel, records_to_json(records))
+        entry = {
+            "files": self._file_meta([rel]),
+            "records": len(records),
+            **self._stamp(wall_s, cpu_s, executor),
+        }
+        self.manifest["claims"][id] = entry
+        self._save()
+
+    def expect_claims(self, ids: list[str]) -> None:
+        """Note the claim ids registered when the claims were last run (for the report)."""
+        if self.manifest.get("registered_claims") != ids:
+            self.manifest["registered_claims"] = list(ids)
+            self._save()
+
+    def claim_records(self) -> list[ClaimRecord]:
+        """The stored records of every finished claim, in claim order."""
+        out: list[ClaimRecord] = []
+        for id in sorted(self.manifest["claims"], key=lambda c: int(c[1:])):
+            if self.finished("claims", id)[0]:
+                out += records_from_json((self.path / CLAIMS_DIR / f"{id}.json").read_bytes())
+        return out

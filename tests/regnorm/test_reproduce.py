@@ -1,0 +1,216 @@
+"""``regnorm reproduce``: resume after SIGKILL, partial runs, and the folder's safety.
+
+The figures used are the two fastest at ``--quick`` (under a second each) and the claims
+two cheap ones (C19 in a tenth of a second, C7 in about a second), so a stage killed when it
+starts is still running when the kill arrives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from regnorm import cli
+from regnorm._run_folder import records_from_json, records_to_json
+from regnorm.claims import ClaimRecord, deterministic_record, open_record
+from tests.tolerances import assert_allclose_rounding
+
+FIGURES = "batch_dependence,proxy_norm_depth"
+CLAIMS = "C19,C7"
+ARGS = ["--quick", "--figures", FIGURES, "--claims", CLAIMS]
+DATA = ("batch_dependence.parquet", "proxy_norm_depth.parquet")
+#: Operations behind one number of these Monte-Carlo frames (a reduction over ~10^6 draws):
+#: a file kept from another process may differ from a fresh one in the last bits (NumPy's
+#: SIMD sums depend on the alignment of the arrays), never by more.
+MC_OPS = 10**6
+
+
+def command(out: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "regnorm", "reproduce", "--out", str(out), *args]
+
+
+def run_cli(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(out, *args), capture_output=True, text=True, cwd=out.parent)
+
+
+def run_until(out: Path, line_start: str, *args: str) -> tuple[int, str]:
+    """Start the command, SIGKILL it when a stderr line starts with ``line_start``."""
+    proc = subprocess.Popen(
+        command(out, *args), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(line_start):
+            proc.kill()
+            break
+    proc.wait()
+    proc.stderr.close()
+    return proc.returncode, "".join(seen)
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "run.json").read_text())
+
+
+def assert_same_to_rounding(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    for c in a.columns:
+        if pd.api.types.is_float_dtype(a[c]):
+            assert_allclose_rounding(a[c], b[c], ops=MC_OPS)
+        else:
+            assert a[c].tolist() == b[c].tolist(), c
+
+
+def assert_one_line_error(p: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+    assert p.stderr.startswith("regnorm: error: --")
+    for f in fragments:
+        assert f in p.stderr
+
+
+def test_sigkill_midway_resumes_to_the_uninterrupted_result(tmp_path, capsys):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    assert cli.main(["reproduce", "--out", str(clean), *ARGS]) == 0
+    err = capsys.readouterr().err
+    # one line per stage on stderr, each finished one with its wall time
+    for stage in ("[figure] batch_dependence", "[figure] proxy_norm_depth", "[claim] C19"):
+        assert re.search(rf"^{re.escape(stage)}: done in \d+\.\d s", err, re.M), err
+
+    # killed while the second figure runs: the first one is finished, the second is not
+    rc, err = run_until(killed, "[figure] proxy_norm_depth ...", *ARGS)
+    assert rc == -9 and "[figure] batch_dependence: done" in err
+    assert set(manifest(killed)["figures"]) == {"batch_dependence"}
+    first = {f: (killed / f).stat().st_mtime_ns for f in ("batch_dependence.png", DATA[0])}
+
+    # restarted, and killed again while the second claim runs
+    rc, err = run_until(killed, "[claim] C7 ...", *ARGS)
+    assert rc == -9
+    assert "[figure] batch_dependence: kept from an earlier run" in err
+    assert "[figure] proxy_norm_depth: done" in err and "[claim] C19: done" in err
+    assert set(manifest(killed)["claims"]) == {"C19"}
+    c19 = (killed / ".claims" / "C19.json").read_bytes()
+
+    p = run_cli(killed, *ARGS)
+    assert p.returncode == 0, p.stderr
+    for stage in ("[figure] batch_dependence", "[figure] proxy_norm_depth", "[claim] C19"):
+        assert f"{stage}: kept from an earlier run" in p.stderr
+    assert "[claim] C7: done" in p.stderr
+    # what was kept was not written again
+    assert first == {f: (killed / f).stat().st_mtime_ns for f in first}
+    assert (killed / ".claims" / "C19.json").read_bytes() == c19
+    for name in (*DATA, "claims.parquet"):
+        assert_same_to_rounding(pd.read_parquet(killed / name), pd.read_parquet(clean / name))
+
+
+def test_partial_runs_of_the_same_settings_add_up(tmp_path, capsys):
+    out = tmp_path / "r"
+    base = ["reproduce", "--out", str(out), "--quick"]
+    assert cli.main([*base, "--figures", "batch_dependence", "--claims", "C13"]) == 0
+    assert cli.main([*base, "--figures", "proxy_norm_depth", "--no-claims"]) == 0
+    err = capsys.readouterr().err
+    assert "[figure] batch_dependence" not in err.split("[figure] proxy_norm_depth")[1]
+    report = (out / "REPORT.md").read_text()
+    for name in ("batch_dependence.png", "batch_dependence.parquet", "proxy_norm_depth.png"):
+        assert name in report
+    assert "| C13 |" in report and "Not checked yet: C1, " in report
+    assert "Not run yet: bn_noise" in report
+    m = re.search(r"Compute time of the stages below: ([\d.]+) s wall, ([\d.]+) s CPU", report)
+    stages = [*manifest(out)["figures"].values(), *manifest(out)["claims"].values()]
+    wall, cpu = (sum(e[k] for e in stages) for k in ("wall_s", "cpu_s"))
+    assert m and (m[1], m[2]) == (f"{wall:.1f}", f"{cpu:.1f}")
+    assert set(pd.read_parquet(out / "claims.parquet")["id"]) == {"C13"}
+
+
+def test_a_changed_file_is_never_used(tmp_path, capsys):
+    out = tmp_path / "r"
+    base = ["reproduce", "--out", str(out), "--quick", "--no-claims"]
+    assert cli.main([*base, "--figures", "batch_dependence"]) == 0
+    png = out / "batch_dependence.png"
+    size = png.stat().st_size
+    png.write_bytes(png.read_bytes()[: size // 2])  # as a write cut short would leave it
+    assert cli.main([*base, "--figures", "proxy_norm_depth"]) == 0
+    assert (
+        "not usable: batch_dependence.png changed since it was written"
+        in (out / "REPORT.md").read_text()
+    )
+    capsys.readouterr()
+    assert cli.main([*base, "--figures", "batch_dependence"]) == 0
+    err = capsys.readouterr().err
+    assert "[figure] batch_dependence ... (running again: batch_dependence.png changed" in err
+    assert png.stat().st_size == size and "not usable" not in (out / "REPORT.md").read_text()
+
+
+def test_a_run_of_other_settings_is_refused_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "r"
+    base = ["reproduce", "--out", str(out), "--no-claims"]
+    assert cli.main([*base, "--quick", "--figures", "batch_dependence"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    p = run_cli(out, "--no-claims", "--figures", "batch_dependence")
+    assert_one_line_error(p, "other settings", "quick: True there, False here", "--overwrite")
+    capsys.readouterr()
+    assert cli.main([*base, "--quick", "--seed", "1", "--figures", "batch_dependence"]) == 2
+    assert "other settings (seed: 0 there, 1 here" in capsys.readouterr().err
+    assert before == {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    args = ["--quick", "--seed", "1", "--figures", "proxy_norm_depth", "--overwrite"]
+    assert cli.main([*base, *args]) == 0
+    assert "[run] discarded the earlier results" in capsys.readouterr().err
+    assert not (out / "batch_dependence.png").exists()  # recorded by the discarded run
+    assert manifest(out)["settings"]["seed"] == 1
+    assert "batch_dependence.png" not in (out / "REPORT.md").read_text()
+
+
+def test_results_no_run_recorded_are_refused(tmp_path):
+    # what a full run of an earlier version leaves: a long report and the full figure
+    out = tmp_path / "full"
+    out.mkdir()
+    report, png = b"# full report\n" * 12_000, bytes(range(256)) * 700
+    (out / "REPORT.md").write_bytes(report)
+    (out / "bn_noise.png").write_bytes(png)
+    p = run_cli(out, "--quick", "--figures", "bn_noise", "--no-claims")
+    assert_one_line_error(p, "holds results that no recorded run wrote", "REPORT.md")
+    assert (out / "REPORT.md").read_bytes() == report and (out / "bn_noise.png").read_bytes() == png
+
+
+def test_a_folder_being_written_is_refused(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    with (out / ".run.lock").open("a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        p = run_cli(out, "--quick", "--figures", "batch_dependence", "--no-claims")
+    assert_one_line_error(p, "another regnorm reproduce is writing to")
+    assert not (out / "run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--claims", "C13", "--no-claims"], "--claims 'C13' and --no-claims exclude each other"),
+        (["--claims", "C13,C99"], "--claims: unknown claim id 'C99'"),
+    ],
+)
+def test_bad_claims_selection(tmp_path, args, fragment):
+    p = run_cli(tmp_path / "r", "--quick", "--figures", "batch_dependence", *args)
+    assert_one_line_error(p, fragment)
+    assert not (tmp_path / "r" / "run.json").exists()
+
+
+def test_records_read_back_exactly():
+    recs = [
+        deterministic_record("C17", {"axes": (0, 2, 3), "C": np.int64(8)}, analytic=1, numeric=1),
+        open_record("C8", {"alpha": 0.1 + 0.2, "ok": True}, numeric=float("inf"), note="n"),
+    ]
+    back = records_from_json(records_to_json(recs))
+    assert all(isinstance(r, ClaimRecord) for r in back)
+    assert [r.as_dict() for r in back] == [r.as_dict() for r in recs]
+    assert type(back[0].params["axes"]) is tuple and type(back[0].params["C"]) is int
