@@ -13,8 +13,9 @@ teacher-student problem of :mod:`simulations.relu_network` (ground truth known, 
 Every method of one experiment is trained on the same seeds: seed ``s`` fixes the teacher,
 the data, the initial weights and the minibatch order, so methods are compared by *paired*
 differences over seeds, with a 95% Student-t confidence interval. A difference is called a
-difference only when its interval excludes zero; otherwise the claim's record is ``open``
-with the note "no difference resolved (absent in this setting)".
+difference only when its interval excludes zero; otherwise the claim's record is ``not
+resolved``. "At least as well as" (C9, one comparison of C12) holds only when the interval
+lies below a stated margin (:data:`AS_GOOD_MARGIN` of the comparator's loss).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from regnorm._validation import check_choice, check_integer
-from regnorm.claims import CATALOGUE, ClaimRecord, claim
+from regnorm.claims import ClaimRecord, claim, ordering_record
 
 if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
     import pandas as pd
@@ -237,40 +238,27 @@ def paired_difference(a, b, *, level: float = 0.95) -> dict:
     )
 
 
-def _order_record(cid, params, diff: dict, *, claimed: str, what: str, note: str = ""):
-    """A record for an ordering claim ``diff < 0`` (``claimed="negative"``), ``diff > 0``
-    (``"positive"``) or ``diff <= 0`` (``"nonpositive"``: "at least as good as").
+#: Margin of "at least as well as" (C9, one comparison of C12), relative to the comparator's
+#: mean test loss: an interval that merely contains 0 is no evidence of "as good as", so the
+#: claim is read as "worse by less than 5%". The article compares curves by eye on its
+#: figures, where 5% of the loss is about the spread of its repeated runs; this is a stated
+#: convention, not a derived one.
+AS_GOOD_MARGIN = 0.05
 
-    Verdict: ``holds`` if the 95% interval lies on the claimed side (for "nonpositive": does
-    not lie above 0), ``deviates`` if it lies on the other side, otherwise ``open`` (no
-    difference resolved: the effect is absent in this setting at this number of seeds).
-    """
-    lo, hi = diff["low"], diff["high"]
-    if claimed == "negative":
-        verdict = "holds" if hi < 0 else ("deviates" if lo > 0 else "open")
-    elif claimed == "positive":
-        verdict = "holds" if lo > 0 else ("deviates" if hi < 0 else "open")
-    else:
-        verdict = "deviates" if lo > 0 else "holds"
-    ci = f"{what} = {diff['mean']:+.4g}, 95% CI [{lo:+.4g}, {hi:+.4g}] over {diff['n']} seeds"
-    if not diff["resolved"]:
-        ci += (
-            " (no difference resolved: equal within the interval)"
-            if claimed == "nonpositive"
-            else " (no difference resolved: absent in this setting)"
-        )
-    z = diff["mean"] / diff["stderr"] if diff["stderr"] > 0 else None
-    return ClaimRecord(
-        id=cid,
-        statement=CATALOGUE[cid],
-        source=SOURCE,
-        params=dict(params, claimed=claimed, ci_level=0.95),
-        analytic=0.0,
-        numeric=diff["mean"],
+
+def _order_record(cid, params, diff: dict, *, claimed: str, what: str, note: str = "", margin=0.0):
+    """:func:`regnorm.claims.ordering_record` of a :func:`paired_difference` ``diff``."""
+    return ordering_record(
+        cid,
+        params,
+        diff=diff["mean"],
         stderr=diff["stderr"],
-        z=z,
-        verdict=verdict,
-        note="; ".join(s for s in (ci, note) if s) + "; analytic=0 is the no-difference null",
+        dof=diff["n"] - 1,
+        claimed=claimed,
+        margin=margin,
+        what=what,
+        note=note,
+        source=SOURCE,
     )
 
 
@@ -323,6 +311,7 @@ def c9_records(df) -> list[ClaimRecord]:
                     dict(base, M=int(M), curvature=curvature),
                     paired_difference(pn, bn),
                     claimed="nonpositive",
+                    margin=AS_GOOD_MARGIN * float(bn.mean()),
                     what="test loss PN+gamma decay - BN",
                     note=note,
                 )
@@ -506,6 +495,7 @@ def c12_records(df) -> list[ClaimRecord]:
                 dict(base, compared=f"{a} vs {b}"),
                 paired_difference(t[a], t[b]),
                 claimed=claimed,
+                margin=AS_GOOD_MARGIN * float(t[b].mean()) if claimed == "nonpositive" else 0.0,
                 what=f"test loss [{a}] - [{b}]",
                 note=f"{statement}; mean test losses: {summary}",
             )

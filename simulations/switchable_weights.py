@@ -30,7 +30,7 @@ import numpy as np
 
 from regnorm._validation import check_choice, check_integer, check_real
 from regnorm.backend import get_namespace, to_numpy
-from regnorm.claims import ClaimRecord, claim, deterministic_record
+from regnorm.claims import ClaimRecord, claim, identity_record
 
 if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
     import pandas as pd
@@ -338,7 +338,7 @@ def c15_records(df) -> list[ClaimRecord]:
 
 
 def c15_identity_record(seed=0) -> ClaimRecord:
-    """At M=1, SN's BN statistics equal IN's (deterministic identity)."""
+    """At M=1, SN's BN statistics equal IN's: true by construction, not evidence for C15."""
     from regnorm.normalizers import SwitchableNorm
 
     rng = np.random.default_rng(seed)
@@ -349,7 +349,7 @@ def c15_identity_record(seed=0) -> ClaimRecord:
         float(np.max(np.abs(np.asarray(st["bn"][0]) - np.asarray(st["in"][0])))),
         float(np.max(np.abs(np.asarray(st["bn"][1]) - np.asarray(st["in"][1])))),
     )
-    return deterministic_record(
+    return identity_record(
         "C15",
         {"M": 1, "seed": seed},
         analytic=0.0,

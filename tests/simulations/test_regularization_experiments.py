@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from regnorm.claims import VERDICTS
 from simulations.regularization import (
     _order_record,
     c10_records,
@@ -30,21 +29,24 @@ def test_paired_difference_interval():
 
 
 @pytest.mark.parametrize(
-    ("diff", "claimed", "verdict"),
+    ("diff", "claimed", "margin", "verdict"),
     [
-        ([-2.0, -1.0, -1.5], "negative", "holds"),
-        ([2.0, 1.0, 1.5], "negative", "deviates"),
-        ([-1.0, 1.0, 0.1], "negative", "open"),
-        ([2.0, 1.0, 1.5], "positive", "holds"),
-        ([-1.0, 1.0, 0.1], "nonpositive", "holds"),
-        ([2.0, 1.0, 1.5], "nonpositive", "deviates"),
+        ([-2.0, -1.0, -1.5], "negative", 0.0, "holds"),
+        ([2.0, 1.0, 1.5], "negative", 0.0, "deviates"),
+        ([-1.0, 1.0, 0.1], "negative", 0.0, "not resolved"),
+        ([2.0, 1.0, 1.5], "positive", 0.0, "holds"),
+        # mean 0.033, t_{0.975,2} half width 4.3 * 0.58 = 2.5: straddles a margin of 1
+        ([-1.0, 1.0, 0.1], "nonpositive", 1.0, "not resolved"),
+        ([-1.0, 1.0, 0.1], "nonpositive", 3.0, "holds"),
+        ([2.0, 1.0, 1.5], "nonpositive", 0.1, "deviates"),
     ],
 )
-def test_order_record_verdicts(diff, claimed, verdict):
+def test_order_record_verdicts(diff, claimed, margin, verdict):
     d = paired_difference(diff, np.zeros(3))
-    rec = _order_record("C10", {"M": 8}, d, claimed=claimed, what="x")
+    rec = _order_record("C10", {"M": 8}, d, claimed=claimed, what="x", margin=margin)
     assert rec.verdict == verdict
     assert rec.numeric == pytest.approx(np.mean(diff))
+    assert rec.low == pytest.approx(d["low"]) and rec.high == pytest.approx(d["high"])
 
 
 def test_experiment_reproducible_and_records_carry_settings():
@@ -57,7 +59,7 @@ def test_experiment_reproducible_and_records_carry_settings():
     recs = c10_records(df)
     assert len(recs) == 4
     for r in recs:
-        assert r.verdict in VERDICTS
+        assert r.low <= r.numeric <= r.high and r.kind == "ordering"
         assert r.params["seed"] == 1 and r.params["n_seeds"] == 3 and r.params["M"] == 8
         assert "CI" in r.note
 
@@ -73,3 +75,148 @@ def test_same_numbers_on_local_processes():
     b = run_methods(runs, seed=5, sizes=TINY, executor="processes:2")
     np.testing.assert_array_equal(a["test_loss"], b["test_loss"])
     np.testing.assert_array_equal(a["gamma2_1"], b["gamma2_1"])
+
+
+# --- results of C9-C12 from known paired differences ---------------------------------------
+# Each table below is built with a known difference between methods, so the expected mean,
+# interval and verdict come from the construction (and scipy's t quantile), not from the code.
+
+SEED_NOISE = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])  # mean 0, sd 0.7583
+SETTINGS = dict(n_seeds=6, input_dim=4, width=6, n_train=32, steps=20, lr=0.05, seed=0, delta=0.5)
+
+
+def _table(rows):
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    df.attrs["settings"] = dict(SETTINGS)
+    return df
+
+
+def _interval(d):
+    from scipy import stats
+
+    d = np.asarray(d, dtype=float)
+    hw = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return d.mean() - hw, d.mean() + hw
+
+
+def _assert_interval(rec, d):
+    lo, hi = _interval(d)
+    assert rec.numeric == pytest.approx(np.mean(d), rel=1e-12, abs=1e-15)
+    assert rec.low == pytest.approx(lo, rel=1e-10) and rec.high == pytest.approx(hi, rel=1e-10)
+
+
+def test_c9_verdicts_follow_from_the_interval_and_margin():
+    from simulations.regularization import AS_GOOD_MARGIN, c9_records
+
+    bn = 1.0 + 0.01 * SEED_NOISE  # mean 1: the margin is AS_GOOD_MARGIN
+    cases = {
+        # PN + gamma decay slightly better, tightly: holds
+        8: (bn - 0.01 + 0.001 * SEED_NOISE, "holds"),
+        # worse by 2 margins, tightly: deviates (the negative control)
+        16: (bn + 2 * AS_GOOD_MARGIN + 0.001 * SEED_NOISE, "deviates"),
+        # on the margin with a wide interval: not resolved (the old rule said "holds")
+        32: (bn + AS_GOOD_MARGIN + 0.05 * SEED_NOISE, "not resolved"),
+    }
+    rows = []
+    for M, (pn, _) in cases.items():
+        for s in range(6):
+            rows += [
+                dict(method="bn", M=M, seed_index=s, test_loss=bn[s], zeta_2=0.1),
+                dict(method="pn", M=M, seed_index=s, test_loss=bn[s], zeta_2=np.nan),
+                dict(method="pn_gamma_decay", M=M, seed_index=s, test_loss=pn[s], zeta_2=0.1),
+                dict(method="pn_gamma_decay_relu", M=M, seed_index=s, test_loss=pn[s], zeta_2=0.1),
+            ]
+    recs = c9_records(_table(rows))
+    assert len(recs) == 6
+    for rec in recs:
+        pn, verdict = cases[rec.params["M"]]
+        _assert_interval(rec, pn - bn)
+        assert rec.params["margin"] == pytest.approx(AS_GOOD_MARGIN * bn.mean())
+        assert rec.verdict == verdict and rec.kind == "ordering"
+
+
+def test_c10_verdicts():
+    from simulations.regularization import c10_records
+
+    gaps = {"sgd": 0.5, "wn": 0.4, "wn_mean_bn": 0.3, "wn_variance_bn": 0.4, "bn": 0.2}
+    noisy = {"bn": 0.001, "wn_variance_bn": 0.05}
+    rows = [
+        dict(method=m, M=8, seed_index=s, gap=g + noisy.get(m, 0.0) * SEED_NOISE[s])
+        for m, g in gaps.items()
+        for s in range(6)
+    ]
+    recs = c10_records(_table(rows))
+    verdicts = {(r.params["method"], r.params["compared_with"]): r.verdict for r in recs}
+    # BN (0.2) < mean-only (0.3) < WN (0.4): both hold; variance-only equals WN within a wide
+    # interval: not resolved.
+    assert verdicts == {
+        ("wn_mean_bn", "bn"): "holds",
+        ("wn_mean_bn", "wn"): "holds",
+        ("wn_variance_bn", "bn"): "holds",
+        ("wn_variance_bn", "wn"): "not resolved",
+    }
+    gaps_bn = 0.2 + 0.001 * SEED_NOISE
+    _assert_interval(recs[0], gaps_bn - 0.3)
+
+
+def test_c11_slopes_and_verdicts():
+    from simulations.regularization import c11_records
+
+    Ms = (8, 16, 32, 64)
+    rows = []
+    for layer in (1, 2):
+        for i, M in enumerate(Ms):
+            for s in range(6):
+                rows.append(
+                    dict(
+                        open_layer=layer,
+                        M=M,
+                        seed_index=s,
+                        # layer 1: gamma^2 grows 0.1 per doubling; layer 2: flat with noise
+                        gamma2_1=1.0 + 0.1 * i + 0.001 * SEED_NOISE[s] * i,
+                        gamma2_2=1.0 + 0.05 * SEED_NOISE[s] * (i % 2),
+                        test_loss=1.0 - 0.02 * i,
+                    )
+                )
+    recs = c11_records(_table(rows))
+    got = {(r.params["open_layer"], r.params["quantity"]): r for r in recs}
+    g1 = got[(1, "gamma^2")]
+    slopes = [
+        np.polyfit(np.log2(Ms), [1.0 + 0.1 * i + 0.001 * e * i for i in range(4)], 1)[0]
+        for e in SEED_NOISE
+    ]
+    _assert_interval(g1, slopes)
+    assert g1.verdict == "holds"
+    assert got[(2, "gamma^2")].verdict == "not resolved"
+    assert got[(1, "test loss")].verdict == "deviates"  # falls with M
+
+
+def _c12_table(after_shift):
+    labels = {
+        "BN M=16": 1.0,
+        "BN M=128": 1.2,
+        "BN + dropout 0.125 after, M=128": 1.0 + after_shift,
+        "dropout 0.125 before BN, M=128": 1.3,
+        "WN M=128": 1.0,
+        "WN + dropout 0.25, M=128": 1.0,
+    }
+    rows = [
+        dict(label=lab, seed_index=s, test_loss=v + 0.01 * SEED_NOISE[s] * (k % 2))
+        for k, (lab, v) in enumerate(labels.items())
+        for s in range(6)
+    ]
+    return _table(rows)
+
+
+def test_c12_verdicts_with_a_margin():
+    from simulations.regularization import c12_records
+
+    recs = c12_records(_c12_table(0.0))
+    assert [r.verdict for r in recs] == ["holds", "holds", "holds", "not resolved"]
+    assert recs[1].params["claimed"] == "nonpositive" and recs[1].params["margin"] > 0
+    _assert_interval(recs[0], (1.0 + 0.0) - (1.2 + 0.01 * SEED_NOISE))
+    # Negative control: dropout after BN at large batch 30% worse than BN at small batch.
+    worse = c12_records(_c12_table(0.3))
+    assert worse[1].verdict == "deviates" and worse[0].verdict == "deviates"

@@ -94,3 +94,83 @@ def test_same_numbers_on_local_processes():
     np.testing.assert_array_equal(
         a[a["noise"] == "student_t5"]["var_bn_1"].to_numpy(), c["var_bn_1"].to_numpy()
     )
+
+
+SEED_NOISE = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])
+SN_SETTINGS = dict(
+    n_seeds=6, steps=10, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3, seed=0
+)
+
+
+def _weights_table(columns):
+    """Rows per (M, seed) with ``columns[name](i, s)`` at the i-th batch size."""
+    import pandas as pd
+
+    Ms = (1, 2, 4, 8)
+    rows = [
+        dict(noise="gaussian", M=M, seed_index=s, **{k: f(i, s) for k, f in columns.items()})
+        for i, M in enumerate(Ms)
+        for s in range(6)
+    ]
+    df = pd.DataFrame(rows)
+    df.attrs["settings"] = dict(SN_SETTINGS)
+    return df
+
+
+def test_c15_slopes_intervals_and_verdicts():
+    from scipy import stats
+
+    from simulations.switchable_weights import c15_records
+
+    df = _weights_table(
+        {
+            "mean_bn_1": lambda i, s: 0.3 + 0.02 * i + 0.001 * SEED_NOISE[s] * i,  # grows
+            "var_bn_1": lambda i, s: 0.3 - 0.02 * i,  # falls: negative control
+            "mean_bn_2": lambda i, s: 0.3 + 0.05 * SEED_NOISE[s] * (i % 2),  # flat, noisy
+            "var_bn_2": lambda i, s: 0.3 + 0.01 * i,
+        }
+    )
+    recs = {(r.params["layer"], r.params["weight"]): r for r in c15_records(df)}
+    # slopes over M >= 2 (i = 1, 2, 3 at log2 M = 1, 2, 3), computed per seed by polyfit
+    slopes = np.array(
+        [
+            np.polyfit([1, 2, 3], [0.3 + 0.02 * i + 0.001 * e * i for i in (1, 2, 3)], 1)[0]
+            for e in SEED_NOISE
+        ]
+    )
+    r = recs[(1, "BN mean")]
+    hw = stats.t.ppf(0.975, 5) * slopes.std(ddof=1) / np.sqrt(6)
+    assert r.numeric == pytest.approx(slopes.mean(), rel=1e-12)
+    assert r.low == pytest.approx(slopes.mean() - hw) and r.high == pytest.approx(
+        slopes.mean() + hw
+    )
+    assert r.verdict == "holds"
+    assert recs[(1, "BN var")].verdict == "deviates"
+    assert recs[(2, "BN mean")].verdict == "not resolved"
+    assert recs[(2, "BN var")].verdict == "holds"
+
+
+def test_c16_verdicts_follow_from_the_paired_difference():
+    from simulations.switchable_weights import c16_records
+
+    df = _weights_table(
+        {
+            "rho_1": lambda i, s: 0.0,
+            "var_bn_1": lambda i, s: 0.2 + 0.001 * SEED_NOISE[s],  # below the mean weight
+            "mean_bn_1": lambda i, s: 0.4,
+            "var_bn_2": lambda i, s: 0.5 + 0.001 * SEED_NOISE[s],  # above: negative control
+            "mean_bn_2": lambda i, s: 0.3,
+        }
+    )
+    recs = c16_records(df)
+    assert {r.params["M"] for r in recs} == {2, 4}
+    for r in recs:
+        expected = -0.2 if r.params["layer"] == 1 else 0.2
+        assert r.numeric == pytest.approx(expected, abs=1e-12)
+        assert r.low < r.numeric < r.high
+        assert r.verdict == ("holds" if r.params["layer"] == 1 else "deviates")
+
+
+def test_m1_identity_is_labelled_as_identity():
+    rec = c15_identity_record(0)
+    assert rec.kind == "identity" and not rec.evidence
