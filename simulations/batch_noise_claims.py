@@ -1,9 +1,12 @@
 """Claims checks C1, C2, C3, C4 and C13 (article 001 §1.1-1.5): closed forms vs Monte-Carlo.
 
 Each check returns one record per parameter point. Exact closed forms are expected to hold at
-every ``M``; first-order (asymptotic) laws are compared with the same Monte-Carlo numbers, and
-where they fail (small ``M``, large ``|z|``, heavy tails, large ``gamma``) the record says
-``deviates`` with the measured deviation: that map is a result.
+every ``M`` and are z-tested against Monte-Carlo. A first-order (asymptotic) law is judged
+against the exact value where one exists (Gaussian input; the squared and identity losses of
+C4), deterministically with :data:`regnorm.claims.ASYMPTOTIC_RTOL`, so where it stops holding
+(small ``M``, large ``|z|``, large ``gamma``) does not move with the number of trials. Where no
+exact value exists (non-Gaussian input, the other losses) the law is z-tested against
+Monte-Carlo and the record says that its verdict is at that budget: that map is a result.
 
 Sizes: ``ctx.quick`` uses about 10^6 random draws per point (all five claims in a few
 seconds); the full run 10^7 (a few minutes).
@@ -16,11 +19,19 @@ import numpy as np
 from regnorm.batch_noise import (
     batch_statistics_law,
     conditional_error,
+    expected_batch_std,
     gaussian_conditional_error,
     standardization_error,
     standardization_error_asymptotic,
 )
-from regnorm.claims import CheckContext, claim, deterministic_record, statistical_record
+from regnorm.claims import (
+    CheckContext,
+    asymptotic_record,
+    claim,
+    deterministic_record,
+    identity_record,
+    statistical_record,
+)
 from regnorm.pn_wn_equivalence import pn_wn_gap
 
 from .batch_noise import (
@@ -73,24 +84,24 @@ def check_c1(ctx: CheckContext):
                 "trials": trials,
                 "seed": ctx.seed,
             }
+            exact = standardization_error(M, inside=inside, ddof=ddof)
             yield statistical_record(
                 "C1",
                 params,
-                analytic=standardization_error(M, inside=inside, ddof=ddof),
+                analytic=exact,
                 numeric=est.estimate,
                 stderr=est.stderr,
                 statement="exact finite-M error (chi / inverse-chi moments) for this convention",
                 note="two draws per batch (mu_B, chi2)",
                 source="001 §1.1 (exact form: THEORY C1; other conventions derived here)",
             )
-            yield statistical_record(
+            yield asymptotic_record(
                 "C1",
-                params,
-                analytic=standardization_error_asymptotic(M),
-                numeric=est.estimate,
-                stderr=est.stderr,
+                {k: v for k, v in params.items() if k not in ("trials", "seed")},
+                asymptote=standardization_error_asymptotic(M),
+                exact=exact,
                 statement="error ~ 3/(2M)",
-                note=f"M*error = {M * est.estimate:.4f} +- {M * est.stderr:.1g} vs 1.5",
+                note=f"M*exact error = {M * exact:.4f} vs 1.5",
                 source="001 §1.1",
             )
     # Non-Gaussian input: the first-order error (rho + 6)/(4M) (C3 averaged over z).
@@ -119,10 +130,21 @@ def check_c1(ctx: CheckContext):
                 analytic=(rho + 6.0) / (4.0 * M),
                 numeric=est.estimate,
                 stderr=est.stderr,
+                kind="asymptotic",
                 statement="error ~ (rho+6)/(4M) for non-Gaussian input (C3 averaged over z)",
                 note=f"rho = {rho:.3g}; M*error = {M * est.estimate:.4f} vs {(rho + 6) / 4:.4f}",
                 source="001 §1.3 (first order)",
             )
+
+
+def _gaussian_batch_std_law(M: int, sigma: float) -> dict[str, float]:
+    """Exact ``E[sigma_B]`` and ``Var(sigma_B)`` (``ddof=0``) of a Gaussian batch of ``M``.
+
+    ``M sigma_B^2 / sigma^2`` is chi-squared with ``M - 1`` degrees of freedom, so
+    ``E[sigma_B^2] = sigma^2 (M-1)/M`` and ``E[sigma_B]`` is the chi mean.
+    """
+    mean = sigma * float(expected_batch_std(M, ddof=0))
+    return {"std_mean": mean, "std_variance": sigma**2 * (M - 1) / M - mean**2}
 
 
 @claim("C2", source="001 §1.3")
@@ -149,6 +171,7 @@ def check_c2(ctx: CheckContext):
                 "trials": trials,
                 "seed": ctx.seed,
             }
+            exact = _gaussian_batch_std_law(M, dist.std) if name == "gaussian" else {}
             for field, what in (
                 ("mean_variance", "Var(mu_B) = sigma_P^2/M (exact for any finite variance)"),
                 ("std_mean", "E[sigma_B] -> sigma_P (bias O(1/M))"),
@@ -156,12 +179,34 @@ def check_c2(ctx: CheckContext):
             ):
                 e = getattr(est, field)
                 a = getattr(law, field)
+                if field in exact:
+                    yield statistical_record(
+                        "C2",
+                        {**params, "quantity": field},
+                        analytic=exact[field],
+                        numeric=e.estimate,
+                        stderr=e.stderr,
+                        statement=f"exact Gaussian {field} (chi moments)",
+                        note=f"measured/exact = {e.estimate / exact[field]:.4f}",
+                        source="derived here (sigma_B^2 = sigma_P^2 chi2_{M-1}/M)",
+                    )
+                    yield asymptotic_record(
+                        "C2",
+                        {k: v for k, v in params.items() if k not in ("trials", "seed")}
+                        | {"quantity": field},
+                        asymptote=a,
+                        exact=exact[field],
+                        statement=what,
+                        source="001 §1.3 (with the sigma_P^2 erratum)",
+                    )
+                    continue
                 yield statistical_record(
                     "C2",
                     {**params, "quantity": field},
                     analytic=a,
                     numeric=e.estimate,
                     stderr=e.stderr,
+                    kind="exact" if field == "mean_variance" else "asymptotic",
                     statement=what,
                     note=f"measured/predicted = {e.estimate / a:.4f}",
                     source="001 §1.3 (with the sigma_P^2 erratum)",
@@ -204,27 +249,53 @@ def check_c3(ctx: CheckContext):
                         "seed": ctx.seed,
                     }
                     pred = conditional_error(z, M, rho=rho)
-                    yield statistical_record(
-                        "C3",
-                        params,
-                        analytic=pred,
-                        numeric=m,
-                        stderr=se,
-                        note=f"M*error = {M * m:.4f} +- {M * se:.1g} vs predicted {M * pred:.4f}",
-                        source="001 §1.3 (first order)",
-                    )
-                    if name == "gaussian":
-                        where = "inside" if inside else "outside"
-                        how = "2-D quadrature" if inside else "inverse-chi moments"
+                    if name != "gaussian":
                         yield statistical_record(
                             "C3",
                             params,
-                            analytic=gaussian_conditional_error(z, M, inside=inside),
+                            analytic=pred,
                             numeric=m,
                             stderr=se,
-                            statement=f"exact Gaussian conditional error, x {where} the batch",
-                            source=f"derived here ({how})",
+                            kind="asymptotic",
+                            note=(
+                                f"M*error = {M * m:.4f} +- {M * se:.1g} vs predicted {M * pred:.4f}"
+                            ),
+                            source="001 §1.3 (first order)",
                         )
+                        continue
+                    where = "inside" if inside else "outside"
+                    how = "2-D quadrature" if inside else "inverse-chi moments"
+                    exact = gaussian_conditional_error(z, M, inside=inside)
+                    yield statistical_record(
+                        "C3",
+                        params,
+                        analytic=exact,
+                        numeric=m,
+                        stderr=se,
+                        statement=f"exact Gaussian conditional error, x {where} the batch",
+                        source=f"derived here ({how})",
+                    )
+                    yield asymptotic_record(
+                        "C3",
+                        {k: v for k, v in params.items() if k not in ("trials", "seed")},
+                        asymptote=pred,
+                        exact=exact,
+                        note=f"M*exact = {M * exact:.4f} vs first order {M * pred:.4f}",
+                        source="001 §1.3 (first order)",
+                    )
+
+
+def _exact_gap(M: int, gamma: float, loss: str, distribution: str, centred: bool):
+    """The exact C4 gap where ``A`` is quadratic and the input Gaussian, else None.
+
+    For ``A(h) = c h^2`` the Bregman gap is ``c (h_hat - h_bar)^2 = c gamma^2 (z_hat - z)^2``,
+    so its mean is ``c gamma^2`` times the C1 error (inside, ``ddof=0``): ``c = 1`` for the
+    squared loss, ``1/2`` for the identity link (see ``regnorm.gamma_decay.glm_log_partition``).
+    """
+    half_curvature = {"squared": 1.0, "identity": 0.5}.get(loss)
+    if half_curvature is None or distribution != "gaussian" or not centred:
+        return None
+    return half_curvature * gamma * gamma * float(standardization_error(M, inside=True, ddof=0))
 
 
 @claim("C4", source="001 §1.3-1.4")
@@ -253,24 +324,48 @@ def check_c4(ctx: CheckContext):
                     M, loss=loss, distribution=name, df=df, gamma=float(g), centred=centred
                 )
                 pred = zeta.zeta * g * g
+                params = {
+                    "M": M,
+                    "gamma": float(g),
+                    "loss": loss,
+                    "distribution": dist.label,
+                    "centred": centred,
+                    "trials": trials,
+                    "seed": ctx.seed,
+                }
+                note = (
+                    f"zeta = {zeta.zeta:.5g} (sigma_B part {zeta.variance_part:.4g}, "
+                    f"mu_B part {zeta.mean_part:.4g}); gap/(zeta gamma^2) = {m / pred:.4f}"
+                )
+                exact = _exact_gap(M, float(g), loss, name, centred)
+                if exact is None:
+                    yield statistical_record(
+                        "C4",
+                        params,
+                        analytic=pred,
+                        numeric=m,
+                        stderr=se,
+                        kind="asymptotic",
+                        note=note,
+                        source="001 §1.3-1.4",
+                    )
+                    continue
                 yield statistical_record(
                     "C4",
-                    {
-                        "M": M,
-                        "gamma": float(g),
-                        "loss": loss,
-                        "distribution": dist.label,
-                        "centred": centred,
-                        "trials": trials,
-                        "seed": ctx.seed,
-                    },
-                    analytic=pred,
+                    params,
+                    analytic=exact,
                     numeric=m,
                     stderr=se,
-                    note=(
-                        f"zeta = {zeta.zeta:.5g} (sigma_B part {zeta.variance_part:.4g}, "
-                        f"mu_B part {zeta.mean_part:.4g}); gap/(zeta gamma^2) = {m / pred:.4f}"
-                    ),
+                    statement="exact gap of the Gaussian GLM: (A''/2) gamma^2 x the C1 error",
+                    note=f"exact gap {exact:.5g}",
+                    source="derived here (quadratic A: the gap is the C1 error)",
+                )
+                yield asymptotic_record(
+                    "C4",
+                    {k: v for k, v in params.items() if k not in ("trials", "seed")},
+                    asymptote=pred,
+                    exact=exact,
+                    note=note,
                     source="001 §1.3-1.4",
                 )
 
@@ -285,7 +380,7 @@ def check_c13(ctx: CheckContext):
     x = m + 2.0 * rng.standard_normal((n, d))
     for std in (0.5, 1.0, 2.0, 3.0):
         gap = pn_wn_gap(x, w, 1.3, -0.2, mean=m, cov=std**2, std=std)
-        yield deterministic_record(
+        yield identity_record(
             "C13",
             {"d": d, "points": n, "cov": f"{std**2:g} I", "v": f"gamma/{std:g}"},
             analytic=0.0,

@@ -226,6 +226,43 @@ def test_c13_claim_records():
 
     recs = list(check_c13(CheckContext(quick=True)))
     assert [r.verdict for r in recs] == ["holds"] * 4 + ["deviates"]  # the last: the erratum
+    # PN = WN where both are built to coincide is a check of the code, not evidence
+    assert [r.kind for r in recs] == ["identity"] * 4 + ["exact"]
+
+
+def test_gaussian_batch_std_law_is_the_chi_law():
+    from scipy import stats
+
+    from simulations.batch_noise_claims import _gaussian_batch_std_law
+
+    for M, sigma in ((2, 1.0), (5, 2.0), (64, 0.5)):
+        # M sigma_B^2 / sigma^2 ~ chi2_{M-1}: sigma_B = sigma chi_{M-1} / sqrt(M)
+        law = _gaussian_batch_std_law(M, sigma)
+        chi = stats.chi(M - 1, scale=sigma / math.sqrt(M))
+        assert law["std_mean"] == pytest.approx(chi.mean(), rel=1e-12)
+        assert law["std_variance"] == pytest.approx(chi.var(), rel=1e-9)
+
+
+def test_exact_c4_gap_against_brute_force():
+    from simulations.batch_noise_claims import _exact_gap
+
+    # Brute force: batches of M Gaussian draws, gap = c gamma^2 mean((z_hat - z)^2) with
+    # c = A''/2 (2 for squared -> 1, 1 for identity -> 1/2); sample standard error known.
+    rng = np.random.default_rng(7)
+    M, gamma = 4, 2.0
+    z = rng.standard_normal((200_000, M))
+    zh = (z - z.mean(1, keepdims=True)) / z.std(1, keepdims=True)
+    e = ((zh - z) ** 2).mean(1)
+    for loss, c in (("squared", 1.0), ("identity", 0.5)):
+        sample = c * gamma**2 * e
+        assert_z_within(
+            sample.mean(),
+            sample.std(ddof=1) / math.sqrt(e.size),
+            _exact_gap(M, gamma, loss, "gaussian", True),
+        )
+    assert _exact_gap(M, gamma, "relu", "gaussian", True) is None
+    assert _exact_gap(M, gamma, "squared", "laplace", True) is None
+    assert _exact_gap(M, gamma, "squared", "gaussian", False) is None
 
 
 @pytest.mark.slow
@@ -234,6 +271,6 @@ def test_quick_claims_exact_forms_hold():
     from regnorm.claims import run_claims
 
     recs = run_claims("C1,C2,C3", quick=True, progress=False)
-    exact = [r for r in recs if r.statement.startswith(("exact", "Var(mu_B)"))]
+    exact = [r for r in recs if r.kind == "exact"]
     assert len(exact) > 40
     assert all(r.verdict == "holds" for r in exact), [r for r in exact if r.verdict != "holds"]
