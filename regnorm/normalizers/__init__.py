@@ -15,23 +15,33 @@ SwitchableNorm     softmax mix of IN, LN, BN statistics (C14)
 ProxyNorm          activation normalized by a Gaussian proxy's moments (C19)
 KernelNorm         normalization over C x k x k kernel windows, with dropout (C20)
 KNConv             KernelNorm + convolution, fused (C21)
+GhostBatchNorm     BN over virtual batches of a fixed size
+SyncBatchNorm      BN with the statistics of all shards (devices) of a batch
+BatchRenorm        BN corrected towards the running statistics (Ioffe 2017)
+RMSNorm            division by the root mean square over (C, H, W) per sample
 =================  ==========================================================
 """
 
 from . import base, convolution
 from .base import Normalizer
 from .batch_norm import BatchNorm
+from .batch_renorm import BatchRenorm
+from .ghost_batch_norm import GhostBatchNorm
 from .group_norm import GroupNorm
 from .instance_norm import InstanceNorm
 from .kernel_norm import KernelNorm, KNConv
 from .layer_norm import LayerNorm
 from .population_norm import PopulationNorm
 from .proxy_norm import ProxyNorm, gaussian_quantiles, relu_gaussian_moments
+from .rms_norm import RMSNorm
 from .switchable_norm import SwitchableNorm
+from .sync_batch_norm import SyncBatchNorm
 from .weight_norm import WeightNorm
 
 __all__ = [
     "BatchNorm",
+    "BatchRenorm",
+    "GhostBatchNorm",
     "GroupNorm",
     "InstanceNorm",
     "KNConv",
@@ -40,7 +50,9 @@ __all__ = [
     "Normalizer",
     "PopulationNorm",
     "ProxyNorm",
+    "RMSNorm",
     "SwitchableNorm",
+    "SyncBatchNorm",
     "WeightNorm",
     "base",
     "convolution",

@@ -127,6 +127,13 @@ class BatchNorm(AffineNormalizer):
             x, (0, 2, 3), eps=self.eps, center=self.center, scale=self.scale
         )
         self._cache = ("train", cache)
+        self._update_running(mean, var, m)
+        return base, factor
+
+    def _update_running(self, mean: Any, var: Any, m: int) -> None:
+        """``running = (1 - momentum) running + momentum batch`` for a batch of ``m`` values
+        per channel with mean ``mean`` and biased variance ``var`` (keepdims shapes)."""
+        xp = self.xp
         mom = self.momentum
         batch_var = xp.reshape(var, (self.num_channels,))
         if self.unbiased_running:
@@ -135,7 +142,6 @@ class BatchNorm(AffineNormalizer):
             mean, (self.num_channels,)
         )
         self.state["running_var"] = (1 - mom) * self.state["running_var"] + mom * batch_var
-        return base, factor
 
     def _normalize_backward(self, dz: Any) -> Any:
         mode, cache = self._cache
