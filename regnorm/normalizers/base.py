@@ -73,6 +73,7 @@ __all__ = [
     "inverse_std",
     "max_abs_unit",
     "moments",
+    "needs_refinement",
     "overflow_allowed",
     "squares_overflow",
     "standardize",
@@ -110,6 +111,13 @@ def squares_overflow(var: Any) -> bool:
 REFINE_RATIO = 64.0
 
 
+def needs_refinement(mean: Any, var: Any) -> bool:
+    """Whether some ``|mu| > REFINE_RATIO * sigma``: deviations from the rounded mean are
+    then dominated by its rounding error."""
+    xp = array_namespace(mean)
+    return bool(xp.any(xp.abs(mean) > REFINE_RATIO * xp.sqrt(var)))
+
+
 def moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
     """``(mu, x - mu, sigma^2)`` over ``axes`` (keepdims, biased), in two passes.
 
@@ -124,7 +132,7 @@ def moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
     mean = xp.mean(x, axis=axes, keepdims=True)
     xc = x - mean
     var = xp.mean(xc * xc, axis=axes, keepdims=True)
-    if bool(xp.any(xp.abs(mean) > REFINE_RATIO * xp.sqrt(var))):
+    if needs_refinement(mean, var):
         shift = xp.mean(xc, axis=axes, keepdims=True)
         xc = xc - shift
         var = xp.mean(xc * xc, axis=axes, keepdims=True)
@@ -213,8 +221,9 @@ def standardize_factors(
     mean_s, xc, var_s = moments(xs, axes)
     inv_std = inverse_std(var_s, eps, unit)
     if not scale:  # mean-only: z = x - mu is not scale-free
-        base, factor = (xc * unit if center else x), None
-        if not bool(xp.all(xp.isfinite(base))):
+        with overflow_allowed():
+            base, factor = (xc * unit if center else x), None
+        if not bool(xp.all(xp.isfinite(base))) and bool(xp.all(xp.isfinite(x))):
             raise ValueError(
                 "x - mean(x) overflows the dtype's range (|x| near its maximum): the mean-only "
                 "standardization of this x is not representable"

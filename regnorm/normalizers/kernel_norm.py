@@ -29,9 +29,13 @@ time; the naive composition materializes the ``k^2``-times larger KernelNorm out
 forms compute the variance in two passes, so its rounding error is about
 ``u (1 + |mu| / sigma)`` relative (``u`` the unit roundoff), not the one-pass
 ``u mu^2 / sigma^2`` of ``E[x^2] - mu^2``, which loses every digit when a window's mean
-dwarfs its spread (``0.01 randn + 100``). With dropout in training the fused form needs the
-per-unit masks, hence the unfolded units, for the statistics (only the convolution stays
-fused).
+dwarfs its spread (``0.01 randn + 100``). The fused product ``W * x - mu_U sum(W)`` itself
+cancels there (error about ``u |x| sum|W| / sigma``); where some window has
+``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.needs_refinement`), the
+padded input is first shifted by its first element per sample, which removes a common offset
+and makes a constant input without padding give exactly the bias. With dropout in training
+the fused form needs the per-unit masks, hence the unfolded units, for the statistics (only
+the convolution stays fused).
 
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics of each
 sample are computed on ``x / s``, ``s`` the sample's max-abs, as in
@@ -50,6 +54,7 @@ from .base import (
     check_eps,
     inverse_std,
     max_abs_unit,
+    needs_refinement,
     overflow_allowed,
     squares_overflow,
 )
@@ -309,6 +314,13 @@ class KNConv(_WindowNormalization, Normalizer):
             unit = self._sample_unit(x, var)
             if unit is not None:
                 x_pad = x_pad / unit
+                mean, var = self._window_statistics(x_pad, mask, oh, ow)
+            if mask is None and needs_refinement(mean, var):
+                # W * x - mu sum(W) cancels where a window's mean dwarfs its spread; a
+                # per-sample shift of the padded input (padding included) leaves y unchanged,
+                # and shifting by an element of x (not a rounded mean) makes x - shift exact
+                # near the offset
+                x_pad = x_pad - x_pad[:, 0:1, p : p + 1, p : p + 1]
                 mean, var = self._window_statistics(x_pad, mask, oh, ow)
             unit3 = None if unit is None else xp.reshape(unit, (n, 1, 1))
             inv_std = inverse_std(var, self.eps, unit3)  # (N, OH, OW)

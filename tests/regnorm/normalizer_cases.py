@@ -60,5 +60,5 @@ def randomize(layer, xp, seed: int = 0) -> None:
 def make(name: str, xp, seed: int = 0, **kwargs):
     """Layer ``name`` with random parameters."""
     layer = LAYERS[name](xp, **kwargs)
-    randomize(layer, xp, seed)
+    randomize(layer, layer.xp, seed)
     return layer
