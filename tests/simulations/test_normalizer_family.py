@@ -73,3 +73,45 @@ def test_same_numbers_on_local_processes():
     a = nf.batch_dependence_noise(["BN", "SN"], **kw)
     b = nf.batch_dependence_noise(["BN", "SN"], executor="processes:2", **kw)
     np.testing.assert_array_equal(a["noise"].to_numpy(), b["noise"].to_numpy())
+
+
+def test_unit_moments_check_every_unit():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((5, 3, 10))
+    y = (y - y.mean(axis=(0, 2), keepdims=True)) / y.std(axis=(0, 2), keepdims=True)
+    recs = list(nf.unit_moment_records("C17", {}, y, (0, 2)))
+    assert [r.verdict for r in recs] == ["holds", "holds"] and recs[0].params["units"] == 3
+    # One unit at variance 1, the others below: the largest variance alone would pass.
+    y[:, 1:] *= np.sqrt(0.5)
+    recs = list(nf.unit_moment_records("C17", {}, y, (0, 2)))
+    assert float(np.max(y.var(axis=(0, 2)))) == pytest.approx(1.0)
+    assert [r.verdict for r in recs] == ["holds", "deviates"]
+
+
+def test_kernel_norm_dropout_statistics_against_the_window_reference():
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 6))
+    layer = nf.KernelNorm(3, stride=2, padding=1, dropout=0.4, rng=11)
+    got = layer.forward(x, training=True)
+    assert_allclose_rounding(got, nf.kernel_norm_reference(x, 3, 2, 1, 0.4, 11, layer.eps), ops=100)
+    # negative controls: other masks, and no dropout, give other outputs
+    assert np.abs(got - nf.kernel_norm_reference(x, 3, 2, 1, 0.4, 12, layer.eps)).max() > 0.1
+    assert np.abs(got - nf.kernel_norm_reference(x, 3, 2, 1, 0.0, 11, layer.eps)).max() > 0.1
+
+
+def test_sn_noise_factor():
+    sn = nf.SwitchableNorm(4)
+    assert nf.sn_noise_factor(sn) == pytest.approx(1 / 9, rel=1e-12)  # equal weights
+    sn.params["mean_logits"] = np.array([-1e3, -1e3, 0.0])
+    sn.params["var_logits"] = np.array([-1e3, -1e3, 0.0])
+    assert nf.sn_noise_factor(sn) == pytest.approx(1.0, rel=1e-12)  # SN is BN
+
+
+def test_sn_noise_reference_uses_population_statistics():
+    # SN's noise against SN with the population BN statistics is 1/9 of BN's (first order;
+    # the second-order term is about 2% at m = 32): a reference that uses the running
+    # averages just moved by the batch gives about 0.094 x BN's, rejected here.
+    df = nf.batch_dependence_noise(["SN"], Ms=(2,), repetitions=16, batches=25, seed=2)
+    s = nf.summarize(df, ["normalizer", "M"], "noise").iloc[0]
+    predicted = nf.sn_noise_factor(nf.SwitchableNorm(8)) * nf.bn_noise_exact(2 * 16)
+    assert_z_within(s["mean"], s["stderr"], predicted)
+    assert_z_exceeds(s["mean"], s["stderr"], 0.094 * nf.bn_noise_exact(2 * 16))
