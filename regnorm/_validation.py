@@ -19,6 +19,7 @@ __all__ = [
     "check_integer",
     "check_real",
     "check_real_array",
+    "check_real_dtype",
     "normalize_rng",
 ]
 
@@ -89,6 +90,28 @@ def check_real_array(
             op = "<=" if max_inclusive else "<"
             raise ValueError(f"{name} must be {op} {maximum}, got {arr[high].ravel()[0]!r}")
     return arr
+
+
+def check_real_dtype(name: str, value: Any) -> Any:
+    """Return ``value`` if it is an array (any array-API backend) of a real dtype.
+
+    Real floating and integer dtypes are accepted; bool, complex, str and object arrays, and
+    anything that is not an array, are refused with ``TypeError``. For backend-generic code
+    (see :func:`check_real_array` for NumPy-only closed forms that also take scalars).
+    """
+    import array_api_compat
+
+    try:
+        xp = array_api_compat.array_namespace(value)
+        real = xp.isdtype(value.dtype, ("real floating", "integral"))
+    except (TypeError, ValueError, AttributeError):
+        real = False
+    if not real:
+        dtype = getattr(value, "dtype", type(value).__name__)
+        raise TypeError(
+            f"{name} must be an array of real numbers (floating or integer dtype), got {dtype}"
+        )
+    return value
 
 
 def _real_array(name: str, value: Any) -> np.ndarray:

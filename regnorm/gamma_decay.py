@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._validation import check_choice, check_integer, check_real
+from ._validation import check_choice, check_integer, check_real, check_real_dtype
 from .backend import array_namespace
 
 __all__ = [
@@ -116,7 +116,7 @@ def glm_log_partition(h, loss, *, order=0):
     check_choice("loss", loss, LOSSES)
     order = check_choice("order", order, (0, 1, 2))
     xp = array_namespace(h)
-    h = xp.asarray(h)
+    h = check_real_dtype("h", xp.asarray(h))
     if loss in ("identity", "squared"):
         c = 0.5 if loss == "identity" else 1.0
         if order == 0:
@@ -201,7 +201,7 @@ def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, centred=True) -> Z
     if not isinstance(centred, bool):
         raise TypeError(f"centred must be True or False, got {centred!r}")
     xp = array_namespace(h)
-    h = xp.asarray(h)
+    h = check_real_dtype("h", xp.asarray(h))
     if h.ndim != 1 or h.shape[0] < 2:
         raise ValueError(f"h must be a 1-D array of at least 2 values, got shape {h.shape}")
     if not bool(xp.all(xp.isfinite(h))):

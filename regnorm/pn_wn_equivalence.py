@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._validation import check_real
+import numpy as np
+
+from ._validation import check_real, check_real_array, check_real_dtype
 from .backend import array_namespace
 
 __all__ = [
@@ -44,10 +46,17 @@ class WNParameters(NamedTuple):
 
 
 def _vector(name, w, xp):
-    w = xp.asarray(w)
+    w = check_real_dtype(name, xp.asarray(w))
     if w.ndim != 1 or w.shape[0] < 1:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {w.shape}")
     return w
+
+
+def _real_like(name, value, xp, dtype):
+    """``value`` (a real number, a sequence of them or a real array) as an array of ``xp``."""
+    if hasattr(value, "dtype") and not isinstance(value, np.generic):
+        return xp.asarray(check_real_dtype(name, value), dtype=dtype)
+    return xp.asarray(check_real_array(name, value), dtype=dtype)
 
 
 def wn_parameters(gamma, beta, w, *, mean, std) -> WNParameters:
@@ -80,7 +89,7 @@ def wn_parameters(gamma, beta, w, *, mean, std) -> WNParameters:
     norm = float(xp.linalg.vector_norm(w))
     if not norm > 0:
         raise ValueError("w must not be the zero vector (||w|| = 0)")
-    mu_p = float(xp.sum(w * xp.asarray(mean, dtype=w.dtype)))
+    mu_p = float(xp.sum(w * _real_like("mean", mean, xp, w.dtype)))
     return WNParameters(v=gamma / std, b=beta - gamma * mu_p / (std * norm))
 
 
@@ -102,10 +111,12 @@ def population_normalize(x, w, gamma, beta, *, mean, cov):
     -------
     array, shape (N,)
     """
+    gamma = check_real("gamma", gamma)
+    beta = check_real("beta", beta)
     xp = array_namespace(x, w)
-    x, w = xp.asarray(x), _vector("w", w, xp)
-    mu_p = xp.sum(w * xp.asarray(mean, dtype=w.dtype))
-    cov = xp.asarray(cov, dtype=w.dtype)
+    x, w = check_real_dtype("x", xp.asarray(x)), _vector("w", w, xp)
+    mu_p = xp.sum(w * _real_like("mean", mean, xp, w.dtype))
+    cov = _real_like("cov", cov, xp, w.dtype)
     if cov.ndim == 0:
         var_p = cov * xp.sum(w * w)
     else:
@@ -117,8 +128,9 @@ def population_normalize(x, w, gamma, beta, *, mean, cov):
 
 def weight_normalize(x, w, v, b):
     """WN output ``v w^T x / ||w|| + b``; ``x`` shape (N, d), ``w`` shape (d,) -> (N,)."""
+    v, b = check_real("v", v), check_real("b", b)
     xp = array_namespace(x, w)
-    x, w = xp.asarray(x), _vector("w", w, xp)
+    x, w = check_real_dtype("x", xp.asarray(x)), _vector("w", w, xp)
     return v * (x @ w) / xp.linalg.vector_norm(w) + b
 
 

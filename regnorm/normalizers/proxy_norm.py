@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .._validation import check_choice, check_integer
+from .._validation import check_choice, check_integer, check_real, check_real_dtype
 from ..backend import array_namespace, to_numpy
 from .base import AffineNormalizer
 
@@ -138,6 +138,10 @@ def relu_gaussian_moments(a: Any, b: Any) -> tuple[Any, Any]:
     (0.398942, 0.340845)
     """
     scalar = all(isinstance(v, int | float | np.floating | np.integer) for v in (a, b))
+    a, b = (
+        check_real_dtype(n, v) if hasattr(v, "dtype") and not scalar else check_real(n, v)
+        for n, v in (("a", a), ("b", b))
+    )
     m, v = _relu_moments_with_derivatives(to_numpy(a), to_numpy(b))[:2]
     if scalar:
         return float(m), float(v)
