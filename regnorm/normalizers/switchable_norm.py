@@ -25,6 +25,22 @@ Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistic
 computed on ``x / s`` with ``s`` the max-abs of the whole input (the three kinds of statistics
 must share one unit), as in :func:`~regnorm.normalizers.base.standardize_factors`.
 
+**Conventions** (``convention=``). ``"regnorm"`` (default): biased IN variances, running
+variance updated with the unbiased batch variance (as BatchNorm), running statistics start at
+0 and 1. ``"official"``: the arithmetic of the official code (Luo et al.,
+``SwitchNorm2d``): the IN variance is PyTorch's default *unbiased* ``var()`` over ``(H, W)``
+(``H W >= 2`` required) and the LN and BN variances are derived from it by the formulas
+above, so none of the three is the biased or the unbiased variance of its own axes; the
+running averages receive that derived BN variance as it is, and start at 0; the batch
+average is the official ``sn_helper``'s pooled one,
+``mean_k mu_k`` and ``mean_k(mu_k^2 + sigma_k^2) - (mean_k mu_k)^2`` over the batches ``k``.
+The official ``momentum`` (0.9 or 0.997, the weight of the *old* average, TensorFlow-style
+``m running + (1 - m) batch``) is ``1 - momentum`` here. On small feature maps the two
+conventions' outputs differ visibly (the unbiased IN variance is ``HW/(HW-1)`` times the
+biased one): for N(0, 1) input of shape (8, 4, H, W) at equal weights, the largest
+difference is about 0.26 at 2x2, 0.14 at 3x3, 0.09 at 4x4 and 0.03 at 8x8 (median over
+20 inputs).
+
 Evaluation (``training=False``): the IN and LN statistics are still those of the input; the
 BN statistics are either the moving averages (``eval_mode="moving_average"``, updated like
 :class:`~regnorm.normalizers.batch_norm.BatchNorm`: ``running = (1 - momentum) running +
@@ -69,6 +85,9 @@ class SwitchableNorm(AffineNormalizer):
         For the BN moving averages.
     eval_mode : {"moving_average", "batch_average"}
         Which BN statistics evaluation uses.
+    convention : {"regnorm", "official"}
+        ``"official"``: the official code's unbiased IN variance, derived LN/BN variances,
+        uncorrected running variance starting at 0 and pooled batch average (module notes).
     affine : bool
     xp : namespace, str or None
     dtype : floating dtype or None
@@ -95,6 +114,7 @@ class SwitchableNorm(AffineNormalizer):
         eps: float = 1e-5,
         momentum: float = 0.1,
         eval_mode: str = "moving_average",
+        convention: str = "regnorm",
         affine: bool = True,
         xp: Any = None,
         dtype: Any = None,
@@ -108,13 +128,15 @@ class SwitchableNorm(AffineNormalizer):
             "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
         )
         self.eval_mode = check_choice("eval_mode", eval_mode, ("moving_average", "batch_average"))
+        self.convention = check_choice("convention", convention, ("regnorm", "official"))
         dt = self.param_dtype
         self.params["mean_logits"] = xp.ones(3, dtype=dt)
         self.params["var_logits"] = xp.ones(3, dtype=dt)
         self.zero_grad()
         c = num_channels
         self.state["running_mean"] = xp.zeros(c, dtype=dt)
-        self.state["running_var"] = xp.ones(c, dtype=dt)
+        official = self.convention == "official"
+        self.state["running_var"] = (xp.zeros if official else xp.ones)(c, dtype=dt)
         self.state["average_mean"] = xp.full(c, float("nan"), dtype=dt)
         self.state["average_var"] = xp.full(c, float("nan"), dtype=dt)
 
@@ -142,13 +164,25 @@ class SwitchableNorm(AffineNormalizer):
         xp = self.xp
         mu_in = xp.mean(x, axis=(2, 3), keepdims=True)
         xc = x - mu_in
-        var_in = xp.mean(xc * xc, axis=(2, 3), keepdims=True)
+        var_in = xp.mean(xc * xc, axis=(2, 3), keepdims=True) * self._in_variance_factor(x)
         stats = {"in": (mu_in, var_in)}
         for name, axis in (("ln", 1), ("bn", 0)):
             mu = xp.mean(mu_in, axis=axis, keepdims=True)
             dev = mu_in - mu
             stats[name] = (mu, xp.mean(var_in + dev * dev, axis=axis, keepdims=True))
         return stats
+
+    def _in_variance_factor(self, x: Any) -> float:
+        """1, or ``HW/(HW - 1)`` for the official convention's unbiased IN variance."""
+        hw = x.shape[2] * x.shape[3]
+        if self.convention != "official":
+            return 1.0
+        if hw < 2:
+            raise ValueError(
+                "SwitchableNorm(convention='official') needs H*W >= 2 (the official code's "
+                f"unbiased IN variance of one value is NaN), got input shape {tuple(x.shape)}"
+            )
+        return hw / (hw - 1)
 
     def _scaled_statistics(self, x: Any) -> tuple[Any, dict[str, tuple[Any, Any]], Any]:
         """``(x / s, statistics of x / s, s)``, with ``s = None`` (no scaling) unless squares
@@ -180,8 +214,9 @@ class SwitchableNorm(AffineNormalizer):
             self.state["running_mean"] = (1 - mom) * self.state["running_mean"] + mom * xp.reshape(
                 mu_bn, (c,)
             )
+            correction = 1.0 if self.convention == "official" else m / (m - 1)
             self.state["running_var"] = (1 - mom) * self.state["running_var"] + mom * (
-                m / (m - 1)
+                correction
             ) * xp.reshape(var_bn, (c,))
         else:
             prefix = "running" if self.eval_mode == "moving_average" else "average"
@@ -235,13 +270,15 @@ class SwitchableNorm(AffineNormalizer):
             dmu_in = dmu_in + dvar_k * 2.0 * (mu_in - mu_k) / count
             dmu_in = dmu_in + dmu_k / count
         xc_in = x - mu_in
+        dvar_in = dvar_in * self._in_variance_factor(x)  # the unbiased IN variance's factor
         dx = dz * s + dmu_in / (h * w) + dvar_in * 2.0 * xc_in / (h * w)
         # z is homogeneous of degree 0 in x: d z / d x = (d z / d(x/s)) / s
         return dx if unit is None else dx * (1.0 / unit)
 
     def compute_batch_average(self, batches: Iterable[Any]) -> None:
         """Set the batch-average BN statistics: the mean over ``batches`` of each batch's
-        ``mu_BN`` and (unbiased) ``sigma^2_BN`` (article 000's "batch average")."""
+        ``mu_BN`` and (unbiased) ``sigma^2_BN`` (article 000's "batch average"); for the
+        official convention the pooled ``mean_k(mu_k^2 + sigma_k^2) - (mean_k mu_k)^2``."""
         xp = self.xp
         means, variances = [], []
         for batch in batches:
@@ -252,14 +289,19 @@ class SwitchableNorm(AffineNormalizer):
             if m < 2:
                 raise ValueError("batches must have more than one value per channel")
             means.append(xp.reshape(mu_bn, (c,)))
-            variances.append(xp.reshape(var_bn, (c,)) * (m / (m - 1)))
+            if self.convention == "official":  # second moments, pooled below
+                variances.append(xp.reshape(var_bn + mu_bn * mu_bn, (c,)))
+            else:
+                variances.append(xp.reshape(var_bn, (c,)) * (m / (m - 1)))
         if not means:
             raise ValueError("batches must contain at least one batch")
-        self.state["average_mean"] = xp.mean(xp.stack(means), axis=0)
-        self.state["average_var"] = xp.mean(xp.stack(variances), axis=0)
+        mean = xp.mean(xp.stack(means), axis=0)
+        var = xp.mean(xp.stack(variances), axis=0)
+        self.state["average_mean"] = mean
+        self.state["average_var"] = var - mean * mean if self.convention == "official" else var
 
     def __repr__(self) -> str:
         return (
             f"SwitchableNorm({self.num_channels}, eps={self.eps}, momentum={self.momentum}, "
-            f"eval_mode={self.eval_mode!r})"
+            f"eval_mode={self.eval_mode!r}, convention={self.convention!r})"
         )

@@ -18,7 +18,14 @@ import math
 import numpy as np
 import pytest
 
-from regnorm.normalizers import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, WeightNorm
+from regnorm.normalizers import (
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    LayerNorm,
+    SwitchableNorm,
+    WeightNorm,
+)
 from tests.peers import torch_reference as ref
 from tests.tolerances import rounding_rtol
 
@@ -43,6 +50,11 @@ def _layer(case):
         return InstanceNorm(C, eps=ref.EPS)
     if name == "GroupNorm":
         return GroupNorm(case["groups"], C, eps=ref.EPS)
+    if name == "SwitchableNorm":
+        mode = case.get("eval_mode", "moving_average")
+        return SwitchableNorm(
+            C, eps=ref.EPS, momentum=case["momentum"], eval_mode=mode, convention="official"
+        )
     return WeightNorm(C, case["out"])
 
 
@@ -53,13 +65,31 @@ def regnorm_compute(case, inputs) -> dict[str, np.ndarray]:
     for k in layer.params:
         layer.params[k] = np.asarray(inputs[k])  # float64; a forward casts them to dt
     xs = inputs["x"].astype(dt)
-    for k in range(case.get("steps", 0)):
-        layer.forward(xs[k], training=True)
+    steps = case.get("steps", 0)
+    if case.get("eval_mode") == "batch_average":
+        layer.compute_batch_average([xs[k] for k in range(steps)])
+    else:
+        for k in range(steps):
+            layer.forward(xs[k], training=True)
     y = layer.forward(xs[-1], training=case.get("training", True))
     dx = layer.backward(inputs["dy"].astype(dt))
     out = {"y": y, "dx": dx, **{f"d{k}": g for k, g in layer.grads.items()}}
     out.update(layer.state)
     return out
+
+
+def test_the_official_switchable_norm_differs_from_regnorms_default():
+    """What the convention changes, measured: on a 2x2 feature map the unbiased IN variance is
+    4/3 of the biased one, and the outputs differ by more than rounding."""
+    i = next(k for k, c in enumerate(CASES) if c["layer"] == "SwitchableNorm" and c["steps"] == 0)
+    case, inputs = CASES[i], _stored(i)
+    official = regnorm_compute(case, inputs)
+    layer = SwitchableNorm(case["shape"][1], eps=ref.EPS)
+    for k in layer.params:
+        layer.params[k] = np.asarray(inputs[k])
+    y = layer.forward(inputs["x"][-1])
+    diff = float(np.max(np.abs(y - official["y"])))
+    assert 0.01 < diff < 1.0, diff
 
 
 def _ops(case) -> int:
@@ -71,6 +101,7 @@ def _ops(case) -> int:
         "InstanceNorm": n // (shape[0] * shape[1]),
         "GroupNorm": n // (shape[0] * case.get("groups", 1)),
         "WeightNorm": shape[1],
+        "SwitchableNorm": n // shape[1],
     }[case["layer"]] * (1 + case.get("steps", 0))
 
 
@@ -93,12 +124,17 @@ def _term_scale(case, inputs, key) -> float:
     if case["layer"] == "GroupNorm":
         g = x4.reshape(x4.shape[0], case["groups"], -1)
         var = g.var(axis=2)
+    elif case["layer"] == "SwitchableNorm":  # a mix of IN, LN and BN variances
+        var = np.concatenate([x4.var(axis=a).ravel() for a in ((2, 3), (1, 2, 3), (0, 2, 3))])
     else:
         var = x4.var(axis=_STAT_AXES[case["layer"]])
     inv = float(np.max(1 / np.sqrt(var + ref.EPS)))
     gamma = float(np.max(np.abs(inputs["gamma"])))
     zmax = float(np.max(np.abs(x4 - x4.mean()))) * inv
-    return {"dx": dy * gamma * inv, "dgamma": dy * zmax * n_pc, "dbeta": dy * n_pc}.get(key, 0.0)
+    scales = {"dx": dy * gamma * inv, "dgamma": dy * zmax * n_pc, "dbeta": dy * n_pc}
+    # the logits' gradients sum dL/dz z-like terms over every element of the input
+    scales["dmean_logits"] = scales["dvar_logits"] = dy * gamma * (zmax + 1) * x.size
+    return scales.get(key, 0.0)
 
 
 def _assert_agree(got, want, case, what, inputs):

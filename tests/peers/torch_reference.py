@@ -21,6 +21,11 @@ The mapping to PyTorch's functions (a convention table is in the docs):
 * ``InstanceNorm``: ``F.instance_norm`` (no running statistics).
 * ``GroupNorm``: ``F.group_norm``.
 * ``WeightNorm``: ``torch._weight_norm(w, nu, 0)`` in ``F.linear`` or a 1x1 ``F.conv2d``.
+* ``SwitchableNorm`` with ``convention="official"``: the arithmetic of the official
+  Switchable Normalization code (``SwitchNorm2d``), written out here in PyTorch from its
+  formulas: unbiased ``var()`` over ``(H, W)`` for IN, LN and BN variances derived from it,
+  running averages ``m running + (1 - m) batch`` starting at 0, and the pooled batch average
+  of its ``sn_helper``; gradients by autograd.
 """
 
 from __future__ import annotations
@@ -63,6 +68,14 @@ for _dt in ("float64", "float32"):
         dict(layer="WeightNorm", shape=(5, 3), dtype=_dt, out=4),
         dict(layer="WeightNorm", shape=(2, 3, 2, 2), dtype=_dt, out=2),
         dict(layer="WeightNorm", shape=(1, 1), dtype=_dt, out=1),
+        dict(layer="SwitchableNorm", shape=(4, 3, 2, 2), dtype=_dt, training=True, steps=0,
+             momentum=0.1),
+        dict(layer="SwitchableNorm", shape=(2, 3, 3, 1), dtype=_dt, training=True, steps=2,
+             momentum=0.1),
+        dict(layer="SwitchableNorm", shape=(3, 2, 1, 2), dtype=_dt, training=False, steps=2,
+             momentum=0.3),
+        dict(layer="SwitchableNorm", shape=(4, 3, 2, 2), dtype=_dt, training=False, steps=3,
+             momentum=0.1, eval_mode="batch_average"),
     ]  # fmt: skip
 EPS = 1e-5
 
@@ -76,6 +89,9 @@ def case_inputs(i: int, case: dict[str, Any]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {
         "x": 1.5 * rng.standard_normal((case.get("steps", 0) + 1, *shape)) + 0.7,
     }
+    if case["layer"] == "SwitchableNorm":
+        out["mean_logits"] = rng.normal(1.0, 0.5, 3)
+        out["var_logits"] = rng.normal(1.0, 0.5, 3)
     if case["layer"] == "WeightNorm":
         o = case["out"]
         out["w"] = rng.standard_normal((o, C))
@@ -140,6 +156,36 @@ def torch_compute(case: dict[str, Any], inputs: dict[str, np.ndarray]) -> dict[s
         elif layer == "GroupNorm":
             x = t(xs[-1], True)
             y = F.group_norm(x, case["groups"], gamma, beta, EPS)
+        elif layer == "SwitchableNorm":
+            lm, lv = t(inputs["mean_logits"], True), t(inputs["var_logits"], True)
+            params.update(mean_logits=lm, var_logits=lv)
+            rm = torch.zeros(C, dtype=dt)
+            rv = torch.zeros(C, dtype=dt)
+            keep = 1.0 - case["momentum"]  # the official momentum
+            batch_average = case.get("eval_mode") == "batch_average"
+            with torch.no_grad():
+                sums = [torch.zeros(C, dtype=dt), torch.zeros(C, dtype=dt)]
+                for k in range(case["steps"]):
+                    _, (mb, vb) = _sn_official(t(xs[k]), gamma, beta, lm, lv, None)
+                    if batch_average:  # sn_helper: sums of mu_BN and mu_BN^2 + var_BN
+                        sums[0] += mb
+                        sums[1] += mb**2 + vb
+                    else:
+                        rm.mul_(keep).add_((1 - keep) * mb)
+                        rv.mul_(keep).add_((1 - keep) * vb)
+                if batch_average:
+                    rm = sums[0] / case["steps"]
+                    rv = sums[1] / case["steps"] - rm**2
+            x = t(xs[-1], True)
+            y, (mb, vb) = _sn_official(
+                x, gamma, beta, lm, lv, None if case["training"] else (rm, rv)
+            )
+            if case["training"]:  # every training forward updates the moving averages
+                rm.mul_(keep).add_((1 - keep) * mb)
+                rv.mul_(keep).add_((1 - keep) * vb)
+            prefix = "average" if batch_average else "running"
+            res[f"{prefix}_mean"] = rm.numpy().copy()
+            res[f"{prefix}_var"] = rv.numpy().copy()
         else:  # pragma: no cover - the cases name known layers
             raise ValueError(f"unknown layer {layer!r}")
     y.backward(t(inputs["dy"]))
@@ -148,6 +194,32 @@ def torch_compute(case: dict[str, Any], inputs: dict[str, np.ndarray]) -> dict[s
     for k, p in params.items():
         res[f"d{k}"] = p.grad.numpy()
     return res
+
+
+def _sn_official(x, gamma, beta, mean_logits, var_logits, bn_stats):
+    """Switchable Normalization as the official code computes it (see the module notes):
+    ``(y, (mu_BN, var_BN))``; ``bn_stats`` = ``(mean, var)`` in evaluation, None in training."""
+    import torch
+
+    n, c, h, w = x.shape
+    v = x.reshape(n, c, h * w)
+    mu_in = v.mean(-1, keepdim=True)
+    var_in = v.var(-1, keepdim=True)  # PyTorch's default: unbiased
+    second = var_in + mu_in**2
+    mu_ln = mu_in.mean(1, keepdim=True)
+    var_ln = second.mean(1, keepdim=True) - mu_ln**2
+    if bn_stats is None:
+        mu_bn = mu_in.mean(0, keepdim=True)
+        var_bn = second.mean(0, keepdim=True) - mu_bn**2
+    else:
+        mu_bn, var_bn = (s.reshape(1, c, 1) for s in bn_stats)
+    wm = torch.softmax(mean_logits, 0)
+    wv = torch.softmax(var_logits, 0)
+    mean = wm[0] * mu_in + wm[1] * mu_ln + wm[2] * mu_bn
+    var = wv[0] * var_in + wv[1] * var_ln + wv[2] * var_bn
+    z = ((v - mean) / (var + EPS).sqrt()).reshape(n, c, h, w)
+    y = z * gamma.reshape(1, c, 1, 1) + beta.reshape(1, c, 1, 1)
+    return y, (mu_bn.reshape(c).detach(), var_bn.reshape(c).detach())
 
 
 def main() -> None:
