@@ -32,14 +32,22 @@ forms compute the variance in two passes, so its rounding error is about
 dwarfs its spread (``0.01 randn + 100``). The fused product ``W * x - mu_U sum(W)`` itself
 cancels there (error about ``u |x| sum|W| / sigma``); where some window has
 ``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.needs_refinement`), the
-padded input is first shifted by its first element per sample, which removes a common offset
-and makes a constant input without padding give exactly the bias. With dropout in training
+padded input is first shifted by its first element per sample (all three forms, without
+dropout), which removes a common offset and makes a constant input without padding give
+exactly 0 (KernelNorm) or the bias (KNConv). With dropout in training
 the fused form needs the per-unit masks, hence the unfolded units, for the statistics (only
 the convolution stays fused).
 
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics of each
 sample are computed on ``x / s``, ``s`` the sample's max-abs, as in
 :func:`~regnorm.normalizers.base.standardize_factors`.
+
+**Dropout in evaluation** (a difference from the official code, on purpose). The official
+KernelNorm code calls ``F.dropout(x, p)`` without ``training=self.training``, and
+``F.dropout`` defaults to ``training=True``: its statistics are dropped out in evaluation
+too, so its evaluation output is random. Here evaluation (``training=False``) uses no
+dropout, as the article describes; to get the official code's numbers in evaluation, call
+``forward(x, training=True)`` (the masks then come from ``rng``).
 """
 
 from __future__ import annotations
@@ -100,6 +108,17 @@ class _WindowNormalization:
     def _sample_unit(self, x: Any, var: Any) -> Any:
         """None where the plain statistics are safe, else each sample's max-abs (N, 1, 1, 1)."""
         return max_abs_unit(x, (1, 2, 3)) if squares_overflow(var) else None
+
+    def _first_element(self, x_pad: Any) -> Any:
+        """Each sample's first input element (not padding), shape (N, 1, 1, 1).
+
+        Where a window's mean dwarfs its spread (:func:`~regnorm.normalizers.base.
+        needs_refinement`) the padded input, padding included, is shifted by it: that leaves
+        every window's deviations unchanged, ``x - shift`` is exact near the offset (a rounded
+        mean would not be), and a constant input without padding becomes exactly 0.
+        """
+        p = self.padding
+        return x_pad[:, 0:1, p : p + 1, p : p + 1]
 
     def _unscale(self, du: Any, unit: Any) -> Any:
         """The input gradient from the gradient w.r.t. the scaled input ``x / unit``."""
@@ -195,6 +214,10 @@ class KernelNorm(_WindowNormalization, Normalizer):
         if unit is not None:
             unit6 = xp.reshape(unit, (n, 1, 1, 1, 1, 1))
             units = units / unit6
+            mean, var = self._unit_statistics(units, mask)
+        if mask is None and needs_refinement(mean, var):
+            shift = xp.reshape(self._first_element(x_pad), (n, 1, 1, 1, 1, 1))
+            units = units - (shift if unit6 is None else shift / unit6)
             mean, var = self._unit_statistics(units, mask)
         inv_std = inverse_std(var, self.eps, unit6)
         z = (units - mean) * inv_std
@@ -316,11 +339,8 @@ class KNConv(_WindowNormalization, Normalizer):
                 x_pad = x_pad / unit
                 mean, var = self._window_statistics(x_pad, mask, oh, ow)
             if mask is None and needs_refinement(mean, var):
-                # W * x - mu sum(W) cancels where a window's mean dwarfs its spread; a
-                # per-sample shift of the padded input (padding included) leaves y unchanged,
-                # and shifting by an element of x (not a rounded mean) makes x - shift exact
-                # near the offset
-                x_pad = x_pad - x_pad[:, 0:1, p : p + 1, p : p + 1]
+                # also removes the cancellation of W * x - mu sum(W)
+                x_pad = x_pad - self._first_element(x_pad)
                 mean, var = self._window_statistics(x_pad, mask, oh, ow)
             unit3 = None if unit is None else xp.reshape(unit, (n, 1, 1))
             inv_std = inverse_std(var, self.eps, unit3)  # (N, OH, OW)
@@ -340,6 +360,10 @@ class KNConv(_WindowNormalization, Normalizer):
             unit = self._sample_unit(x, var6)
             if unit is not None:
                 x_pad = x_pad / unit
+                units = extract_windows(x_pad, k, s)
+                mean6, var6 = self._unit_statistics(units, mask)
+            if mask is None and needs_refinement(mean6, var6):
+                x_pad = x_pad - self._first_element(x_pad)
                 units = extract_windows(x_pad, k, s)
                 mean6, var6 = self._unit_statistics(units, mask)
             unit6 = None if unit is None else xp.reshape(unit, (n, 1, 1, 1, 1, 1))

@@ -162,6 +162,11 @@ def gaussian_quantiles(num_quantiles: int = 200, *, standardize: bool = False) -
     return z
 
 
+#: The reference (Graphcore) code's proxy: 200 mid-point quantiles, and its ``eps``.
+GRAPHCORE_NUM_QUANTILES = 200
+GRAPHCORE_EPS = 0.03
+
+
 class ProxyNorm(AffineNormalizer):
     """Affine transform + activation, normalized by the moments of a Gaussian proxy.
 
@@ -177,7 +182,13 @@ class ProxyNorm(AffineNormalizer):
         ``Q`` of the quantile proxy (200 as in the reference code).
     standardize_quantiles : bool
         Rescale the quantiles to variance 1 (the reference does not: variance 0.99360).
-    eps : float, > 0
+    eps : float, > 0, optional
+        Added to the proxy's variance; default 1e-5, or 0.03 with ``convention="graphcore"``.
+    convention : {"regnorm", "graphcore"}
+        ``"graphcore"``: the reference code's numbers (Labatie et al., Graphcore): the
+        quantile proxy of 200 mid-point quantiles, not standardized, and ``eps = 0.03``
+        (``proxy``, ``num_quantiles``, ``standardize_quantiles`` and ``eps`` must then be
+        left at their defaults). ``"regnorm"``: the closed form for ReLU, ``eps = 1e-5``.
     xp : namespace, str or None
     dtype : floating dtype or None
         Of the parameters and state (``None``: follow the input).
@@ -199,13 +210,35 @@ class ProxyNorm(AffineNormalizer):
         proxy: str | None = None,
         num_quantiles: int = 200,
         standardize_quantiles: bool = False,
-        eps: float = 1e-5,
+        eps: float | None = None,
+        convention: str = "regnorm",
         xp: Any = None,
         dtype: Any = None,
         check_finite: bool = True,
     ) -> None:
+        self.convention = check_choice("convention", convention, ("regnorm", "graphcore"))
+        if self.convention == "graphcore":
+            given = {
+                "proxy": proxy not in (None, "quantile"),
+                "num_quantiles": num_quantiles != GRAPHCORE_NUM_QUANTILES,
+                "standardize_quantiles": standardize_quantiles is not False,
+                "eps": eps is not None and eps != GRAPHCORE_EPS,
+            }
+            clash = [k for k, v in given.items() if v]
+            if clash:
+                raise ValueError(
+                    f"convention='graphcore' fixes {', '.join(clash)} (the reference code's "
+                    f"quantile proxy, {GRAPHCORE_NUM_QUANTILES} mid-point quantiles, eps="
+                    f"{GRAPHCORE_EPS}); leave them at their defaults or use convention='regnorm'"
+                )
+            proxy, eps = "quantile", GRAPHCORE_EPS
         super().__init__(
-            num_channels, eps=eps, affine=True, xp=xp, dtype=dtype, check_finite=check_finite
+            num_channels,
+            eps=1e-5 if eps is None else eps,
+            affine=True,
+            xp=xp,
+            dtype=dtype,
+            check_finite=check_finite,
         )
         if isinstance(activation, str):
             check_choice("activation", activation, tuple(ACTIVATIONS))

@@ -144,3 +144,34 @@ def test_proxy_bad_input():
     layer.params["beta"] = np.zeros(4)
     with pytest.raises(ValueError, match=r"params\['beta'\] must have shape \(3,\)"):
         layer.forward(np.zeros((2, 3)))
+
+
+def test_graphcore_convention_reproduces_the_reference_arithmetic():
+    """``convention="graphcore"``: 200 mid-point quantiles Phi^-1((i + 1/2)/200) as the proxy
+    and eps = 0.03, computed here directly with SciPy (an independent formula)."""
+    from scipy import special
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 3, 2, 2))
+    gamma, beta = rng.uniform(0.5, 2.0, 3), rng.normal(0.0, 0.5, 3)
+    layer = ProxyNorm(3, convention="graphcore")
+    layer.params["gamma"], layer.params["beta"] = gamma, beta
+    z = special.ndtri((np.arange(200) + 0.5) / 200)
+    f = np.maximum(gamma[:, None] * z[None, :] + beta[:, None], 0.0)  # (C, Q)
+    m, v = f.mean(axis=1), f.var(axis=1)
+    a = np.maximum(gamma[None, :, None, None] * x + beta[None, :, None, None], 0.0)
+    want = (a - m[None, :, None, None]) / np.sqrt(v[None, :, None, None] + 0.03)
+    np.testing.assert_allclose(layer.forward(x), want, rtol=1e-12, atol=1e-13)
+    # and it is not the default (closed form, eps = 1e-5): different numbers
+    default = ProxyNorm(3)
+    default.params["gamma"], default.params["beta"] = gamma, beta
+    assert float(np.max(np.abs(default.forward(x) - want))) > 1e-2
+
+
+def test_graphcore_convention_refuses_settings_it_fixes():
+    with pytest.raises(ValueError, match="convention='graphcore' fixes eps"):
+        ProxyNorm(3, convention="graphcore", eps=1e-5)
+    with pytest.raises(ValueError, match="fixes proxy"):
+        ProxyNorm(3, convention="graphcore", proxy="closed_form")
+    with pytest.raises(ValueError, match="convention"):
+        ProxyNorm(3, convention="official")
