@@ -18,6 +18,7 @@ DERIVATIONS: dict[str, tuple[str, str]] = {
     "batch_noise": ("derivations.batch_noise", "C1"),
     "gamma_decay": ("derivations.gamma_decay", "C2, C3, C4"),
     "krogh_hertz": ("derivations.krogh_hertz", "C5, C6, C7"),
+    "mean_only_bn": ("derivations.mean_only_bn", "C8"),
     "proxy_norm": ("derivations.proxy_norm", "C19"),
 }
 
