@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -246,12 +247,22 @@ class RunFolder:
         self._save()
 
     def _delete_recorded(self, old: dict) -> None:
-        # Only names this module wrote into run.json, and only plain names inside the
-        # folder: a hand-edited record must not make --overwrite delete anything else.
-        names = {RUN_FILE, REPORT_FILE, CLAIMS_FILE}
-        for entry in (old.get("figures") or {}).values():
-            names.update((entry or {}).get("files") or {})
-        doomed = [self.path / n for n in names if isinstance(n, str) and _PLAIN_NAME.fullmatch(n)]
+        # Only plain names inside the folder, as this module records them: a hand-edited
+        # run.json must not make --overwrite delete anything outside it.
+        files, folders = {RUN_FILE, REPORT_FILE, CLAIMS_FILE}, set()
+        figures = old.get("figures")
+        for entry in figures.values() if isinstance(figures, dict) else ():
+            if isinstance(entry, dict):
+                files.update(entry.get("files") or ())
+                folders.update(entry.get("folders") or ())
+
+        def inside(names: set) -> list[Path]:
+            return [self.path / n for n in names if isinstance(n, str) and _PLAIN_NAME.fullmatch(n)]
+
+        for p in inside(folders):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+        doomed = inside(files)
         claims_dir = self.path / CLAIMS_DIR
         if claims_dir.is_dir():
             doomed += [p for p in claims_dir.iterdir() if _CLAIM_ID.fullmatch(p.stem)]
@@ -306,21 +317,27 @@ class RunFolder:
         if self.manifest[kind].pop(name, None) is not None:
             self._save()
 
-    def snapshot(self) -> dict[str, tuple[int, int, int]]:
-        """The plain files at the top of the folder (not hidden) with (inode, size, mtime)."""
+    def snapshot(self) -> dict[str, tuple[bool, int, int, int]]:
+        """The entries at the top of the folder (not hidden): (is a folder, inode, size, mtime)."""
         out = {}
         for p in self.path.iterdir():
             if p.name.startswith(".") or p.name in (RUN_FILE, REPORT_FILE, CLAIMS_FILE):
                 continue
-            if p.is_file():
-                st = p.stat()
-                out[p.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if p.is_symlink() or not (p.is_file() or p.is_dir()):
+                continue
+            st = p.stat()
+            out[p.name] = (p.is_dir(), st.st_ino, st.st_size, st.st_mtime_ns)
         return out
 
-    def written_since(self, before: dict[str, tuple[int, int, int]]) -> list[str]:
-        """Files created or replaced since ``before`` (a :meth:`snapshot`)."""
+    def written_since(self, before: dict) -> tuple[list[str], list[str]]:
+        """Files, and folders, created or changed since ``before`` (a :meth:`snapshot`).
+
+        A folder counts when it is new or its own entries changed (a sweep store finishing
+        writes its results file into it).
+        """
         now = self.snapshot()
-        return sorted(n for n, s in now.items() if before.get(n) != s)
+        changed = sorted(n for n, s in now.items() if before.get(n) != s)
+        return [n for n in changed if not now[n][0]], [n for n in changed if now[n][0]]
 
     def _file_meta(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {
@@ -337,10 +354,24 @@ class RunFolder:
         }
 
     def record_figure(
-        self, name: str, files: list[str], wall_s: float, cpu_s: float, executor: str | None
+        self,
+        name: str,
+        written: tuple[list[str], list[str]],
+        wall_s: float,
+        cpu_s: float,
+        executor: str | None,
     ) -> None:
-        """Record figure stage ``name`` as finished, with the files it wrote."""
-        entry = {"files": self._file_meta(files), **self._stamp(wall_s, cpu_s, executor)}
+        """Record figure stage ``name`` as finished, with what it wrote (:meth:`written_since`).
+
+        Its files are checked when the stage is kept; its folders (sweep stores, caches of
+        the stage's own) are not results, and are only deleted with the run.
+        """
+        files, folders = written
+        entry = {
+            "files": self._file_meta(files),
+            "folders": folders,
+            **self._stamp(wall_s, cpu_s, executor),
+        }
         self.manifest["figures"][name] = entry
         self._save()
 

@@ -316,9 +316,9 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             if rc not in (None, 0):
                 raise RuntimeError(f"figure script {name} exited with code {rc}")
-            files = run.written_since(before)
-            run.record_figure(name, files, wall, cpu, executor)
-            click.echo(f"[figure] {name}: done in {wall:.1f} s ({len(files)} files)", err=True)
+            written = run.written_since(before)
+            run.record_figure(name, written, wall, cpu, executor)
+            click.echo(f"[figure] {name}: done in {wall:.1f} s ({len(written[0])} files)", err=True)
             _write_report(run, available)
         if ids:
             run.expect_claims(list(registered()))

@@ -1,8 +1,8 @@
 """``regnorm reproduce``: resume after SIGKILL, partial runs, and the folder's safety.
 
-The figures used are the two fastest at ``--quick`` (under a second each) and the claims
-two cheap ones (C19 in a tenth of a second, C7 in about a second), so a stage killed when it
-starts is still running when the kill arrives.
+The runs use the fastest figure at ``--quick`` (under a second) and two cheap claims (C22
+and C19, a few tenths of a second each), so a stage killed as it starts is still running
+when the kill arrives.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ import pandas as pd
 import pytest
 
 from regnorm import cli
-from regnorm._run_folder import records_from_json, records_to_json
+from regnorm._run_folder import RunFolder, records_from_json, records_to_json
 from regnorm.claims import ClaimRecord, deterministic_record, open_record
 from tests.tolerances import assert_allclose_rounding
 
-FIGURES = "batch_dependence,proxy_norm_depth"
-CLAIMS = "C19,C7"
-ARGS = ["--quick", "--figures", FIGURES, "--claims", CLAIMS]
-DATA = ("batch_dependence.parquet", "proxy_norm_depth.parquet")
+ARGS = ["--quick", "--figures", "batch_dependence", "--claims", "C22,C19"]
 #: Operations behind one number of these Monte-Carlo frames (a reduction over ~10^6 draws):
 #: a file kept from another process may differ from a fresh one in the last bits (NumPy's
 #: SIMD sums depend on the alignment of the arrays), never by more.
@@ -83,32 +80,30 @@ def test_sigkill_midway_resumes_to_the_uninterrupted_result(tmp_path, capsys):
     assert cli.main(["reproduce", "--out", str(clean), *ARGS]) == 0
     err = capsys.readouterr().err
     # one line per stage on stderr, each finished one with its wall time
-    for stage in ("[figure] batch_dependence", "[figure] proxy_norm_depth", "[claim] C19"):
+    for stage in ("[figure] batch_dependence", "[claim] C22", "[claim] C19"):
         assert re.search(rf"^{re.escape(stage)}: done in \d+\.\d s", err, re.M), err
 
-    # killed while the second figure runs: the first one is finished, the second is not
-    rc, err = run_until(killed, "[figure] proxy_norm_depth ...", *ARGS)
-    assert rc == -9 and "[figure] batch_dependence: done" in err
-    assert set(manifest(killed)["figures"]) == {"batch_dependence"}
-    first = {f: (killed / f).stat().st_mtime_ns for f in ("batch_dependence.png", DATA[0])}
+    # killed while the figure runs: a stage cut short is not recorded
+    rc, err = run_until(killed, "[figure] batch_dependence ...", *ARGS)
+    assert rc == -9 and manifest(killed)["figures"] == {}
 
     # restarted, and killed again while the second claim runs
-    rc, err = run_until(killed, "[claim] C7 ...", *ARGS)
+    rc, err = run_until(killed, "[claim] C19 ...", *ARGS)
     assert rc == -9
-    assert "[figure] batch_dependence: kept from an earlier run" in err
-    assert "[figure] proxy_norm_depth: done" in err and "[claim] C19: done" in err
-    assert set(manifest(killed)["claims"]) == {"C19"}
-    c19 = (killed / ".claims" / "C19.json").read_bytes()
+    assert "[figure] batch_dependence: done" in err and "[claim] C22: done" in err
+    assert set(manifest(killed)["figures"]) == {"batch_dependence"}
+    assert set(manifest(killed)["claims"]) == {"C22"}
+    kept = ["batch_dependence.png", "batch_dependence.parquet", ".claims/C22.json"]
+    before = {f: ((killed / f).stat().st_mtime_ns, (killed / f).read_bytes()) for f in kept}
 
     p = run_cli(killed, *ARGS)
     assert p.returncode == 0, p.stderr
-    for stage in ("[figure] batch_dependence", "[figure] proxy_norm_depth", "[claim] C19"):
+    for stage in ("[figure] batch_dependence", "[claim] C22"):
         assert f"{stage}: kept from an earlier run" in p.stderr
-    assert "[claim] C7: done" in p.stderr
+    assert "[claim] C19: done" in p.stderr
     # what was kept was not written again
-    assert first == {f: (killed / f).stat().st_mtime_ns for f in first}
-    assert (killed / ".claims" / "C19.json").read_bytes() == c19
-    for name in (*DATA, "claims.parquet"):
+    assert before == {f: ((killed / f).stat().st_mtime_ns, (killed / f).read_bytes()) for f in kept}
+    for name in ("batch_dependence.parquet", "claims.parquet"):
         assert_same_to_rounding(pd.read_parquet(killed / name), pd.read_parquet(clean / name))
 
 
@@ -214,3 +209,24 @@ def test_records_read_back_exactly():
     assert all(isinstance(r, ClaimRecord) for r in back)
     assert [r.as_dict() for r in back] == [r.as_dict() for r in recs]
     assert type(back[0].params["axes"]) is tuple and type(back[0].params["C"]) is int
+
+
+def test_overwrite_deletes_what_the_run_recorded_and_nothing_else(tmp_path):
+    out, settings = tmp_path / "r", {"quick": True, "seed": 0}
+    out.mkdir()
+    (out / "mine.txt").write_text("not a result")
+    (tmp_path / "outside.png").write_bytes(b"png")
+    with RunFolder(out, settings, overwrite=False) as run:
+        before = run.snapshot()
+        (out / "demo.png").write_bytes(b"png")
+        (out / "demo_store" / "points").mkdir(parents=True)
+        written = run.written_since(before)
+        assert written == (["demo.png"], ["demo_store"])
+        run.record_figure("demo", written, 1.0, 1.0, None)
+    record = manifest(out)
+    record["figures"]["evil"] = {"files": {"../outside.png": {}}, "folders": ["..", "/"]}
+    (out / "run.json").write_text(json.dumps(record))
+    with RunFolder(out, settings, overwrite=True) as run:
+        assert run.discarded and run.manifest["figures"] == {}
+    assert sorted(p.name for p in out.iterdir()) == [".run.lock", "mine.txt", "run.json"]
+    assert (tmp_path / "outside.png").exists()
