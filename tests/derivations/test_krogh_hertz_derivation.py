@@ -113,9 +113,13 @@ def test_eps_sgd_and_optimal_zeta_match_regnorm(res):
         evaluate(res["eps_sgd_alpha_gt_1"], (alpha, delta2), np.column_stack([a, d2])),
     )
     assert_allclose_rounding(lc.eps_sgd(a, d2), ref, ops=10)
-    (root,) = res["argmin_zeta"]
-    opt = evaluate(root, (alpha, delta2), np.column_stack([a, d2]))
-    assert_allclose_rounding(lc.optimal_zeta(a, d2), opt)
+    # regnorm's optimum is where the derived slope of eps_wn changes sign from - to +
+    # (the slope at 50 digits, one part in 1e6 either side of it)
+    opt = lc.optimal_zeta(a, d2)
+    slope = res["d_eps_wn"]
+    below = evaluate(slope, (zeta, alpha, delta2), np.column_stack([opt * (1 - 1e-6), a, d2]))
+    above = evaluate(slope, (zeta, alpha, delta2), np.column_stack([opt * (1 + 1e-6), a, d2]))
+    assert np.all(below < 0) and np.all(above > 0)
 
 
 def test_negative_control_article_formula_fails(res):
