@@ -139,6 +139,25 @@ def _describe_difference(old: dict, new: dict) -> str:
     return "; ".join(parts)
 
 
+def _check_record(record: Any) -> dict:
+    """``record`` if it has the shape :class:`RunFolder` writes, else ``ValueError``."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        got = record.get("format") if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"format {got!r}, expected {FORMAT}")
+    if not isinstance(record.get("settings"), dict):
+        raise ValueError("no settings")
+    for kind in ("figures", "claims"):
+        stages = record.get(kind)
+        if not isinstance(stages, dict):
+            raise ValueError(f"no {kind}")
+        for name, e in stages.items():
+            ok = isinstance(e, dict) and isinstance(e.get("files"), dict)
+            ok = ok and all(isinstance(e.get(k), int | float) for k in ("wall_s", "cpu_s"))
+            if not ok or not all(isinstance(m, dict) for m in e["files"].values()):
+                raise ValueError(f"the record of {kind} {name!r} is incomplete")
+    return record
+
+
 class RunFolder:
     """One run's output folder: open it with :meth:`open`, then record stages as they finish.
 
@@ -164,6 +183,8 @@ class RunFolder:
         self._hashes: dict[tuple, str] = {}
         self._lock = self._acquire_lock()
         try:
+            #: What --overwrite replaced: "" (nothing), "run" (a recorded run, deleted) or
+            #: "unrecorded" (results no run recorded: left in place, written over).
             self.discarded = self._adopt(overwrite)
         except BaseException:
             self.close()
@@ -198,16 +219,14 @@ class RunFolder:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _adopt(self, overwrite: bool) -> bool:
-        """Read the folder's record; return whether an earlier run was discarded."""
+    def _adopt(self, overwrite: bool) -> str:
+        """Read the folder's record; return what was discarded (see ``discarded``)."""
         where = repr(str(self.path))
         hint = "use another --out, or pass --overwrite to discard that run"
         run_file = self.path / RUN_FILE
         if run_file.exists():
             try:
-                old = json.loads(run_file.read_bytes())
-                if not isinstance(old, dict) or old.get("format") != FORMAT:
-                    raise ValueError(f"format {old.get('format')!r}, expected {FORMAT}")
+                old = _check_record(json.loads(run_file.read_bytes()))
             except ValueError as exc:
                 if not overwrite:
                     raise RunFolderError(
@@ -216,16 +235,16 @@ class RunFolder:
                     ) from None
                 self._delete_recorded({})
                 self._start()
-                return True
+                return "unrecorded"
             if overwrite:
                 self._delete_recorded(old)
                 self._start()
-                return True
+                return "run"
             if old.get("settings") != self.settings:
                 diff = _describe_difference(old.get("settings") or {}, self.settings)
                 raise RunFolderError(f"{where} holds a run with other settings ({diff}); {hint}")
             self.manifest = old
-            return False
+            return ""
         unrecorded = sorted(
             p.name
             for p in self.path.iterdir()
@@ -240,7 +259,7 @@ class RunFolder:
                 "--out, or pass --overwrite to write over them"
             )
         self._start()
-        return bool(unrecorded)
+        return "unrecorded" if unrecorded else ""
 
     def _start(self) -> None:
         self.manifest = {"format": FORMAT, "settings": self.settings, "figures": {}, "claims": {}}

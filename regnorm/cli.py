@@ -297,8 +297,14 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     except RunFolderError as exc:
         raise UserError(f"--out: {exc}") from None
     with run:
-        if run.discarded:
-            click.echo(f"[run] discarded the earlier results in {out_dir}", err=True)
+        if run.discarded == "run":
+            click.echo(f"[run] deleted the earlier run in {out_dir}", err=True)
+        elif run.discarded:
+            click.echo(
+                f"[run] writing over the unrecorded results in {out_dir} (files this run does "
+                "not write again stay, and are not in the report)",
+                err=True,
+            )
         argv = ["--out", str(out_dir), "--seed", str(seed)]
         if quick:
             argv.append("--quick")

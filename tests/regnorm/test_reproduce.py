@@ -159,13 +159,13 @@ def test_a_run_of_other_settings_is_refused_unless_overwrite(tmp_path, capsys):
 
     args = ["--quick", "--seed", "1", "--figures", "proxy_norm_depth", "--overwrite"]
     assert cli.main([*base, *args]) == 0
-    assert "[run] discarded the earlier results" in capsys.readouterr().err
+    assert "[run] deleted the earlier run in" in capsys.readouterr().err
     assert not (out / "batch_dependence.png").exists()  # recorded by the discarded run
     assert manifest(out)["settings"]["seed"] == 1
     assert "batch_dependence.png" not in (out / "REPORT.md").read_text()
 
 
-def test_results_no_run_recorded_are_refused(tmp_path):
+def test_results_no_run_recorded_are_refused(tmp_path, capsys):
     # what a full run of an earlier version leaves: a long report and the full figure
     out = tmp_path / "full"
     out.mkdir()
@@ -175,6 +175,20 @@ def test_results_no_run_recorded_are_refused(tmp_path):
     p = run_cli(out, "--quick", "--figures", "bn_noise", "--no-claims")
     assert_one_line_error(p, "holds results that no recorded run wrote", "REPORT.md")
     assert (out / "REPORT.md").read_bytes() == report and (out / "bn_noise.png").read_bytes() == png
+
+    args = ["reproduce", "--out", str(out), "--quick", "--figures", "batch_dependence"]
+    assert cli.main([*args, "--no-claims", "--overwrite"]) == 0
+    assert "writing over the unrecorded results" in capsys.readouterr().err
+    assert (out / "bn_noise.png").read_bytes() == png  # not this run's: left, not reported
+    assert "bn_noise.png" not in (out / "REPORT.md").read_text()
+
+
+def test_a_run_record_not_written_by_regnorm_is_refused(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "run.json").write_text('{"format": 1, "settings": {}, "figures": []}')
+    p = run_cli(out, "--quick", "--figures", "batch_dependence", "--no-claims")
+    assert_one_line_error(p, "holds a run.json that is not a regnorm run record (no figures)")
 
 
 def test_a_folder_being_written_is_refused(tmp_path):
@@ -224,9 +238,10 @@ def test_overwrite_deletes_what_the_run_recorded_and_nothing_else(tmp_path):
         assert written == (["demo.png"], ["demo_store"])
         run.record_figure("demo", written, 1.0, 1.0, None)
     record = manifest(out)
-    record["figures"]["evil"] = {"files": {"../outside.png": {}}, "folders": ["..", "/"]}
+    evil = {"files": {"../outside.png": {}}, "folders": ["..", "/"], "wall_s": 0, "cpu_s": 0}
+    record["figures"]["evil"] = evil
     (out / "run.json").write_text(json.dumps(record))
     with RunFolder(out, settings, overwrite=True) as run:
-        assert run.discarded and run.manifest["figures"] == {}
+        assert run.discarded == "run" and run.manifest["figures"] == {}
     assert sorted(p.name for p in out.iterdir()) == [".run.lock", "mine.txt", "run.json"]
     assert (tmp_path / "outside.png").exists()
