@@ -94,15 +94,20 @@ def check_flag(name: str, value: Any) -> bool:
     return value
 
 
-def squares_overflow(var: Any) -> bool:
+_SQRT_MAX: dict[Any, float] = {}
+
+
+def squares_overflow(var: Any, xp: Any = None) -> bool:
     """Whether a variance computed from plain squares may have overflowed or lost precision.
 
     ``True`` when some entry of ``var`` exceeds ``sqrt(finfo.max)`` (about ``1.3e154`` in
     float64) or is not finite: beyond that bound ``(x - mu)**2`` overflows, or ``var**-1.5``
     in the gradient underflows, and the statistics must be recomputed on scaled data.
     """
-    xp = array_namespace(var)
-    bound = math.sqrt(float(xp.finfo(var.dtype).max))
+    xp = array_namespace(var) if xp is None else xp
+    bound = _SQRT_MAX.get(var.dtype)
+    if bound is None:
+        bound = _SQRT_MAX[var.dtype] = math.sqrt(float(xp.finfo(var.dtype).max))
     return not bool(xp.all(var <= bound))
 
 
@@ -111,14 +116,14 @@ def squares_overflow(var: Any) -> bool:
 REFINE_RATIO = 64.0
 
 
-def needs_refinement(mean: Any, var: Any) -> bool:
+def needs_refinement(mean: Any, var: Any, xp: Any = None) -> bool:
     """Whether some ``|mu| > REFINE_RATIO * sigma``: deviations from the rounded mean are
     then dominated by its rounding error."""
-    xp = array_namespace(mean)
+    xp = array_namespace(mean) if xp is None else xp
     return bool(xp.any(xp.abs(mean) > REFINE_RATIO * xp.sqrt(var)))
 
 
-def moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
+def moments(x: Any, axes: tuple[int, ...], xp: Any = None) -> tuple[Any, Any, Any]:
     """``(mu, x - mu, sigma^2)`` over ``axes`` (keepdims, biased), in two passes.
 
     Where some ``|mu| > REFINE_RATIO * sigma`` (an offset that dwarfs the spread, or a
@@ -128,11 +133,11 @@ def moments(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any]:
     ``u log2(m) sigma`` instead of ``u log2(m) |mu|``, and a constant input gives exactly 0.
     Elsewhere the plain two-pass result is returned unchanged.
     """
-    xp = array_namespace(x)
+    xp = array_namespace(x) if xp is None else xp
     mean = xp.mean(x, axis=axes, keepdims=True)
     xc = x - mean
     var = xp.mean(xc * xc, axis=axes, keepdims=True)
-    if needs_refinement(mean, var):
+    if needs_refinement(mean, var, xp):
         shift = xp.mean(xc, axis=axes, keepdims=True)
         xc = xc - shift
         var = xp.mean(xc * xc, axis=axes, keepdims=True)
@@ -145,21 +150,21 @@ def overflow_allowed() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore")
 
 
-def max_abs_unit(x: Any, axes: tuple[int, ...]) -> Any:
+def max_abs_unit(x: Any, axes: tuple[int, ...], xp: Any = None) -> Any:
     """``max |x|`` over ``axes`` (keepdims), 1 where that is 0: the unit of the scaled path."""
-    xp = array_namespace(x)
+    xp = array_namespace(x) if xp is None else xp
     unit = xp.max(xp.abs(x), axis=axes, keepdims=True)
     return xp.where(unit > 0, unit, xp.ones_like(unit))
 
 
-def inverse_std(var: Any, eps: float, unit: Any = None) -> Any:
+def inverse_std(var: Any, eps: float, unit: Any = None, xp: Any = None) -> Any:
     """``(var + eps)^(-1/2)``, or, for statistics of ``x / unit``, the same in units of ``unit``.
 
     With ``unit``, ``var`` is the variance of the scaled data and the result is
     ``unit / sqrt(unit^2 var + eps)`` computed as ``1 / hypot(sqrt(var), sqrt(eps) / unit)``,
     which neither overflows nor divides 0 by 0 when ``eps / unit^2`` underflows.
     """
-    xp = array_namespace(var)
+    xp = array_namespace(var) if xp is None else xp
     if unit is None:
         return 1.0 / xp.sqrt(var + eps)
     return 1.0 / xp.hypot(xp.sqrt(var), math.sqrt(eps) / unit)
@@ -210,16 +215,16 @@ def standardize_factors(
     """
     xp = array_namespace(x)
     with overflow_allowed():
-        mean, xc, var = moments(x, axes)
-    if not squares_overflow(var):
+        mean, xc, var = moments(x, axes, xp)
+    if not squares_overflow(var, xp):
         inv_std = 1.0 / xp.sqrt(var + eps)
         base = xc if center else x
         factor = inv_std if scale else None
         return base, factor, mean, var, Standardization(xc, inv_std, axes, center, scale, x)
-    unit = max_abs_unit(x, axes)
+    unit = max_abs_unit(x, axes, xp)
     xs = x / unit
-    mean_s, xc, var_s = moments(xs, axes)
-    inv_std = inverse_std(var_s, eps, unit)
+    mean_s, xc, var_s = moments(xs, axes, xp)
+    inv_std = inverse_std(var_s, eps, unit, xp)
     if not scale:  # mean-only: z = x - mu is not scale-free
         with overflow_allowed():
             base, factor = (xc * unit if center else x), None
@@ -353,6 +358,8 @@ class Normalizer:
         self._follow_dtype(x4.dtype)
         self._check_params()
         compute = self._compute_dtype(x4.dtype)
+        if compute == x4.dtype:
+            return self._restore(self._forward(x4, training))
         with self._params_as(compute):
             y4 = self._forward(self._as(x4, compute), training)
         return self._restore(self._as(y4, x4.dtype))
@@ -373,6 +380,9 @@ class Normalizer:
         dy4 = xp.reshape(dy, self._out_shape4) if self._rank == 2 else dy
         io = dy4.dtype if self._io_dtype is None else self._io_dtype
         compute = self._compute_dtype(io)
+        if compute == io:
+            dx4 = self._as(self._backward(self._as(dy4, compute)), io)
+            return xp.reshape(dx4, self._shape) if self._rank == 2 else dx4
         stored = {k: v.dtype for k, v in self.params.items()}
         with self._params_as(compute):
             dx4 = self._backward(self._as(dy4, compute))
@@ -418,7 +428,8 @@ class Normalizer:
 
     def _compute_dtype(self, dtype: Any) -> Any:
         """float16 is computed in float32 (its sums of squares overflow at 65504)."""
-        return self.xp.float32 if str(dtype) == "float16" else dtype
+        float16 = getattr(self.xp, "float16", None)  # not in the standard (nor in strict)
+        return self.xp.float32 if float16 is not None and dtype == float16 else dtype
 
     def _as(self, a: Any, dtype: Any) -> Any:
         return a if a.dtype == dtype else self.xp.astype(a, dtype)
