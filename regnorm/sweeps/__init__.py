@@ -2,11 +2,13 @@
 
 Seeds derive from one root seed per point and repetition, so a sweep gives the same numbers
 in-process, in local processes or on a Dask cluster; with ``store=DIR`` finished tasks are
-saved as they finish and a restarted sweep resumes.
+saved as they finish and a restarted sweep resumes, if the same code computes it.
 """
 
 from .executors import DaskExecutor, Executor, InProcessExecutor, ProcessExecutor, resolve_executor
 from .grid import Grid
+from .progress import progress_bar
+from .provenance import code_hash
 from .runner import sweep
 from .seeding import point_seed, stable_key
 from .store import SweepStore, atomic_write_bytes, atomic_write_parquet
@@ -20,7 +22,9 @@ __all__ = [
     "SweepStore",
     "atomic_write_bytes",
     "atomic_write_parquet",
+    "code_hash",
     "point_seed",
+    "progress_bar",
     "resolve_executor",
     "stable_key",
     "sweep",

@@ -9,20 +9,26 @@ Executor specs accepted by :func:`resolve_executor` (and the command line's ``--
 ``"inprocess"`` (default)
     one task after the other in this process.
 ``"processes"`` or ``"processes:N"``
-    ``N`` local worker processes (default: the number of CPUs), started with ``spawn``.
+    ``N`` local worker processes (default: the number of CPUs), from loky: functions defined
+    in a notebook, on standard input or in a script without a ``__main__`` guard, lambdas and
+    closures all work (cloudpickle sends them by value).
 ``"dask"`` or ``"dask:N"``
     a local Dask cluster of ``N`` single-threaded worker processes (default 2).
 ``"tcp://HOST:PORT"`` (any Dask scheduler address)
     an existing Dask distributed cluster, e.g. one started with ``dask scheduler`` and
-    ``dask worker`` on several machines. Needs ``pip install "regnorm[dask]"``.
+    ``dask worker`` on several machines.
+
+The Dask executors need Dask distributed: ``pip install "dask[distributed]"``, or
+``pip install ".[dask]"`` in a regnorm checkout (``regnorm`` on PyPI is another project).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
 from .._validation import check_integer
@@ -66,20 +72,47 @@ class InProcessExecutor(Executor):
             yield i, fn(t)
 
 
-def _limit_threads(n: int) -> None:
-    """Worker initializer: at most ``n`` BLAS/OpenMP threads (NumPy loaded first, so its BLAS
-    is among the libraries :func:`threadpoolctl.threadpool_limits` limits)."""
-    import numpy  # noqa: F401
-    from threadpoolctl import threadpool_limits
+#: Thread-count variables read by the BLAS and OpenMP runtimes when they load.
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
-    threadpool_limits(limits=n)
+#: Seconds an idle worker waits for the next sweep before it exits: consecutive sweeps (the
+#: claims checks run dozens) reuse the workers instead of paying their start-up each time.
+_IDLE_TIMEOUT = 300
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit as soon as the sweep's process is gone.
+
+    A parent killed with SIGKILL cannot stop its workers; without this they would finish the
+    queued tasks and wait out ``_IDLE_TIMEOUT``, competing with the restarted sweep for cores.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="regnorm-parent-watch", daemon=True).start()
 
 
 class ProcessExecutor(Executor):
-    """Run tasks in ``workers`` local processes (``spawn`` start method).
+    """Run tasks in ``workers`` local processes (a reusable loky executor).
 
-    ``fn`` must be importable by name (a module-level function) so that workers can load it.
-    Each worker's BLAS uses ``threads_per_worker`` threads (default ``cpu_count // workers``):
+    loky pickles the task function with cloudpickle, so it may be defined anywhere: in a
+    notebook, on standard input, in a script without a ``__main__`` guard, a lambda or a
+    closure. Its workers do not re-run the main module. They stay alive between sweeps (for
+    ``_IDLE_TIMEOUT`` seconds idle), are killed when a sweep fails or is interrupted, and exit
+    when the process that started them dies.
+
+    Each worker's BLAS and OpenMP runtimes use ``threads_per_worker`` threads (default
+    ``cpu_count // workers``), set through their environment variables before they load:
     workers that each start one BLAS thread per core oversubscribe the machine, which makes
     the small matrix products of the SGD simulations 10-30x slower.
     """
@@ -94,22 +127,26 @@ class ProcessExecutor(Executor):
             default_threads if threads_per_worker is None else threads_per_worker,
             minimum=1,
         )
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = None
 
     def __enter__(self):
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(
+        from loky import get_reusable_executor
+
+        self._pool = get_reusable_executor(
             max_workers=self.workers,
-            mp_context=ctx,
-            initializer=_limit_threads,
-            initargs=(self.threads_per_worker,),
+            timeout=_IDLE_TIMEOUT,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+            env={v: str(self.threads_per_worker) for v in _THREAD_VARIABLES},
         )
         return self
 
-    def __exit__(self, *exc):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type, *exc):
+        pool, self._pool = self._pool, None
+        if pool is not None and exc_type is not None:
+            # tasks already running would otherwise keep the reused workers busy (after an
+            # error, or Ctrl-C in a notebook) and delay the next sweep
+            pool.shutdown(wait=True, kill_workers=True)
 
     def imap_unordered(self, fn, tasks):
         if self._pool is None:
@@ -118,21 +155,27 @@ class ProcessExecutor(Executor):
         pending = {}
         it = iter(enumerate(tasks))
         limit = 4 * self.workers
-        for i, t in it:
-            pending[self._pool.submit(fn, t)] = i
-            if len(pending) >= limit:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                yield i, fut.result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending[self._pool.submit(fn, nxt[1])] = nxt[0]
+        try:
+            for i, t in it:
+                pending[self._pool.submit(fn, t)] = i
+                if len(pending) >= limit:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending[self._pool.submit(fn, nxt[1])] = nxt[0]
+        finally:
+            for fut in pending:
+                fut.cancel()
 
     def __repr__(self):
-        return f"ProcessExecutor(workers={self.workers})"
+        return (
+            f"ProcessExecutor(workers={self.workers}, threads_per_worker={self.threads_per_worker})"
+        )
 
 
 class DaskExecutor(Executor):
@@ -160,7 +203,8 @@ class DaskExecutor(Executor):
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise ImportError(
-                "executor 'dask' needs Dask distributed: pip install \"regnorm[dask]\""
+                "executor 'dask' needs Dask distributed: pip install \"dask[distributed]\" "
+                '(or, in a regnorm checkout, pip install ".[dask]")'
             ) from exc
         if self.address:
             try:

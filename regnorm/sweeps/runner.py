@@ -15,6 +15,8 @@ import pandas as pd
 from .._validation import check_integer
 from .executors import Executor, resolve_executor
 from .grid import RESERVED_COLUMNS, Grid
+from .progress import progress_bar
+from .provenance import provenance
 from .seeding import point_seed, task_id
 from .store import SweepStore
 
@@ -73,6 +75,7 @@ def sweep(
     seed: int = 0,
     executor: str | Executor | None = None,
     store: str | os.PathLike | None = None,
+    discard_stale: bool = False,
     progress: bool | None = None,
     name: str | None = None,
 ) -> pd.DataFrame:
@@ -82,9 +85,9 @@ def sweep(
     ----------
     fn : callable ``fn(params, rng) -> {output: scalar}``
         Computes one task. ``params`` is the point (a dict), ``rng`` a
-        ``numpy.random.Generator`` seeded for this point and repetition only. For the
-        ``processes`` and Dask executors it must be picklable (a module-level function or a
-        ``functools.partial`` of one).
+        ``numpy.random.Generator`` seeded for this point and repetition only. The
+        ``processes`` executor takes any function (a lambda, a closure, one defined in a
+        notebook); a Dask cluster needs one its workers can unpickle.
     grid : mapping or sequence of mappings or Grid
         ``{"M": [2, 4, 8], "dist": ["gaussian", "laplace"]}`` for a product of axes, or an
         explicit list of points.
@@ -101,9 +104,17 @@ def sweep(
     store : path, optional
         Folder to save each finished task in as it finishes (Parquet, atomic writes). Rerun
         with the same arguments, the sweep skips finished tasks. The complete table is also
-        written to ``store/results.parquet``.
+        written to ``store/results.parquet``. The folder records the sweep (``name``,
+        ``seed``, parameter names) and the code that computes it (the versions of regnorm,
+        numpy, scipy and Python, and a hash of ``fn``, see
+        :func:`regnorm.sweeps.provenance.code_hash`); a store of another sweep, or of this
+        sweep computed by other code, is refused with a ``ValueError`` naming what differs.
+    discard_stale : bool
+        If ``store`` holds this sweep computed by other code (or written before the code was
+        recorded), delete its results and start over instead of refusing.
     progress : bool, optional
-        Show a tqdm progress bar; ``None`` (default) shows it only on a terminal.
+        Show a tqdm progress bar on standard error; ``None`` (default) shows it only on a
+        terminal or in a notebook (see :func:`regnorm.sweeps.progress_bar`).
     name : str, optional
         Sweep name recorded in the store (default: ``fn``'s qualified name).
 
@@ -126,6 +137,10 @@ def sweep(
     g = grid if isinstance(grid, Grid) else Grid(grid)
     repetitions = check_integer("repetitions", repetitions, minimum=1)
     seed = check_integer("seed", seed, minimum=0)
+    if not isinstance(discard_stale, bool):
+        raise TypeError(f"discard_stale must be True or False, got {discard_stale!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     ex = resolve_executor(executor)
 
     tasks = [
@@ -139,20 +154,22 @@ def sweep(
     st = None
     if store is not None:
         st = SweepStore(store)
-        st.check_meta({"name": name or _name_of(fn), "seed": seed, "parameters": list(g.names)})
+        st.check_meta(
+            {"name": name or _name_of(fn), "seed": seed, "parameters": list(g.names)},
+            provenance(fn),
+            discard_stale=discard_stale,
+        )
         finished = st.done()
         for k, tid in enumerate(ids):
             if tid in finished:
                 rows[k] = st.load(tid)
 
     todo = [t for t, r in zip(tasks, rows, strict=True) if r is None]
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
+    bar = progress_bar(
         total=len(tasks),
         initial=len(tasks) - len(todo),
         desc=name or getattr(fn, "__name__", "sweep"),
-        disable=None if progress is None else not progress,
+        progress=progress,
     )
     try:
         if todo:

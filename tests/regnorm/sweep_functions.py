@@ -33,3 +33,8 @@ def blas_threads(params, rng):
     from threadpoolctl import threadpool_info
 
     return {"threads": max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")}
+
+
+def kind_flags(params, rng):
+    """Uses a constant set of strings, whose iteration order changes with PYTHONHASHSEED."""
+    return {"ab": params["kind"] in {"a", "b", "c", "d"}, "x": rng.random()}
