@@ -60,6 +60,7 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_Z_BOUND",
     "FALSE_ALARM",
+    "FRAME_PARAMS",
     "KINDS",
     "VERDICTS",
     "CheckContext",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this mo
 from .relu_network import StudentConfig, TrainingProtocol, train_students
 
 __all__ = [
+    "AS_GOOD_MARGIN",
     "METHODS",
     "SIZES",
     "batch_size_gamma",
