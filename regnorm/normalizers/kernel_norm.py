@@ -23,18 +23,18 @@ output per unit). Because the normalization is affine within a unit, the fused f
     y_{o} = \\frac{(W * x)_{o} - \\mu_U \\sum W_o}{\\sqrt{\\sigma_U^2 + \\epsilon}} + b_o
 
 costs one convolution of ``x`` (kernel ``k``, stride ``s``, padding ``p``) plus the window
-statistics (without dropout): the means from box sums of the channel sums of ``x``, then
-the variances as box sums of the channel sums of ``(x - mu_U)^2``, one kernel offset at a
-time; the naive composition materializes the ``k^2``-times larger KernelNorm output. Both
-forms compute the variance in two passes, so its rounding error is about
-``u (1 + |mu| / sigma)`` relative (``u`` the unit roundoff), not the one-pass
-``u mu^2 / sigma^2`` of ``E[x^2] - mu^2``, which loses every digit when a window's mean
-dwarfs its spread (``0.01 randn + 100``). The fused product ``W * x - mu_U sum(W)`` itself
-cancels there (error about ``u |x| sum|W| / sigma``); where some window has
-``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.needs_refinement`), the
-padded input is first shifted by its first element per sample (all three forms, without
-dropout), which removes a common offset and makes a constant input without padding give
-exactly 0 (KernelNorm) or the bias (KNConv). With dropout in training
+statistics (without dropout) from box sums of the channel sums of ``x`` and ``x^2``; the
+naive composition materializes the ``k^2``-times larger KernelNorm output. A one-pass
+``E[x^2] - mu^2`` loses every digit when a window's mean dwarfs its spread
+(``0.01 randn + 100``: rounding error ``u mu^2 / sigma^2``, ``u`` the unit roundoff), and
+so does the fused product ``W * x - mu_U sum(W)``. The fused form therefore works on the
+input shifted by its first element per sample (both are shift-invariant): a common offset
+disappears, a constant input without padding gives exactly the bias, and where a window's
+shifted mean still dwarfs its spread (:data:`ONE_PASS_RATIO`) the variances are recomputed
+in two passes (box sums of ``(x - mu_U)^2``, one kernel offset at a time). KernelNorm and
+the naive form compute the variance in two passes, and shift the input the same way where
+some ``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.
+needs_refinement`). With dropout in training
 the fused form needs the per-unit masks, hence the unfolded units, for the statistics (only
 the convolution stays fused).
 
@@ -52,6 +52,7 @@ dropout, as the article describes; to get the official code's numbers in evaluat
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,12 @@ from .convolution import (
 __all__ = ["KNConv", "KernelNorm"]
 
 _UNIT_AXES = (1, 2, 3)  # (C, k, k) of the (N, C, k, k, OH, OW) units
+
+#: Largest ``mu_U^2 / (sigma_U^2 + eps)`` of the (shifted) input for which the fused form
+#: keeps its one-pass window variance ``E[x^2] - mu^2``: its rounding error is about
+#: ``u (1 + ratio)`` times ``sigma^2 + eps`` (``u`` the unit roundoff), 2e-13 in float64 and
+#: 6e-5 in float32 at most; beyond it the variance is recomputed in two passes.
+ONE_PASS_RATIO = 2.0**10
 
 
 class _WindowNormalization:
@@ -332,16 +339,19 @@ class KNConv(_WindowNormalization, Normalizer):
         units_shape = (n, c, k, k, oh, ow)
         mask = self._typed_mask(units_shape, training, x.dtype)
         if self.fused:
+            # without dropout the input is shifted by each sample's first element: the
+            # statistics are then one-pass (see _box_statistics) and W * x - mu sum(W) does
+            # not cancel for a common offset; both are unchanged by the shift
             with overflow_allowed():
-                mean, var = self._window_statistics(x_pad, mask, oh, ow)
+                shifted = x_pad - self._first_element(x_pad) if mask is None else x_pad
+                mean, var = self._window_statistics(shifted, mask, oh, ow, self.eps)
             unit = self._sample_unit(x, var)
             if unit is not None:
                 x_pad = x_pad / unit
-                mean, var = self._window_statistics(x_pad, mask, oh, ow)
-            if mask is None and needs_refinement(mean, var):
-                # also removes the cancellation of W * x - mu sum(W)
-                x_pad = x_pad - self._first_element(x_pad)
-                mean, var = self._window_statistics(x_pad, mask, oh, ow)
+                shifted = x_pad - self._first_element(x_pad) if mask is None else x_pad
+                eps = (math.sqrt(self.eps) / xp.reshape(unit, (n, 1, 1))) ** 2  # eps / unit^2
+                mean, var = self._window_statistics(shifted, mask, oh, ow, eps)
+            x_pad = shifted
             unit3 = None if unit is None else xp.reshape(unit, (n, 1, 1))
             inv_std = inverse_std(var, self.eps, unit3)  # (N, OH, OW)
             # channels-last and in place: one full-size temporary (the outer product)
@@ -375,29 +385,43 @@ class KNConv(_WindowNormalization, Normalizer):
         self._cache = (x_pad, mean6, inv6, mask, unit)
         return y
 
-    def _window_statistics(self, x_pad: Any, mask: Any, oh: int, ow: int) -> tuple[Any, Any]:
+    def _window_statistics(
+        self, x_pad: Any, mask: Any, oh: int, ow: int, eps: Any
+    ) -> tuple[Any, Any]:
         """Window mean and biased variance, ``(N, OH, OW)``: box sums without dropout, the
         dropped-out units with it."""
         if mask is None:
-            return self._box_statistics(x_pad, oh, ow)
+            return self._box_statistics(x_pad, oh, ow, eps)
         mean, var = self._unit_statistics(
             extract_windows(x_pad, self.kernel_size, self.stride), mask
         )
         return mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
 
-    def _box_statistics(self, x_pad: Any, oh: int, ow: int) -> tuple[Any, Any]:
-        """Window mean and biased variance in two passes, one kernel offset at a time: box
-        sums of the channel sums of ``x``, then of ``(x - mu_U)^2``."""
-        xp = self.xp
+    def _box_sum(self, s1: Any, oh: int, ow: int) -> Any:
+        """Sums of ``s1`` (N, Hp, Wp) over every ``k x k`` window: ``(N, OH, OW)``."""
         k, s = self.kernel_size, self.stride
-        s1 = xp.sum(x_pad, axis=1)
-        box1 = None
+        box = None
         for i in range(k):
             for j in range(k):
                 si, sj = slice(i, i + s * (oh - 1) + 1, s), slice(j, j + s * (ow - 1) + 1, s)
-                box1 = s1[:, si, sj] if box1 is None else box1 + s1[:, si, sj]
+                box = s1[:, si, sj] if box is None else box + s1[:, si, sj]
+        return box
+
+    def _box_statistics(self, x_pad: Any, oh: int, ow: int, eps: Any) -> tuple[Any, Any]:
+        """Window mean and biased variance from box sums of the channel sums of ``x`` and
+        ``x^2`` (one pass), of ``(x - mu_U)^2`` (two passes) where the one-pass form would
+        lose more than ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``.
+
+        ``x_pad`` is the input shifted by an element of its sample, so ``mu_U`` is small
+        wherever the window's level is that element's.
+        """
+        xp = self.xp
+        k, s = self.kernel_size, self.stride
         m = x_pad.shape[1] * k * k
-        mean = box1 / m
+        mean = self._box_sum(xp.sum(x_pad, axis=1), oh, ow) / m
+        var = self._box_sum(xp.sum(x_pad * x_pad, axis=1), oh, ow) / m - mean * mean
+        if not bool(xp.any(mean * mean > ONE_PASS_RATIO * (xp.abs(var) + eps))):
+            return mean, xp.clip(var, min=0.0)
         box2 = None
         for i in range(k):
             for j in range(k):

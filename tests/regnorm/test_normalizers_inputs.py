@@ -190,6 +190,28 @@ def test_offset_that_dwarfs_the_spread_within_the_stated_bound(xp, name, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["knconv", "knconv_naive"])
+def test_windows_at_different_offsets_within_the_stated_bound(name, dtype):
+    """Windows at levels 0 and 100 (a checkerboard of 2 x 2 windows), spread 0.01: no shift
+    removes both offsets, so the fused form falls back to two-pass variances. Bound as for
+    KNConv above, ``b (max|x - x_0| / sigma + max|z|) max_o sum|W_o|``."""
+    rng = np.random.default_rng(6)
+    a, b = np.meshgrid(np.arange(2), np.arange(2), indexing="ij")
+    levels = np.kron(100.0 * ((a + b) % 2), np.ones((2, 2)))[None, None]  # (1, 1, 4, 4)
+    x = (0.01 * rng.standard_normal(SHAPE) + levels).astype(dtype)
+    layer = PLAIN[name](None)
+    y = layer.forward(x)
+    d = x.astype(np.float64) - levels  # exact: each window without its level
+    ref = _reference(name, d, layer)
+    offset = float(np.max(np.abs(x.astype(np.float64) - x[:, :1, :1, :1])))
+    z_max = np.max(np.abs(_standardized(d.reshape(8, 4, 2, 2, 2, 2), (1, 3, 5))))
+    weights = float(np.max(np.sum(np.abs(layer.params["weight"]), axis=(1, 2, 3))))
+    bound = summation_bound(dtype, x.size) * (offset / _spread(name, d) + z_max) * weights
+    assert y.dtype == dtype
+    assert float(np.max(np.abs(y - ref))) <= bound
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", HARD)
 def test_offset_with_one_value_per_sample_and_channel(name, dtype):
     """(N, C) input: IN and GN with C/G = 1 have one value per statistic (z = 0); SN mixes
