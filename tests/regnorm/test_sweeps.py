@@ -40,16 +40,18 @@ def test_seed_depends_on_point_not_on_grid():
 
 
 def test_bit_identical_across_executors():
-    """In-process, 2 local processes, and a 2-worker Dask LocalCluster give the same bits."""
+    """In-process, 2 and 3 local processes, and a 2-worker Dask LocalCluster: the same bits."""
     pytest.importorskip("distributed")
     cloudpickle.register_pickle_by_value(sf)  # workers need not import the test package
     try:
         ref = sweep(sf.noisy_matrix_stat, GRID, repetitions=3, seed=11)
         procs = sweep(sf.noisy_matrix_stat, GRID, repetitions=3, seed=11, executor="processes:2")
+        procs3 = sweep(sf.noisy_matrix_stat, GRID, repetitions=3, seed=11, executor="processes:3")
         dask = sweep(sf.noisy_matrix_stat, GRID, repetitions=3, seed=11, executor="dask:2")
     finally:
         cloudpickle.unregister_pickle_by_value(sf)
     pd.testing.assert_frame_equal(ref, procs, check_exact=True)
+    pd.testing.assert_frame_equal(ref, procs3, check_exact=True)
     pd.testing.assert_frame_equal(ref, dask, check_exact=True)
 
 
@@ -159,7 +161,10 @@ def test_bad_outputs_and_failing_tasks(tmp_path):
 def test_process_workers_limit_their_blas_threads():
     from regnorm.sweeps.executors import ProcessExecutor
 
-    df = sweep(sf.blas_threads, [{"k": 0}], repetitions=2, seed=0, executor=ProcessExecutor(2, 1))
-    assert set(df["threads"]) == {1}
+    # one worker would get all the cores by default: the limit, not the default, sets these
+    for threads in (1, 2):
+        ex = ProcessExecutor(1, threads)
+        df = sweep(sf.blas_threads, [{"k": 0}], repetitions=2, seed=0, executor=ex)
+        assert set(df["threads"]) == {threads}
     with pytest.raises(ValueError, match="threads_per_worker"):
         ProcessExecutor(2, 0)
