@@ -45,6 +45,8 @@ def _qualified(obj: Any) -> str:
 def _is_immutable(v: Any) -> bool:
     if v is None or isinstance(v, bool | int | float | complex | str | bytes | enum.Enum):
         return True
+    if isinstance(v, np.generic):
+        return not v.dtype.hasobject
     if isinstance(v, tuple | frozenset):
         return all(_is_immutable(x) for x in v)
     return False
