@@ -8,7 +8,9 @@ Resolution rules (:func:`get_namespace`):
 
 * ``None`` or ``"numpy"`` -> NumPy (through ``array_api_compat``).
 * ``"cupy"`` -> CuPy; raises :class:`BackendUnavailableError` when CuPy is not installed
-  (``pip install "regnorm[gpu]"``) or when it is installed but no CUDA device is visible.
+  (``pip install ".[gpu]"`` in a regnorm checkout, or CuPy's own wheel for the CUDA version;
+  ``regnorm`` on PyPI is another project) or when it is installed but no CUDA device is
+  visible.
 * ``"array_api_strict"`` (or ``"array-api-strict"``) -> the strict reference namespace,
   used by the test suite to prove that code relies on the standard only.
 * ``"torch"`` / ``"jax"`` / ``"dask"`` -> wrapped by ``array_api_compat`` if installed.
@@ -39,7 +41,8 @@ __all__ = [
 #: Backend names accepted by :func:`get_namespace`, with the install hint for each.
 KNOWN_BACKENDS: dict[str, str] = {
     "numpy": "pip install numpy",
-    "cupy": 'pip install "regnorm[gpu]" (CuPy; needs an NVIDIA GPU and CUDA)',
+    "cupy": 'pip install ".[gpu]" in a regnorm checkout, or CuPy itself '
+    "(e.g. pip install cupy-cuda12x); needs an NVIDIA GPU and CUDA",
     "array_api_strict": "pip install array-api-strict",
     "torch": "pip install torch",
     "jax": "pip install jax",

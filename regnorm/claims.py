@@ -603,30 +603,62 @@ def registered() -> dict[str, list[Claim]]:
 
 
 def resolve_ids(ids: str | Sequence[str] | None) -> list[str]:
-    """Validate a selection of claim ids (``"C1,C5"`` or a list); None means all registered.
+    """Validate a selection of claim ids; None means all registered.
 
-    Raises ``ValueError`` naming the offending id for ids not in THEORY.md, and for ids
-    that are in THEORY.md but have no registered check yet.
+    Parameters
+    ----------
+    ids : str, sequence of str or None
+        Comma-separated ids (``"C1,C5"``) or a sequence of single ids (``["C1", "C5"]``).
+        Case and white space around an id are ignored (``" c5 "`` is ``C5``).
+
+    Returns
+    -------
+    list of str
+        The canonical ids (``"C5"``) in the order given.
+
+    Raises
+    ------
+    ValueError
+        For an empty selection or an empty item (``"C5,,C7"``), an id named twice
+        (``"C5,c5"``), an id not in THEORY.md, and an id of THEORY.md that has no registered
+        check yet; the message names the offending item.
+    TypeError
+        For an item that is not a string.
     """
     if ids is None:
         return list(registered())
+    given = ids
     if isinstance(ids, str):
-        ids = [s.strip() for s in ids.split(",") if s.strip()]
+        ids = ids.split(",")
+    elif not isinstance(ids, Sequence):
+        raise TypeError(
+            f"claims must be a string of comma-separated ids or a sequence of ids, "
+            f"got {type(ids).__name__}"
+        )
     if not ids:
         raise ValueError("claims must name at least one claim id, e.g. C1,C5")
     out: list[str] = []
-    for raw in ids:
-        cid = raw.upper()
-        if cid not in CATALOGUE:
-            raise ValueError(f"unknown claim id {raw!r}; THEORY.md has C1..C22")
-        if cid not in _REGISTRY:
-            have = ", ".join(registered()) or "none"
+    for position, raw in enumerate(ids, start=1):
+        if not isinstance(raw, str):
+            raise TypeError(f"claim ids must be strings, got {type(raw).__name__} ({raw!r})")
+        cid = raw.strip().upper()
+        if not cid:
             raise ValueError(
-                f"claim {cid} is in THEORY.md but no check is registered for it yet; "
-                f"registered: {have}"
+                f"claims={given!r}: item {position} is empty; give ids separated by single "
+                f"commas, e.g. C1,C5"
             )
-        if cid not in out:
-            out.append(cid)
+        if cid not in CATALOGUE:
+            raise ValueError(f"unknown claim id {raw.strip()!r}; THEORY.md has C1..C22")
+        if cid in out:
+            raise ValueError(f"claims={given!r}: {cid} is named more than once")
+        out.append(cid)
+    unregistered = [cid for cid in out if cid not in _REGISTRY]
+    if unregistered:
+        have = ", ".join(registered()) or "none"
+        raise ValueError(
+            f"claim {unregistered[0]} is in THEORY.md but no check is registered for it yet; "
+            f"registered: {have}"
+        )
     return out
 
 

@@ -6,44 +6,119 @@
 ``regnorm derive``     print a symbolic (sympy) derivation of :mod:`derivations`.
 
 This is the one module of :mod:`regnorm` that reaches up into ``simulations``,
-``derivations`` and ``figures``, and only lazily, inside its commands. Errors caused by the
-user's input print one line on stderr and exit with code 2 (set ``REGNORM_DEBUG=1`` for the
-traceback).
+``derivations`` and ``figures``, and only lazily, inside its commands; it imports them from
+the folder that holds this ``regnorm`` package, whatever the working folder holds.
+
+Exit codes
+----------
+0
+    success.
+1
+    an internal error (a bug, or a failure of the machine: one line on stderr, the traceback
+    with ``REGNORM_DEBUG=1``), or ``verify --strict`` found a deviating record.
+2
+    bad input on the command line: one line on stderr naming the option, the value and
+    what is allowed (with ``REGNORM_DEBUG=1`` the traceback too, and still code 2).
+130
+    interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.machinery
+import inspect
 import json
 import math
 import os
 import pkgutil
 import sys
+import textwrap
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import click
-
-from .backend import BackendUnavailableError
 
 __all__ = ["cli", "load_checks", "main"]
 
 #: Packages whose modules register claims checks when imported.
 CHECK_PACKAGES = ("simulations", "derivations")
 FIGURE_PACKAGE = "figures"
+#: The top-level packages installed beside ``regnorm`` (``pyproject.toml``'s wheel packages).
+OWN_PACKAGES = ("simulations", "derivations", "figures")
 
 
 class UserError(click.UsageError):
     """Bad input on the command line: one line on stderr, exit code 2."""
 
 
+def _packages_root() -> Path:
+    """The folder holding this ``regnorm`` package and its sibling packages."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _is_own(module: Any, name: str, root: Path) -> bool:
+    origin = getattr(module, "__file__", None)
+    return origin is not None and Path(origin).resolve() == root / name / "__init__.py"
+
+
+def _shadows(entry: str, root: Path) -> bool:
+    """Whether the ``sys.path`` entry holds a module named like one of ours, not ours."""
+    for name in OWN_PACKAGES:
+        spec = importlib.machinery.PathFinder.find_spec(name, [entry])
+        if spec is not None and spec.origin != str(root / name / "__init__.py"):
+            return True
+    return False
+
+
+def own_packages() -> None:
+    """Make ``simulations``, ``derivations`` and ``figures`` import from beside ``regnorm``.
+
+    ``python -m regnorm`` puts the working folder first on ``sys.path``, so a user's
+    ``figures.py`` there would be imported in place of ours. Loading ours once is not
+    enough: worker processes of the ``processes`` and Dask executors inherit ``sys.path`` and
+    import the task functions by name, so the folder holding our packages goes before the
+    first entry that shadows them.
+
+    Raises
+    ------
+    UserError
+        If a module of the same name but another origin is already imported (regnorm run
+        inside a program that has its own ``figures``).
+    RuntimeError
+        If one of the packages is missing beside ``regnorm`` (a broken installation).
+    """
+    root = _packages_root()
+    for name in OWN_PACKAGES:
+        if not (root / name / "__init__.py").is_file():
+            raise RuntimeError(
+                f"regnorm's package {name!r} is missing from {root} (installation incomplete; "
+                f"reinstall regnorm)"
+            )
+        mod = sys.modules.get(name)
+        if mod is not None and not _is_own(mod, name, root):
+            where = getattr(mod, "__file__", None) or "no file"
+            raise UserError(
+                f"a module named {name!r} ({where}) is already imported; regnorm needs its own "
+                f"{name!r} package ({root / name}): rename the other module"
+            )
+    resolved = [Path(e or os.curdir).resolve() for e in sys.path]
+    mine = resolved.index(root) if root in resolved else len(sys.path)
+    first = next((i for i in range(mine) if _shadows(sys.path[i], root)), None)
+    if first is not None or mine == len(sys.path):
+        sys.path.insert(mine if first is None else first, str(root))
+    for name in OWN_PACKAGES:
+        mod = importlib.import_module(name)
+        if not _is_own(mod, name, root):
+            raise RuntimeError(f"imported {name!r} from {mod.__file__}, not from {root / name}")
+
+
 def _iter_modules(package: str) -> list[str]:
-    try:
-        pkg = importlib.import_module(package)
-    except ImportError as exc:
-        msg = f"cannot import the {package!r} package ({exc}); is regnorm installed?"
-        raise UserError(msg) from exc
+    own_packages()
+    pkg = sys.modules[package]
     names = []
     for info in pkgutil.iter_modules(pkg.__path__):
         if not info.name.startswith("_"):
@@ -69,6 +144,9 @@ def figure_modules() -> dict[str, Any]:
 
 
 def _writable_dir(path: str, option: str) -> Path:
+    if not path.strip():
+        # Path("") is the working folder: an empty value would scatter files there.
+        raise UserError(f"{option} {path!r}: give a folder name, e.g. {option} results")
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
@@ -82,15 +160,99 @@ def _writable_dir(path: str, option: str) -> Path:
 
 
 def _check_executor(spec: str | None) -> str | None:
+    """Validate ``--executor`` before any work starts; returns the spec unchanged.
+
+    A Dask spec needs Dask distributed importable, and a scheduler address a Dask scheduler
+    answering there (:func:`_probe_scheduler`).
+    """
     if spec is None:
         return None
-    from .sweeps import resolve_executor
+    from .sweeps import DaskExecutor, resolve_executor
 
     try:
-        resolve_executor(spec)
+        executor = resolve_executor(spec)
     except (ValueError, TypeError) as exc:
         raise UserError(f"--executor: {exc}") from None
+    if isinstance(executor, DaskExecutor):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UserError(
+                f"--executor {spec}: needs Dask distributed, which is not installed: "
+                'pip install "dask[distributed]" '
+                '(or, in a regnorm checkout, pip install ".[dask]")'
+            ) from None
+        if executor.address:
+            _probe_scheduler(spec, executor.address)
     return spec
+
+
+def _probe_scheduler(spec: str, address: str) -> None:
+    """Refuse ``address`` unless a Dask scheduler answers an identity call there.
+
+    Dask's client, pointed at a service that does not speak its protocol, waits out its
+    timeout or reads the service's reply as a message length (a MemoryError of exabytes);
+    one identity call, bounded by Dask's ``distributed.comm.timeouts.connect``, turns both
+    into a one-line refusal before any work starts.
+    """
+    import asyncio
+
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed.comm import get_address_host_port
+    from distributed.core import rpc
+    from distributed.security import Security
+
+    try:
+        get_address_host_port(address)
+    except (ValueError, NotImplementedError) as exc:
+        raise UserError(
+            f"--executor {spec}: not a Dask scheduler address SCHEME://HOST:PORT ({exc})"
+        ) from None
+    where = f"--executor {spec}: no Dask scheduler answers there"
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "seconds")
+
+    async def identity() -> Any:
+        args = Security().get_connection_args("client")
+        async with rpc(address, timeout=timeout, connection_args=args) as scheduler:
+            return await asyncio.wait_for(scheduler.identity(), timeout)
+
+    try:
+        info = asyncio.run(identity())
+    except TimeoutError:
+        raise UserError(f"{where} (no reply within {timeout:g} s)") from None
+    except OSError as exc:
+        raise UserError(f"{where} ({exc})") from None
+    except (MemoryError, ValueError) as exc:
+        raise UserError(
+            f"{where} (the service there does not speak Dask's protocol: {type(exc).__name__})"
+        ) from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind != "Scheduler":
+        raise UserError(f"{where} (a Dask {kind or 'service'} answers there, not a scheduler)")
+
+
+def _may_use_executor(check: Any) -> bool:
+    """Whether a claims check may hand ``ctx.executor`` to a sweep.
+
+    Read from the check's source, conservatively: False only if it neither reads an
+    ``executor`` attribute nor hands its context to anything else (which could read it).
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(check)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef) or not func.args.args:
+        return True
+    ctx = func.args.args[0].arg
+    attribute_bases = {id(n.value) for n in ast.walk(func) if isinstance(n, ast.Attribute)}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Attribute) and node.attr == "executor":
+            return True
+        if isinstance(node, ast.Name) and node.id == ctx and id(node) not in attribute_bases:
+            return True
+    return False
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -145,14 +307,40 @@ def summary_line(records: list) -> str:
     )
 
 
-def _run_claims(claims: str | None, quick: bool, seed: int, executor: str | None):
-    from .claims import resolve_ids, run_claims
+def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) -> list[str]:
+    """The ids a ``--claims`` option selects (all registered if None or empty), said on stderr.
 
+    ``claims`` is the option's value, or the values of a repeated option; the rule is
+    :func:`regnorm.claims.resolve_ids`'s. With ``executor`` given, a note on stderr names the
+    selected claims that ignore it (no sweep), so a user does not wait for workers that never
+    start.
+    """
+    from .claims import registered, resolve_ids
+
+    if isinstance(claims, tuple):
+        claims = ",".join(claims) if claims else None
     load_checks()
     try:
         ids = resolve_ids(claims)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise UserError(f"--claims: {exc}") from None
+    click.echo(f"regnorm: claims {', '.join(ids)}", err=True)
+    if executor is not None:
+        checks = registered()
+        idle = [i for i in ids if not any(_may_use_executor(c.check) for c in checks[i])]
+        if idle:
+            click.echo(
+                f"regnorm: note: --executor {executor} is ignored by {', '.join(idle)} "
+                f"(no sweep: they run in this process)",
+                err=True,
+            )
+    return ids
+
+
+def _run_claims(claims: str | tuple[str, ...] | None, quick: bool, seed: int, executor: str | None):
+    from .claims import run_claims
+
+    ids = selected_claims(claims, executor)
     return run_claims(ids, quick=quick, seed=seed, executor=executor)
 
 
@@ -175,7 +363,8 @@ _executor_option = click.option(
     default=None,
     metavar="SPEC",
     help="Where sweeps run: inprocess (default), processes[:N], dask[:N], or a Dask "
-    "scheduler address tcp://HOST:PORT.",
+    "scheduler address tcp://HOST:PORT (checked before any work starts, within Dask's "
+    "connect timeout). Claims that run no sweep ignore it, with a note on stderr.",
 )
 
 
@@ -183,9 +372,12 @@ _executor_option = click.option(
 @click.option(
     "--claims",
     "claims",
-    default=None,
+    multiple=True,
     metavar="IDS",
-    help="Comma-separated claim ids (e.g. C1,C5); default: all registered.",
+    help="Claim ids, comma-separated and/or with the option repeated (--claims C1,C5 "
+    "--claims C7); case and spaces around an id are ignored (' c5 ' is C5), an empty item "
+    "or an id named twice is an error. Default: all registered. The ids run are printed "
+    "on stderr.",
 )
 @_quick_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON on stdout.")
@@ -202,7 +394,7 @@ def verify(claims, quick, as_json, seed, executor, strict):
         click.echo(claims_table(records))
         click.echo(summary_line(records))
     if strict and any(r.verdict == "deviates" for r in records):
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _json_default(x: Any) -> Any:
@@ -376,10 +568,8 @@ def _write_report(run, available: list[str]) -> list:
 @click.option("--latex", is_flag=True, help="Print the expressions as LaTeX.")
 def derive(name, latex):
     """Print the symbolic derivation NAME (no NAME: list the available derivations)."""
-    try:
-        from derivations import catalogue
-    except ImportError as exc:
-        raise UserError(f"cannot import the 'derivations' package ({exc})") from exc
+    own_packages()
+    catalogue = importlib.import_module("derivations.catalogue")
     if name is None:
         for n in catalogue.available():
             click.echo(f"{n}  ({catalogue.DERIVATIONS[n][1]}) {catalogue.title(n)}")
@@ -443,11 +633,16 @@ def _report(run, available: list[str], records: list) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning user errors into one line on stderr and exit 2."""
-    debug = bool(os.environ.get("REGNORM_DEBUG"))
+    """Entry point: run the command line and return its exit code.
+
+    Only the command line's own validation of its arguments is a user error: one line on
+    stderr and code 2. Anything else escaping a command is an internal error: one line
+    naming the exception and code 1. With ``REGNORM_DEBUG`` set (not ``0``) the traceback
+    comes first; the codes stay the same.
+    """
+    debug = os.environ.get("REGNORM_DEBUG", "") not in ("", "0")
     try:
         rv = cli.main(args=argv, prog_name="regnorm", standalone_mode=False)
-        return rv if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
@@ -455,15 +650,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.ClickException as exc:
         if debug:
-            raise
+            traceback.print_exc()
         msg = exc.format_message().replace("\n", " ")
         click.echo(f"regnorm: error: {msg}", err=True)
         return exc.exit_code
-    except (ValueError, TypeError, BackendUnavailableError) as exc:
+    except Exception as exc:
         if debug:
-            raise
-        click.echo(f"regnorm: error: {exc}".replace("\n", " "), err=True)
-        return 2
+            traceback.print_exc()
+        msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        hint = "" if debug else " (set REGNORM_DEBUG=1 for the traceback)"
+        click.echo(f"regnorm: internal error: {msg}{hint}", err=True)
+        return 1
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,6 +85,72 @@ def test_unwritable_out(fake_world, capsys, tmp_path):
     assert rc == 2 and "is not a writable folder" in err and err.count("\n") == 1
 
 
+@pytest.fixture
+def three_checks(fake_world):
+    """C2 reads the executor, C3 hands its context on, C4 does neither."""
+
+    def helper(ctx):
+        return ctx.quick
+
+    @C.claim("C2")
+    def sweeping(ctx):
+        yield C.open_record("C2", {"executor": str(ctx.executor)}, numeric=None, note="")
+
+    @C.claim("C3")
+    def handing_on(ctx):
+        yield C.open_record("C3", {"quick": helper(ctx)}, numeric=None, note="")
+
+    @C.claim("C4")
+    def local(ctx):
+        yield C.open_record("C4", {"seed": ctx.seed}, numeric=None, note="")
+
+
+def test_executor_note_names_only_checks_that_cannot_use_it(three_checks, capsys):
+    rc, out, err = run(capsys, "verify", "--claims", "C2,C3,C4", "--executor", "inprocess")
+    assert rc == 0
+    notes = [line for line in err.splitlines() if "note:" in line]
+    assert notes == [
+        "regnorm: note: --executor inprocess is ignored by C4 (no sweep: they run in this process)"
+    ]
+    rc, out, err = run(capsys, "verify", "--claims", "C2,C3,C4")
+    assert rc == 0 and "note:" not in err
+
+
+def test_claims_run_are_said(fake_world, capsys):
+    rc, out, err = run(capsys, "verify", "--claims", " c1 ")
+    assert rc == 0 and err.splitlines() == ["regnorm: claims C1"]
+
+
+def test_bug_in_a_check_is_an_internal_error(fake_world, capsys):
+    @C.claim("C2")
+    def broken(ctx):
+        raise TypeError("unsupported operand deep in a simulation")
+        yield
+
+    rc, out, err = run(capsys, "verify", "--claims", "C2")
+    assert rc == 1
+    assert err.splitlines()[-1] == (
+        "regnorm: internal error: TypeError: unsupported operand deep in a simulation "
+        "(set REGNORM_DEBUG=1 for the traceback)"
+    )
+
+
+def test_strict_returns_1_on_a_deviation(fake_world, capsys):
+    @C.claim("C2")
+    def deviating(ctx):
+        yield C.statistical_record("C2", {}, analytic=0.0, numeric=1.0, stderr=1e-3)
+
+    assert run(capsys, "verify", "--claims", "C2", "--strict")[0] == 1
+    assert run(capsys, "verify", "--claims", "C1", "--strict")[0] == 0
+
+
+def test_foreign_module_already_imported_is_refused(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "figures", types.ModuleType("figures"))
+    rc, out, err = run(capsys, "reproduce", "--figures", "nope", "--out", str(tmp_path))
+    assert rc == 2 and err.count("\n") == 1
+    assert "a module named 'figures'" in err and "already imported" in err
+
+
 def test_console_script_exit_code_and_no_traceback():
     """The installed entry point, as a user runs it."""
     p = subprocess.run(
