@@ -5,7 +5,8 @@ Every normalizer of :mod:`regnorm.normalizers` is a small layer object with
 * ``params`` -- ``dict[str, array]`` of learnable parameters (``"gamma"``, ``"beta"`` ...);
 * ``grads`` -- ``dict[str, array]`` of the same keys, filled by :meth:`Normalizer.backward`;
 * ``state`` -- ``dict[str, array]`` of non-learned state (running statistics ...);
-* ``forward(x, *, training=True) -> y`` which keeps what the backward pass needs, and
+* ``forward(x, *, training=True, check_finite=None) -> y`` which keeps what the backward
+  pass needs, and
 * ``backward(dy) -> dx``, the gradient with respect to the last forward's input (it also
   fills ``grads``).
 
@@ -29,9 +30,16 @@ Integer input is refused (``TypeError``): convert it with ``xp.astype``.
 call) skips that pass over the data, and a non-finite input then gives non-finite output.
 Large finite inputs are normalized correctly: where ``x**2`` would overflow (``|x|`` beyond
 about ``1e154`` in float64, ``1e19`` in float32), the statistics are computed on ``x / s``
-with ``s`` the max-abs of each set of statistics, so the output equals the output for a
-scaled-down input to rounding. Inputs below that bound take the plain formulas (the same
-numbers as before the scaled path existed).
+with ``s`` the max-abs of each set of statistics (of each sample for KernelNorm and KNConv,
+of the whole input for SwitchableNorm), so the output and the gradients equal those of a
+scaled-down input to rounding; up to the largest float. Inputs below that bound take the
+plain formulas, whose results are unchanged by the scaled path. Two results are refused
+instead: the mean-only output ``x - mu`` where it exceeds the dtype's range, and evaluation
+with a running variance that overflowed in training (``ValueError``).
+
+**Accuracy.** Variances are computed in two passes, or in one pass on shifted data with a
+stated bound; offsets that dwarf the spread (``0.01 randn + 100``) and constant inputs are
+handled as :func:`moments` and :mod:`~regnorm.normalizers.kernel_norm` describe.
 
 The standardization that BN, LN, IN and GN share (THEORY §4, C17) is
 
