@@ -6,6 +6,8 @@ import numpy as np
 
 from regnorm.normalizers import (
     BatchNorm,
+    BatchRenorm,
+    GhostBatchNorm,
     GroupNorm,
     InstanceNorm,
     KernelNorm,
@@ -13,7 +15,9 @@ from regnorm.normalizers import (
     LayerNorm,
     PopulationNorm,
     ProxyNorm,
+    RMSNorm,
     SwitchableNorm,
+    SyncBatchNorm,
     WeightNorm,
 )
 
@@ -37,10 +41,27 @@ LAYERS = {
     "kn": lambda xp, **kw: KernelNorm(2, stride=1, xp=xp, **kw),
     "knconv": lambda xp, **kw: KNConv(C, 3, 2, rng=2, xp=xp, **kw),
     "knconv_naive": lambda xp, **kw: KNConv(C, 3, 2, rng=2, fused=False, xp=xp, **kw),
+    "batch_renorm": lambda xp, **kw: BatchRenorm(C, xp=xp, **kw),
+    "ghost_bn": lambda xp, **kw: GhostBatchNorm(C, virtual_batch_size=2, xp=xp, **kw),
+    "rms": lambda xp, **kw: RMSNorm(C, xp=xp, **kw),
+    "sync_bn": lambda xp, **kw: SyncBatchNorm(C, xp=xp, **kw),
 }
 
 #: the layers that compute statistics of their input (the others have no squares of x)
-STATISTICS = ["bn", "bn_variance_only", "ln", "in", "gn", "sn", "kn", "knconv", "knconv_naive"]
+STATISTICS = [
+    "bn",
+    "bn_variance_only",
+    "ln",
+    "in",
+    "gn",
+    "sn",
+    "kn",
+    "knconv",
+    "knconv_naive",
+    "ghost_bn",
+    "rms",
+    "sync_bn",
+]
 
 #: the layers whose deviations come from :func:`regnorm.normalizers.base.moments`
 REFINED = ["bn", "ln", "in", "gn"]
