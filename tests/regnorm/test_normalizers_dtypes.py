@@ -111,3 +111,15 @@ def test_parameters_follow_the_latest_input():
 def test_integer_input_is_refused_with_the_conversion_to_use(xp, name):
     with pytest.raises(TypeError, match=r"real floating dtype, got \S*int64 \(integer input is"):
         LAYERS[name](xp).forward(xp.ones(SHAPE, dtype=xp.int64))
+
+
+def test_negative_control_float16_arithmetic_fails_the_float32_tolerance():
+    """The float32 comparison above rejects a result carrying float16 rounding errors."""
+    x = np.random.default_rng(2).normal(0.3, 1.2, size=SHAPE).astype(np.float32)
+    ref = BatchNorm(4, affine=False).forward(x.astype(np.float64))
+    x16 = x.astype(np.float16)
+    mean = x16.mean(axis=(0, 2, 3), keepdims=True, dtype=np.float16)
+    var = ((x16 - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True, dtype=np.float16)
+    y16 = ((x16 - mean) / np.sqrt(var + np.float16(1e-5))).astype(np.float32)
+    with pytest.raises(AssertionError, match="max error"):
+        assert_close_normwise(y16, ref, np.float32, ops=x.size)
