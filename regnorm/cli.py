@@ -196,6 +196,7 @@ def _probe_scheduler(spec: str, address: str) -> None:
     into a one-line refusal before any work starts.
     """
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import dask
     from dask.utils import parse_timedelta
@@ -218,7 +219,9 @@ def _probe_scheduler(spec: str, address: str) -> None:
             return await asyncio.wait_for(scheduler.identity(), timeout)
 
     try:
-        info = asyncio.run(identity())
+        # in a thread of its own: main() may be called where an event loop runs (Jupyter)
+        with ThreadPoolExecutor(1) as thread:
+            info = thread.submit(asyncio.run, identity()).result()
     except TimeoutError:
         raise UserError(f"{where} (no reply within {timeout:g} s)") from None
     except OSError as exc:

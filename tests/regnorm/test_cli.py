@@ -151,6 +151,22 @@ def test_foreign_module_already_imported_is_refused(monkeypatch, capsys, tmp_pat
     assert "a module named 'figures'" in err and "already imported" in err
 
 
+def test_scheduler_probe_accepts_a_scheduler_and_refuses_a_worker():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        assert cli._check_executor(cluster.scheduler_address) == cluster.scheduler_address
+        (worker,) = cluster.scheduler.workers
+        with pytest.raises(cli.UserError, match="a Dask Worker answers there, not a scheduler"):
+            cli._check_executor(worker)
+
+
 def test_console_script_exit_code_and_no_traceback():
     """The installed entry point, as a user runs it."""
     p = subprocess.run(
