@@ -427,9 +427,10 @@ def _json_default(x: Any) -> Any:
 @click.option(
     "--claims",
     "claim_ids",
-    default=None,
+    multiple=True,
     metavar="IDS",
-    help="Comma-separated claim ids to check (e.g. C1,C5); default: all registered.",
+    help="Claim ids to check, as for regnorm verify (--claims C1,C5 --claims C7); default: "
+    "all registered.",
 )
 @click.option("--no-claims", is_flag=True, help="Skip the claims check.")
 @click.option(
@@ -461,11 +462,12 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     Progress: one line per stage on stderr, with its wall time.
     """
     from ._run_folder import RunFolder, RunFolderError, run_settings
-    from .claims import registered, resolve_ids, run_claims
+    from .claims import registered, run_claims
 
     executor = _check_executor(executor)
-    if no_claims and claim_ids is not None:
-        raise UserError(f"--claims {claim_ids!r} and --no-claims exclude each other; give one")
+    if no_claims and claim_ids:
+        given = ",".join(claim_ids)
+        raise UserError(f"--claims {given!r} and --no-claims exclude each other; give one")
     out_dir = _writable_dir(out, "--out")
     figs = figure_modules()
     available = list(figs)
@@ -478,13 +480,7 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
                 f"available: {', '.join(figs) or 'none'}"
             )
         figs = {k: figs[k] for k in wanted}
-    ids: list[str] = []
-    if not no_claims:
-        load_checks()
-        try:
-            ids = resolve_ids(claim_ids)
-        except ValueError as exc:
-            raise UserError(f"--claims: {exc}") from None
+    ids = [] if no_claims else selected_claims(claim_ids, executor)
 
     t_run, c_run = time.perf_counter(), time.process_time()
     try:
