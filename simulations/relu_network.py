@@ -85,7 +85,11 @@ __all__ = [
 #: is SN with one layer per seed (its logits are shared by all units, so seeds cannot be
 #: folded into channels; the logits are trained with the weights' learning rate);
 #: ``"proxy_norm"`` is LN (no affine) followed by Proxy Norm with the ReLU inside (article
-#: 003), so the layer's output is already the activation.
+#: 003), so the layer's output is already the activation; ``"ghost_batch_norm"`` is BN over
+#: virtual batches of ``StudentConfig.virtual_batch_size`` samples; ``"sync_batch_norm"`` is
+#: synchronized BN with the whole batch as one shard (on one process it computes BN's
+#: numbers); ``"batch_renorm"`` is Batch Renormalization with its default clips;
+#: ``"rms_norm"`` is RMS normalization of each seed's units.
 NORMALIZER_NAMES = (
     "none",
     "batch_norm",
@@ -96,6 +100,10 @@ NORMALIZER_NAMES = (
     "group_norm",
     "switchable_norm",
     "proxy_norm",
+    "ghost_batch_norm",
+    "sync_batch_norm",
+    "batch_renorm",
+    "rms_norm",
 )
 
 #: regnorm normalizer layers a dense hidden layer refuses, and why.
@@ -232,6 +240,8 @@ class StudentConfig:
         Dropout after the normalizer (on the layer's output) or before it (on its input).
     groups : int
         Groups of units per seed of ``"group_norm"`` layers; must divide ``width``.
+    virtual_batch_size : int
+        Samples per virtual batch of ``"ghost_batch_norm"`` layers.
     """
 
     input_dim: int
@@ -242,6 +252,7 @@ class StudentConfig:
     dropout: float = 0.0
     dropout_position: str = "after"
     groups: int = 4
+    virtual_batch_size: int = 4
 
     def __post_init__(self) -> None:
         check_integer("input_dim", self.input_dim, minimum=1)
@@ -264,6 +275,7 @@ class StudentConfig:
                 )
             check_choice("normalizer", name, NORMALIZER_NAMES)
         check_integer("groups", self.groups, minimum=1)
+        check_integer("virtual_batch_size", self.virtual_batch_size, minimum=1)
         if "group_norm" in names and self.width % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide width={self.width} for 'group_norm'"
@@ -274,7 +286,9 @@ class StudentConfig:
         check_choice("dropout_position", self.dropout_position, DROPOUT_POSITIONS)
 
 
-def _make_normalizer(name: str, channels: int, n_seeds: int, xp, groups: int = 1):
+def _make_normalizer(
+    name: str, channels: int, n_seeds: int, xp, groups: int = 1, virtual_batch_size: int = 4
+):
     """The regnorm normalizer layer for ``name`` on ``channels = S * H`` folded channels."""
     from regnorm import normalizers as nz
 
@@ -300,6 +314,15 @@ def _make_normalizer(name: str, channels: int, n_seeds: int, xp, groups: int = 1
             nz.GroupNorm(n_seeds, channels, affine=False, xp=xp),
             nz.ProxyNorm(channels, activation="relu", xp=xp),
         )
+    if name == "ghost_batch_norm":
+        return nz.GhostBatchNorm(channels, virtual_batch_size=virtual_batch_size, xp=xp)
+    if name == "sync_batch_norm":
+        return nz.SyncBatchNorm(channels, xp=xp)
+    if name == "batch_renorm":
+        return nz.BatchRenorm(channels, xp=xp)
+    if name == "rms_norm":
+        width = channels // n_seeds
+        return _SeedwiseLayer([nz.RMSNorm(width, xp=xp) for _ in range(n_seeds)], xp)
     raise ValueError(f"normalizer={name!r} is not allowed; choose one of {NORMALIZER_NAMES}")
 
 
@@ -423,7 +446,9 @@ class ReLUNetwork:
         self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
         self.grads: dict = {}
         self.norms = [
-            None if name == "none" else _make_normalizer(name, S * H, S, xp, config.groups)
+            None
+            if name == "none"
+            else _make_normalizer(name, S * H, S, xp, config.groups, config.virtual_batch_size)
             for name in config.normalizers
         ]
         # Proxy Norm applies the ReLU itself (its output is the normalized activation)
