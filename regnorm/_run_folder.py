@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,6 @@ CLAIMS_DIR = ".claims"
 LOCK_FILE = ".run.lock"
 REPORT_FILE = "REPORT.md"
 CLAIMS_FILE = "claims.parquet"
-#: The packages whose sources make the results: a change to any of them makes a new run.
-SOURCE_PACKAGES = ("regnorm", "simulations", "derivations", "figures")
 #: What an earlier, unrecorded run of ``regnorm reproduce`` leaves in a folder.
 RESULT_SUFFIXES = (".png", ".parquet")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -53,16 +51,14 @@ class RunFolderError(ValueError):
     """The folder cannot take this run (other settings, another run writing to it)."""
 
 
-def source_hash() -> str:
-    """SHA-256 of the Python sources of regnorm and of the packages installed beside it.
+def source_hash(root: Path, packages: Sequence[str]) -> str:
+    """SHA-256 of the Python sources of ``packages`` in the folder ``root``.
 
-    The packages are found next to this file (an editable checkout or site-packages alike),
-    never through ``sys.path``, so a user's ``figures.py`` in the working folder does not
-    change the hash.
+    The command line passes the folder that holds regnorm and the packages installed beside
+    it, so a user's ``figures.py`` in the working folder does not change the hash.
     """
-    root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
+    for package in packages:
         base = root / package
         files = sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts)
         h.update(f"{package}:{len(files)}\0".encode())
@@ -72,12 +68,13 @@ def source_hash() -> str:
     return h.hexdigest()
 
 
-def run_settings(*, quick: bool, seed: int) -> dict[str, Any]:
+def run_settings(*, quick: bool, seed: int, root: Path, packages: Sequence[str]) -> dict[str, Any]:
     """What must agree for two runs to share a folder.
 
-    The size (``quick``), the root seed, and the code: regnorm's version, the hash of its
-    sources (:func:`source_hash`) and the versions of NumPy and SciPy. The executor is not
-    among them: a sweep gives the same numbers on every executor.
+    The size (``quick``), the root seed, and the code: regnorm's version, the hash of the
+    sources that make the results (:func:`source_hash` of ``packages`` in ``root``) and the
+    versions of NumPy and SciPy. The executor is not among them: a sweep gives the same
+    numbers on every executor.
     """
     import numpy
     import scipy
@@ -88,7 +85,7 @@ def run_settings(*, quick: bool, seed: int) -> dict[str, Any]:
         "quick": bool(quick),
         "seed": int(seed),
         "regnorm": __version__,
-        "source_sha256": source_hash(),
+        "source_sha256": source_hash(root, packages),
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
     }

@@ -484,7 +484,10 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
 
     t_run, c_run = time.perf_counter(), time.process_time()
     try:
-        run = RunFolder(out_dir, run_settings(quick=quick, seed=seed), overwrite=overwrite)
+        # the sources that make the results: regnorm and the packages beside it
+        packages = ("regnorm", *OWN_PACKAGES)
+        settings = run_settings(quick=quick, seed=seed, root=_packages_root(), packages=packages)
+        run = RunFolder(out_dir, settings, overwrite=overwrite)
     except RunFolderError as exc:
         raise UserError(f"--out: {exc}") from None
     with run:
