@@ -674,11 +674,11 @@ def run_claims(
     seed = check_integer("seed", seed, minimum=0)
     selected = resolve_ids(ids) if ids is None or len(ids) else []
     ctx = CheckContext(quick=quick, seed=seed, executor=executor)
-    from tqdm.auto import tqdm
+    from .sweeps import progress_bar
 
     records: list[ClaimRecord] = []
     checks = [c for cid in selected for c in _REGISTRY[cid]]
-    for c in tqdm(checks, desc="claims", disable=None if progress is None else not progress):
+    for c in progress_bar(checks, desc="claims", progress=progress):
         for rec in c.check(ctx):
             if not isinstance(rec, ClaimRecord):
                 raise TypeError(f"check {c.name} returned {type(rec).__name__}, not ClaimRecord")
