@@ -561,6 +561,9 @@ def _write_report(run, available: list[str]) -> list:
     records = run.claim_records()
     if records:
         atomic_write_parquet(records_to_frame(records), run.path / CLAIMS_FILE)
+    else:
+        # no usable claim records: a claims.parquet left from them would outlive them
+        (run.path / CLAIMS_FILE).unlink(missing_ok=True)
     atomic_write_bytes(run.path / REPORT_FILE, _report(run, available, records).encode())
     return records
 
@@ -629,6 +632,7 @@ def _report(run, available: list[str], records: list) -> str:
         lines.append("(claims check not run)")
     unchecked = [c for c in m.get("registered_claims", []) if c not in m["claims"]]
     unchecked += [c for c in m["claims"] if not run.finished("claims", c)[0]]
+    unchecked.sort(key=lambda c: int(c[1:]))
     if unchecked:
         lines += ["", f"Not checked yet: {', '.join(unchecked)}."]
     return "\n".join(lines) + "\n"

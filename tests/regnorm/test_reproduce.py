@@ -144,6 +144,15 @@ def test_a_changed_file_is_never_used(tmp_path, capsys):
     assert "[figure] batch_dependence ... (running again: batch_dependence.png changed" in err
     assert png.stat().st_size == size and "not usable" not in (out / "REPORT.md").read_text()
 
+    # a claim whose stored records changed is not reported, nor kept in claims.parquet
+    assert cli.main([*base[:-1], "--figures", "batch_dependence", "--claims", "C13"]) == 0
+    assert (out / "claims.parquet").exists()
+    (out / ".claims" / "C13.json").write_text("[]")
+    assert cli.main([*base, "--figures", "batch_dependence"]) == 0
+    report = (out / "REPORT.md").read_text()
+    assert "Not checked yet: C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14" in report
+    assert "(claims check not run)" in report and not (out / "claims.parquet").exists()
+
 
 def test_a_run_of_other_settings_is_refused_unless_overwrite(tmp_path, capsys):
     out = tmp_path / "r"
