@@ -32,8 +32,11 @@ the code, not evidence for the claim), ``ordering`` (one method better than anot
 ``open``.
 
 Checks live next to the code that measures them (``simulations``, ``derivations``) and
-register themselves with :func:`claim` when their module is imported; this module never
-imports those packages. The command line imports them (``regnorm verify``).
+register themselves with :func:`claim` when their module is imported. This module never
+imports those packages by name: each module that registers checks is declared as an entry
+point of the group :data:`CHECKS_GROUP` in ``pyproject.toml``, and :func:`load_checks` (called
+on first use by :func:`registered`, :func:`resolve_ids` and :func:`run_claims`) loads them, so
+``import regnorm; regnorm.run_claims("C13")`` finds its check in a fresh interpreter.
 
 Example
 -------
@@ -58,6 +61,7 @@ from ._validation import check_choice, check_integer
 __all__ = [
     "ASYMPTOTIC_RTOL",
     "CATALOGUE",
+    "CHECKS_GROUP",
     "DEFAULT_Z_BOUND",
     "FALSE_ALARM",
     "FRAME_PARAMS",
@@ -71,6 +75,7 @@ __all__ = [
     "deterministic_record",
     "identity_record",
     "judge_candidates",
+    "load_checks",
     "open_record",
     "ordering_record",
     "records_to_frame",
@@ -573,6 +578,49 @@ class Claim:
 
 _REGISTRY: dict[str, list[Claim]] = {}
 
+#: The entry-point group naming the modules that register checks (``pyproject.toml``).
+CHECKS_GROUP = "regnorm.checks"
+
+_checks_loaded = False
+
+
+def load_checks() -> list[str]:
+    """Import every module declared under the entry-point group :data:`CHECKS_GROUP`.
+
+    Importing a module runs its :func:`claim` decorators, which register its checks. The
+    modules are imported once per interpreter; later calls return at once.
+
+    Returns
+    -------
+    list of str
+        The names of the modules declared (empty when regnorm's metadata declares none).
+
+    Raises
+    ------
+    ImportError
+        When a declared module cannot be imported (an installation that lacks the package
+        named by the entry point); the message names the entry point.
+    """
+    global _checks_loaded
+    from importlib.metadata import entry_points
+
+    points = sorted(entry_points(group=CHECKS_GROUP), key=lambda ep: ep.name)
+    if _checks_loaded:
+        return [ep.value for ep in points]
+    # Set before importing: a check module that asks for the registry while it is being
+    # imported must not start the loading again.
+    _checks_loaded = True
+    for ep in points:
+        try:
+            ep.load()
+        except ImportError as exc:
+            _checks_loaded = False
+            raise ImportError(
+                f"entry point {ep.name} = {ep.value!r} of group {CHECKS_GROUP!r} cannot be "
+                f"imported ({exc}); reinstall regnorm with its packages (pip install -e .)"
+            ) from exc
+    return [ep.value for ep in points]
+
 
 def claim(id: str, *, source: str = "") -> Callable:
     """Decorator registering ``check(ctx) -> iterable of ClaimRecord`` for claim ``id``.
@@ -598,7 +646,8 @@ def _claim_sort_key(id: str) -> int:
 
 
 def registered() -> dict[str, list[Claim]]:
-    """The registered checks by claim id, in claim order."""
+    """The registered checks by claim id, in claim order (declared check modules loaded)."""
+    load_checks()
     return {k: list(_REGISTRY[k]) for k in sorted(_REGISTRY, key=_claim_sort_key)}
 
 
@@ -652,12 +701,18 @@ def resolve_ids(ids: str | Sequence[str] | None) -> list[str]:
         if cid in out:
             raise ValueError(f"claims={given!r}: {cid} is named more than once")
         out.append(cid)
-    unregistered = [cid for cid in out if cid not in _REGISTRY]
+    have = registered()
+    unregistered = [cid for cid in out if cid not in have]
     if unregistered:
-        have = ", ".join(registered()) or "none"
+        if not have:
+            raise ValueError(
+                f"claim {unregistered[0]}: no check is registered, and no module is declared "
+                f"under the entry-point group {CHECKS_GROUP!r}; reinstall regnorm "
+                f"(pip install -e .) so that its entry points exist"
+            )
         raise ValueError(
             f"claim {unregistered[0]} is in THEORY.md but no check is registered for it yet; "
-            f"registered: {have}"
+            f"registered: {', '.join(have)}"
         )
     return out
 
@@ -670,14 +725,38 @@ def run_claims(
     executor: Any = None,
     progress: bool | None = None,
 ) -> list[ClaimRecord]:
-    """Run the checks for ``ids`` (all registered if None) and return their records."""
+    """Run the checks for ``ids`` (all registered if None) and return their records.
+
+    Parameters
+    ----------
+    ids : str, sequence of str or None
+        The claims to check, as for :func:`resolve_ids` (``"C13"``, ``"C1,C5"``,
+        ``["C1", "C5"]``); None runs every registered check. The check modules are found
+        through their entry points, so nothing but ``import regnorm`` is needed first.
+    quick : bool
+        Run each check at its small, fast size (the size of ``regnorm verify --quick``).
+    seed : int
+        Root seed; every check derives its streams from it (:meth:`CheckContext.rng`).
+    executor : optional
+        An executor spec for :func:`regnorm.sweeps.sweep`, used by the checks that run
+        sweeps (None: in process).
+    progress : bool or None
+        Draw a progress bar over the checks (None: on a terminal or in a notebook only).
+
+    Returns
+    -------
+    list of ClaimRecord
+        One or more records per check, with the verdict in ``verdict``; see
+        :func:`records_to_frame` for a table.
+    """
     seed = check_integer("seed", seed, minimum=0)
     selected = resolve_ids(ids) if ids is None or len(ids) else []
     ctx = CheckContext(quick=quick, seed=seed, executor=executor)
     from .sweeps import progress_bar
 
     records: list[ClaimRecord] = []
-    checks = [c for cid in selected for c in _REGISTRY[cid]]
+    have = registered()
+    checks = [c for cid in selected for c in have[cid]]
     for c in progress_bar(checks, desc="claims", progress=progress):
         for rec in c.check(ctx):
             if not isinstance(rec, ClaimRecord):

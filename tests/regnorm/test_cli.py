@@ -15,6 +15,8 @@ from regnorm import cli
 def fake_world(monkeypatch):
     """A registry with one claim and one figure script, independent of the real modules."""
     monkeypatch.setattr(C, "_REGISTRY", {})
+    # the declared check modules must not fill the stand-in registry on first use
+    monkeypatch.setattr(C, "_checks_loaded", True)
     monkeypatch.setattr(cli, "load_checks", lambda: None)
 
     @C.claim("C1")
