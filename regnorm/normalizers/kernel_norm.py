@@ -27,16 +27,17 @@ statistics (without dropout) from box sums of the channel sums of ``x`` and ``x^
 naive composition materializes the ``k^2``-times larger KernelNorm output. A one-pass
 ``E[x^2] - mu^2`` loses every digit when a window's mean dwarfs its spread
 (``0.01 randn + 100``: rounding error ``u mu^2 / sigma^2``, ``u`` the unit roundoff), and
-so does the fused product ``W * x - mu_U sum(W)``. The fused form therefore works on the
-input shifted by its first element per sample (both are shift-invariant): a common offset
-disappears, a constant input without padding gives exactly the bias, and where a window's
-shifted mean still dwarfs its spread (:data:`ONE_PASS_RATIO`) the variances are recomputed
-in two passes (box sums of ``(x - mu_U)^2``, one kernel offset at a time). KernelNorm and
-the naive form compute the variance in two passes, and shift the input the same way where
-some ``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.
-needs_refinement`). With dropout in training
-the fused form needs the per-unit masks, hence the unfolded units, for the statistics (only
-the convolution stays fused).
+so does the fused product ``W * x - mu_U sum(W)``. The fused form keeps the one-pass
+variance where every window has ``mu_U^2 <= ONE_PASS_RATIO (sigma_U^2 + eps)`` (its error
+is then at most about ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``). Elsewhere it works on the
+input shifted by its first element per sample (the output is shift-invariant): a common
+offset disappears, a constant input without padding gives exactly the bias, and where a
+shifted window mean still dwarfs its spread the variances are recomputed in two passes (box
+sums of ``(x - mu_U)^2``, one kernel offset at a time). KernelNorm and the naive form
+compute the variance in two passes, and shift the input the same way where some
+``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.needs_refinement`).
+With dropout in training the fused form needs the per-unit masks, hence the unfolded units,
+for the statistics (only the convolution stays fused).
 
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics of each
 sample are computed on ``x / s``, ``s`` the sample's max-abs, as in
@@ -59,6 +60,7 @@ import numpy as np
 
 from .._validation import check_integer, check_real, normalize_rng
 from .base import (
+    ONE_PASS_RATIO,
     Normalizer,
     check_eps,
     inverse_std,
@@ -79,12 +81,6 @@ from .convolution import (
 __all__ = ["KNConv", "KernelNorm"]
 
 _UNIT_AXES = (1, 2, 3)  # (C, k, k) of the (N, C, k, k, OH, OW) units
-
-#: Largest ``mu_U^2 / (sigma_U^2 + eps)`` of the (shifted) input for which the fused form
-#: keeps its one-pass window variance ``E[x^2] - mu^2``: its rounding error is about
-#: ``u (1 + ratio)`` times ``sigma^2 + eps`` (``u`` the unit roundoff), 2e-13 in float64 and
-#: 6e-5 in float32 at most; beyond it the variance is recomputed in two passes.
-ONE_PASS_RATIO = 2.0**10
 
 
 class _WindowNormalization:
@@ -339,19 +335,13 @@ class KNConv(_WindowNormalization, Normalizer):
         units_shape = (n, c, k, k, oh, ow)
         mask = self._typed_mask(units_shape, training, x.dtype)
         if self.fused:
-            # without dropout the input is shifted by each sample's first element: the
-            # statistics are then one-pass (see _box_statistics) and W * x - mu sum(W) does
-            # not cancel for a common offset; both are unchanged by the shift
             with overflow_allowed():
-                shifted = x_pad - self._first_element(x_pad) if mask is None else x_pad
-                mean, var = self._window_statistics(shifted, mask, oh, ow, self.eps)
+                x_used, mean, var = self._window_statistics(x_pad, mask, oh, ow, self.eps)
             unit = self._sample_unit(x, var)
             if unit is not None:
-                x_pad = x_pad / unit
-                shifted = x_pad - self._first_element(x_pad) if mask is None else x_pad
                 eps = (math.sqrt(self.eps) / xp.reshape(unit, (n, 1, 1))) ** 2  # eps / unit^2
-                mean, var = self._window_statistics(shifted, mask, oh, ow, eps)
-            x_pad = shifted
+                x_used, mean, var = self._window_statistics(x_pad / unit, mask, oh, ow, eps)
+            x_pad = x_used
             unit3 = None if unit is None else xp.reshape(unit, (n, 1, 1))
             inv_std = inverse_std(var, self.eps, unit3)  # (N, OH, OW)
             # channels-last and in place: one full-size temporary (the outer product)
@@ -387,15 +377,27 @@ class KNConv(_WindowNormalization, Normalizer):
 
     def _window_statistics(
         self, x_pad: Any, mask: Any, oh: int, ow: int, eps: Any
-    ) -> tuple[Any, Any]:
-        """Window mean and biased variance, ``(N, OH, OW)``: box sums without dropout, the
-        dropped-out units with it."""
-        if mask is None:
-            return self._box_statistics(x_pad, oh, ow, eps)
-        mean, var = self._unit_statistics(
-            extract_windows(x_pad, self.kernel_size, self.stride), mask
-        )
-        return mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
+    ) -> tuple[Any, Any, Any]:
+        """``(x_used, mean, var)``: the window mean and biased variance ``(N, OH, OW)`` of
+        ``x_used``, which is ``x_pad`` or, where needed, ``x_pad`` shifted by each sample's
+        first element (the convolution must then use it too).
+
+        Without dropout: one-pass box sums where they keep ``u ONE_PASS_RATIO`` of
+        ``sigma^2 + eps``; else on the shifted input, one-pass again where that suffices,
+        two-pass otherwise. With dropout: the dropped-out units, two-pass.
+        """
+        if mask is not None:
+            mean, var = self._unit_statistics(
+                extract_windows(x_pad, self.kernel_size, self.stride), mask
+            )
+            return x_pad, mean[:, 0, 0, 0, :, :], var[:, 0, 0, 0, :, :]
+        mean, var, exact = self._box_statistics(x_pad, oh, ow, eps)
+        if exact:
+            return x_pad, mean, var
+        # a window's mean dwarfs its spread: W * x - mu sum(W) would cancel as well
+        x_pad = x_pad - self._first_element(x_pad)
+        mean, var, exact = self._box_statistics(x_pad, oh, ow, eps)
+        return x_pad, mean, (var if exact else self._two_pass_variance(x_pad, mean, oh, ow))
 
     def _box_sum(self, s1: Any, oh: int, ow: int) -> Any:
         """Sums of ``s1`` (N, Hp, Wp) over every ``k x k`` window: ``(N, OH, OW)``."""
@@ -407,21 +409,23 @@ class KNConv(_WindowNormalization, Normalizer):
                 box = s1[:, si, sj] if box is None else box + s1[:, si, sj]
         return box
 
-    def _box_statistics(self, x_pad: Any, oh: int, ow: int, eps: Any) -> tuple[Any, Any]:
-        """Window mean and biased variance from box sums of the channel sums of ``x`` and
-        ``x^2`` (one pass), of ``(x - mu_U)^2`` (two passes) where the one-pass form would
-        lose more than ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``.
+    def _box_statistics(self, x_pad: Any, oh: int, ow: int, eps: Any) -> tuple[Any, Any, bool]:
+        """Window mean and one-pass biased variance from box sums of the channel sums of
+        ``x`` and ``x^2``, and whether every window has ``mu^2 <= ONE_PASS_RATIO (sigma^2 +
+        eps)`` (the variance then keeps ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``)."""
+        xp = self.xp
+        m = x_pad.shape[1] * self.kernel_size**2
+        mean = self._box_sum(xp.sum(x_pad, axis=1), oh, ow) / m
+        var = self._box_sum(xp.sum(x_pad * x_pad, axis=1), oh, ow) / m - mean * mean
+        exact = not bool(xp.any(mean * mean > ONE_PASS_RATIO * (xp.abs(var) + eps)))
+        return mean, xp.clip(var, min=0.0), exact
 
-        ``x_pad`` is the input shifted by an element of its sample, so ``mu_U`` is small
-        wherever the window's level is that element's.
-        """
+    def _two_pass_variance(self, x_pad: Any, mean: Any, oh: int, ow: int) -> Any:
+        """Window biased variance as box sums of the channel sums of ``(x - mu_U)^2``, one
+        kernel offset at a time."""
         xp = self.xp
         k, s = self.kernel_size, self.stride
         m = x_pad.shape[1] * k * k
-        mean = self._box_sum(xp.sum(x_pad, axis=1), oh, ow) / m
-        var = self._box_sum(xp.sum(x_pad * x_pad, axis=1), oh, ow) / m - mean * mean
-        if not bool(xp.any(mean * mean > ONE_PASS_RATIO * (xp.abs(var) + eps))):
-            return mean, xp.clip(var, min=0.0)
         box2 = None
         for i in range(k):
             for j in range(k):
@@ -429,7 +433,7 @@ class KNConv(_WindowNormalization, Normalizer):
                 dev = x_pad[:, :, si, sj] - mean[:, None, :, :]
                 term = xp.sum(dev * dev, axis=1)
                 box2 = term if box2 is None else box2 + term
-        return mean, box2 / m
+        return box2 / m
 
     def _backward(self, dy: Any) -> Any:
         xp = self.xp

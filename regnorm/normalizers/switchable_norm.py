@@ -17,10 +17,12 @@ article 000, instead of being recomputed:
     \\sigma^2_{ln} = \\operatorname{mean}_C(\\sigma^2_{in} + \\mu_{in}^2) - \\mu_{ln}^2
     = \\operatorname{mean}_C\\big(\\sigma^2_{in} + (\\mu_{in} - \\mu_{ln})^2\\big),
 
-and the same over ``N`` for BN. One-hot weights reduce SN to IN, LN or BN. The second form
-(the law of total variance) is the one computed: the first, the article's, is a difference of
-second moments whose rounding error is ``u mu^2 / sigma^2`` relative (``u`` the unit
-roundoff), every digit for ``0.01 randn + 100`` in float32; the second has no cancellation.
+and the same over ``N`` for BN. One-hot weights reduce SN to IN, LN or BN. The first form,
+the article's, is a difference of second moments whose rounding error is ``u mu^2 / sigma^2``
+relative (``u`` the unit roundoff): every digit for ``0.01 randn + 100`` in float32. It is
+kept where it loses at most ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``
+(:data:`~regnorm.normalizers.base.ONE_PASS_RATIO`); elsewhere the second form (the law of
+total variance, no cancellation) is computed, with its own gradient.
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics are
 computed on ``x / s`` with ``s`` the max-abs of the whole input (the three kinds of statistics
 must share one unit), as in :func:`~regnorm.normalizers.base.standardize_factors`.
@@ -52,11 +54,13 @@ describes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from .._validation import check_choice, check_real
 from .base import (
+    ONE_PASS_RATIO,
     AffineNormalizer,
     inverse_std,
     max_abs_unit,
@@ -161,16 +165,26 @@ class SwitchableNorm(AffineNormalizer):
         ``x`` is ``(N, C, H, W)``; shapes are ``(N, C, 1, 1)``, ``(N, 1, 1, 1)``,
         ``(1, C, 1, 1)``.
         """
+        return self._statistics(x, self.eps)[0]
+
+    def _statistics(self, x: Any, eps: Any) -> tuple[dict[str, tuple[Any, Any]], dict]:
+        """The statistics and, per derived one, whether it is in the deviation form."""
         xp = self.xp
         mu_in = xp.mean(x, axis=(2, 3), keepdims=True)
         xc = x - mu_in
         var_in = xp.mean(xc * xc, axis=(2, 3), keepdims=True) * self._in_variance_factor(x)
-        stats = {"in": (mu_in, var_in)}
+        stats, deviation_form = {"in": (mu_in, var_in)}, {}
+        second = var_in + mu_in * mu_in
         for name, axis in (("ln", 1), ("bn", 0)):
             mu = xp.mean(mu_in, axis=axis, keepdims=True)
-            dev = mu_in - mu
-            stats[name] = (mu, xp.mean(var_in + dev * dev, axis=axis, keepdims=True))
-        return stats
+            mean_second = xp.mean(second, axis=axis, keepdims=True)
+            var = mean_second - mu * mu
+            deviation_form[name] = bool(xp.any(mean_second > ONE_PASS_RATIO * (xp.abs(var) + eps)))
+            if deviation_form[name]:
+                dev = mu_in - mu
+                var = xp.mean(var_in + dev * dev, axis=axis, keepdims=True)
+            stats[name] = (mu, var)
+        return stats, deviation_form
 
     def _in_variance_factor(self, x: Any) -> float:
         """1, or ``HW/(HW - 1)`` for the official convention's unbiased IN variance."""
@@ -184,20 +198,21 @@ class SwitchableNorm(AffineNormalizer):
             )
         return hw / (hw - 1)
 
-    def _scaled_statistics(self, x: Any) -> tuple[Any, dict[str, tuple[Any, Any]], Any]:
-        """``(x / s, statistics of x / s, s)``, with ``s = None`` (no scaling) unless squares
-        overflow, else the max-abs of ``x`` (shape (1, 1, 1, 1))."""
+    def _scaled_statistics(self, x: Any) -> tuple[Any, dict, dict, Any]:
+        """``(x / s, statistics of x / s, their forms, s)``, with ``s = None`` (no scaling)
+        unless squares overflow, else the max-abs of ``x`` (shape (1, 1, 1, 1))."""
         with overflow_allowed():
-            stats = self.statistics(x)
+            stats, forms = self._statistics(x, self.eps)
         if not any(squares_overflow(v) for _, v in stats.values()):
-            return x, stats, None
+            return x, stats, forms, None
         unit = max_abs_unit(x, (0, 1, 2, 3))
         xs = x / unit
-        return xs, self.statistics(xs), unit
+        eps = (math.sqrt(self.eps) / unit) ** 2  # eps in units of unit^2
+        return (xs, *self._statistics(xs, eps), unit)
 
     def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
         xp = self.xp
-        x, stats, unit = self._scaled_statistics(x)
+        x, stats, forms, unit = self._scaled_statistics(x)
         n, c, h, w = x.shape
         if training:
             m = n * h * w
@@ -240,12 +255,12 @@ class SwitchableNorm(AffineNormalizer):
         var = sum(wv[k] * stats[name][1] for k, name in enumerate(COMPONENTS))
         inv_std = inverse_std(var, self.eps, unit)
         xc = x - mu
-        self._cache = (x, stats, mu, inv_std, training, unit)
+        self._cache = (x, stats, mu, inv_std, training, unit, forms)
         return xc, inv_std
 
     def _normalize_backward(self, dz: Any) -> Any:
         xp = self.xp
-        x, stats, mu, s, training, unit = self._cache
+        x, stats, mu, s, training, unit, forms = self._cache
         n, c, h, w = x.shape
         xc = x - mu
         dmu = -xp.sum(dz * s, axis=(2, 3), keepdims=True)  # (N, C, 1, 1)
@@ -264,10 +279,14 @@ class SwitchableNorm(AffineNormalizer):
             mu_k = stats[name][0]
             dmu_k = wm[k] * xp.sum(dmu, axis=axis, keepdims=True)
             dvar_k = wv[k] * xp.sum(dvar, axis=axis, keepdims=True)
-            # var_k = mean(var_in + (mu_in - mu_k)^2), mu_k = mean(mu_in); the mu_k
-            # dependence of var_k drops out because mean(mu_in - mu_k) = 0
             dvar_in = dvar_in + dvar_k / count
-            dmu_in = dmu_in + dvar_k * 2.0 * (mu_in - mu_k) / count
+            if forms[name]:
+                # var_k = mean(var_in + (mu_in - mu_k)^2), mu_k = mean(mu_in): the mu_k
+                # dependence of var_k drops out because mean(mu_in - mu_k) = 0
+                dmu_in = dmu_in + dvar_k * 2.0 * (mu_in - mu_k) / count
+            else:  # var_k = mean(var_in + mu_in^2) - mu_k^2, term by term
+                dmu_in = dmu_in + dvar_k * 2.0 * mu_in / count
+                dmu_k = dmu_k - 2.0 * mu_k * dvar_k
             dmu_in = dmu_in + dmu_k / count
         xc_in = x - mu_in
         dvar_in = dvar_in * self._in_variance_factor(x)  # the unbiased IN variance's factor

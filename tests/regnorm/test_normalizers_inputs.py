@@ -9,11 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from regnorm.backend import to_numpy
+from regnorm.backend import get_namespace, to_numpy
 from regnorm.normalizers import BatchNorm, GroupNorm, LayerNorm, SwitchableNorm
 from regnorm.normalizers.base import REFINE_RATIO
+from tests.regnorm.finite_differences import check_layer_gradients
 from tests.regnorm.normalizer_cases import AXES, LAYERS, REFINED, STATISTICS, make
-from tests.tolerances import assert_close_normwise, summation_bound
+from tests.tolerances import assert_allclose_rounding, assert_close_normwise, summation_bound
 
 SHAPE = (8, 4, 4, 4)
 EPS = 1e-5
@@ -249,3 +250,34 @@ def test_constant_input_gives_zero(name, dtype, value):
     b = summation_bound(dtype, x.size)
     bound = b * abs(value) / math.sqrt(EPS) if name == "sn" and abs(value) < 1e100 else b
     assert float(np.max(np.abs(y))) <= bound
+
+
+# -- the refined paths on ordinary data: same output to rounding, correct gradients --------
+FORCED = {  # layer -> (module, constant) whose value 0 forces the path for hard inputs
+    "bn": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "gn": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "sn": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
+    "kn": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "knconv": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
+    "knconv_naive": ("regnorm.normalizers.base", "REFINE_RATIO"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORCED))
+def test_paths_for_hard_inputs_agree_with_the_plain_ones(monkeypatch, name):
+    """With the thresholds at 0 the corrected, shifted or two-pass statistics run on an
+    ordinary input: the output equals the plain path's to rounding, and the gradients pass
+    the central-difference check."""
+    import importlib
+
+    module, constant = FORCED[name]
+    x = _x(shape=(3, 4, 4, 4))
+    plain = make(name, None).forward(x)
+    target = importlib.import_module(module)
+    monkeypatch.setattr(target, constant, 0.0)
+    for user in ("regnorm.normalizers.switchable_norm", "regnorm.normalizers.kernel_norm"):
+        if hasattr(importlib.import_module(user), constant):
+            monkeypatch.setattr(importlib.import_module(user), constant, 0.0)
+    layer = make(name, None)
+    assert_allclose_rounding(layer.forward(x), plain, ops=x.size, atol=1e-14)
+    assert check_layer_gradients(make(name, None), x, get_namespace("numpy")) <= 1.0
