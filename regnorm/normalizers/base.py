@@ -107,20 +107,26 @@ def check_flag(name: str, value: Any) -> bool:
 _SQRT_MAX: dict[type, dict[Any, float]] = {}
 
 
-def squares_overflow(var: Any, xp: Any = None) -> bool:
-    """Whether a variance computed from plain squares may have overflowed or lost precision.
+def squares_overflow(*variances: Any, xp: Any = None) -> bool:
+    """Whether variances computed from plain squares may have overflowed or lost precision.
 
-    ``True`` when some entry of ``var`` exceeds ``sqrt(finfo.max)`` (about ``1.3e154`` in
-    float64) or is not finite: beyond that bound ``(x - mu)**2`` overflows, or ``var**-1.5``
-    in the gradient underflows, and the statistics must be recomputed on scaled data.
+    ``True`` when some entry of some ``var`` exceeds ``sqrt(finfo.max)`` (about ``1.3e154``
+    in float64) or is not finite: beyond that bound ``(x - mu)**2`` overflows, or
+    ``var**-1.5`` in the gradient underflows, and the statistics must be recomputed on scaled
+    data. One synchronization for all the arrays.
     """
-    xp = array_namespace(var) if xp is None else xp
-    # keyed by the dtype's type first: array-api-strict dtypes warn when compared to NumPy's
-    bounds = _SQRT_MAX.setdefault(type(var.dtype), {})
-    bound = bounds.get(var.dtype)
-    if bound is None:
-        bound = bounds[var.dtype] = math.sqrt(float(xp.finfo(var.dtype).max))
-    return not bool(xp.all(var <= bound))
+    xp = array_namespace(variances[0]) if xp is None else xp
+    safe = None
+    for var in variances:
+        # keyed by the dtype's type first: array-api-strict dtypes warn when compared to
+        # NumPy's
+        bounds = _SQRT_MAX.setdefault(type(var.dtype), {})
+        bound = bounds.get(var.dtype)
+        if bound is None:
+            bound = bounds[var.dtype] = math.sqrt(float(xp.finfo(var.dtype).max))
+        ok = xp.all(var <= bound)
+        safe = ok if safe is None else xp.logical_and(safe, ok)
+    return not bool(safe)
 
 
 #: Largest ``E[x^2] / (sigma^2 + eps)`` for which a one-pass variance ``E[x^2] - mu^2`` is
@@ -234,7 +240,7 @@ def standardize_factors(
     xp = array_namespace(x)
     with overflow_allowed():
         mean, xc, var = moments(x, axes, xp)
-    if not squares_overflow(var, xp):
+    if not squares_overflow(var, xp=xp):
         inv_std = 1.0 / xp.sqrt(var + eps)
         base = xc if center else x
         factor = inv_std if scale else None

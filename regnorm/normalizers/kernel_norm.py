@@ -110,7 +110,7 @@ class _WindowNormalization:
 
     def _sample_unit(self, x: Any, var: Any) -> Any:
         """None where the plain statistics are safe, else each sample's max-abs (N, 1, 1, 1)."""
-        return max_abs_unit(x, (1, 2, 3)) if squares_overflow(var) else None
+        return max_abs_unit(x, (1, 2, 3), self.xp) if squares_overflow(var, xp=self.xp) else None
 
     def _first_element(self, x_pad: Any) -> Any:
         """Each sample's first input element (not padding), shape (N, 1, 1, 1).
@@ -218,7 +218,7 @@ class KernelNorm(_WindowNormalization, Normalizer):
             unit6 = xp.reshape(unit, (n, 1, 1, 1, 1, 1))
             units = units / unit6
             mean, var = self._unit_statistics(units, mask)
-        if mask is None and needs_refinement(mean, var):
+        if mask is None and needs_refinement(mean, var, xp):
             shift = xp.reshape(self._first_element(x_pad), (n, 1, 1, 1, 1, 1))
             units = units - (shift if unit6 is None else shift / unit6)
             mean, var = self._unit_statistics(units, mask)
@@ -362,7 +362,7 @@ class KNConv(_WindowNormalization, Normalizer):
                 x_pad = x_pad / unit
                 units = extract_windows(x_pad, k, s)
                 mean6, var6 = self._unit_statistics(units, mask)
-            if mask is None and needs_refinement(mean6, var6):
+            if mask is None and needs_refinement(mean6, var6, xp):
                 x_pad = x_pad - self._first_element(x_pad)
                 units = extract_windows(x_pad, k, s)
                 mean6, var6 = self._unit_statistics(units, mask)

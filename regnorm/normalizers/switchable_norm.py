@@ -173,17 +173,24 @@ class SwitchableNorm(AffineNormalizer):
         mu_in = xp.mean(x, axis=(2, 3), keepdims=True)
         xc = x - mu_in
         var_in = xp.mean(xc * xc, axis=(2, 3), keepdims=True) * self._in_variance_factor(x)
-        stats, deviation_form = {"in": (mu_in, var_in)}, {}
+        stats = {"in": (mu_in, var_in)}
         second = var_in + mu_in * mu_in
+        cancels = {}
         for name, axis in (("ln", 1), ("bn", 0)):
             mu = xp.mean(mu_in, axis=axis, keepdims=True)
             mean_second = xp.mean(second, axis=axis, keepdims=True)
             var = mean_second - mu * mu
-            deviation_form[name] = bool(xp.any(mean_second > ONE_PASS_RATIO * (xp.abs(var) + eps)))
-            if deviation_form[name]:
-                dev = mu_in - mu
-                var = xp.mean(var_in + dev * dev, axis=axis, keepdims=True)
             stats[name] = (mu, var)
+            # a negative var is rounding of a cancelling difference: the test is then true
+            cancels[name] = xp.any(mean_second > ONE_PASS_RATIO * (var + eps))
+        deviation_form = dict.fromkeys(cancels, False)
+        if bool(xp.logical_or(cancels["ln"], cancels["bn"])):  # one test in the usual case
+            for name, axis in (("ln", 1), ("bn", 0)):
+                deviation_form[name] = bool(cancels[name])
+                if deviation_form[name]:
+                    mu = stats[name][0]
+                    dev = mu_in - mu
+                    stats[name] = (mu, xp.mean(var_in + dev * dev, axis=axis, keepdims=True))
         return stats, deviation_form
 
     def _in_variance_factor(self, x: Any) -> float:
@@ -203,7 +210,7 @@ class SwitchableNorm(AffineNormalizer):
         unless squares overflow, else the max-abs of ``x`` (shape (1, 1, 1, 1))."""
         with overflow_allowed():
             stats, forms = self._statistics(x, self.eps)
-        if not any(squares_overflow(v) for _, v in stats.values()):
+        if not squares_overflow(*(v for _, v in stats.values()), xp=self.xp):
             return x, stats, forms, None
         unit = max_abs_unit(x, (0, 1, 2, 3))
         xs = x / unit
