@@ -302,12 +302,13 @@ def claims_table(records: list, markdown: bool = False) -> str:
 
 
 def summary_line(records: list) -> str:
-    counts = {v: sum(r.verdict == v for r in records) for v in ("holds", "deviates", "open")}
+    from .claims import VERDICTS
+
+    evidence = [r for r in records if getattr(r, "kind", "exact") != "identity"]
+    counts = ", ".join(f"{sum(r.verdict == v for r in evidence)} {v}" for v in VERDICTS)
     claims = len({r.id for r in records})
-    return (
-        f"{len(records)} records on {claims} claims: {counts['holds']} holds, "
-        f"{counts['deviates']} deviates, {counts['open']} open"
-    )
+    identities = len(records) - len(evidence)
+    return f"{len(records)} records on {claims} claims: {counts}; {identities} identities"
 
 
 def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) -> list[str]:
