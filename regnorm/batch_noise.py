@@ -323,7 +323,7 @@ def conditional_error(z, M, *, rho=0.0, gamma=1.0):
 
 
 def gaussian_conditional_error(z, M, *, ddof=0, inside=False):
-    """Exact conditional error ``E[((x - mu_B)/sigma_B - z)^2 | x = z]`` for ``N(0,1)`` data.
+    r"""Exact conditional error ``E[((x - mu_B)/sigma_B - z)^2 | x = z]`` for ``N(0,1)`` data.
 
     The exact counterpart of the first-order :func:`conditional_error` (C3, ``rho = 0``:
     ``z^2/(2M) + (1 + 3/(2M))/M``) for Gaussian input; averaging it over ``z ~ N(0,1)`` gives
@@ -335,7 +335,7 @@ def gaussian_conditional_error(z, M, *, ddof=0, inside=False):
 
     .. math::
 
-        z^2\big(1 - 2E[1/\\sigma_B] + E[1/\\sigma_B^2]\big) + \frac{1}{M} E[1/\\sigma_B^2],
+        z^2\big(1 - 2E[1/\sigma_B] + E[1/\sigma_B^2]\big) + \frac{1}{M} E[1/\sigma_B^2],
 
     infinite for ``M <= 3``.
 
@@ -345,8 +345,8 @@ def gaussian_conditional_error(z, M, *, ddof=0, inside=False):
 
     .. math::
 
-        E\big[(r - z)^2\big], \\qquad
-        r = \\operatorname{sign}(z - m) \\sqrt{\frac{(M - d)(M - 1)}{M} \frac{c}{S' + c}},
+        E\big[(r - z)^2\big], \qquad
+        r = \operatorname{sign}(z - m) \sqrt{\frac{(M - d)(M - 1)}{M} \frac{c}{S' + c}},
 
     a two-dimensional integral with no closed form that we know of; it is computed by
     Gauss-Legendre quadrature (300 nodes on each side of ``m = z`` in ``m``, 400 in

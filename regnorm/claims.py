@@ -86,7 +86,7 @@ __all__ = [
     "t_bound",
 ]
 
-#: |z| bound for a statistical "holds" verdict: a correct formula fails it with probability
+#: ``|z|`` bound for a statistical "holds" verdict: a correct formula fails it with probability
 #: about 6e-7 per record, so a failing record is a finding, not bad luck.
 DEFAULT_Z_BOUND = 5.0
 
@@ -209,7 +209,7 @@ def _float_or_none(x: Any) -> float | None:
 
 
 def t_bound(dof: int | None, z_bound: float = DEFAULT_Z_BOUND) -> float:
-    r"""The |t| bound for ``dof`` degrees of freedom at the false-alarm rate of ``|z| <= z_bound``.
+    r"""The ``|t|`` bound at ``dof`` degrees of freedom, false-alarm rate of ``|z| <= z_bound``.
 
     .. math:: b = F^{-1}_{t_\nu}\left(1 - \tfrac{\alpha}{2}\right), \quad
               \alpha = 2\,\Phi(-z_\mathrm{bound})
