@@ -22,7 +22,10 @@ RMSNorm            division by the root mean square over (C, H, W) per sample
 =================  ==========================================================
 """
 
-from . import base, convolution
+# The submodules stay attributes of the package (``regnorm.normalizers.base`` is the layer
+# protocol), but they are modules, not layers: __all__ lists the layers and functions only.
+from . import base as base
+from . import convolution as convolution
 from .base import Normalizer
 from .batch_norm import BatchNorm
 from .batch_renorm import BatchRenorm
@@ -54,8 +57,6 @@ __all__ = [
     "SwitchableNorm",
     "SyncBatchNorm",
     "WeightNorm",
-    "base",
-    "convolution",
     "gaussian_quantiles",
     "relu_gaussian_moments",
 ]
