@@ -99,8 +99,9 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The finite-`N` pseudo-inverse points sit above the `N -> inf` curve near `alpha = 1` (the
-# exact finite-`N` mean, `finite_n_pinv`, printed above, accounts for it).
+# Near `alpha = 1` the pseudo-inverse points scatter widely from data set to data set: what
+# they estimate at finite `N` is `finite_n_pinv` (printed above), which tends to the `N -> inf`
+# curve `eps_sgd` as `N` grows.
 #
 # ## The verdicts
 # The registered checks of C7 compare the minimizer of the closed form with `delta2`.

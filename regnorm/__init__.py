@@ -16,6 +16,19 @@ pn_wn_equivalence   population normalization = weight normalization for Gaussian
 marchenko_pastur    Marchenko-Pastur law and its Stieltjes transform (C6)
 learning_curves     teacher-student generalization errors eps_sgd, eps_wn, optimal zeta (C5-C7)
 normalizers         BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm layers (C14-C22)
+
+From Python
+-----------
+Everything is usable right after ``import regnorm``: the claims checks (in ``simulations``
+and ``derivations``) are declared as entry points of the group ``regnorm.checks`` and loaded
+by :mod:`regnorm.claims` on first use.
+
+>>> import regnorm
+>>> records = regnorm.run_claims("C13", quick=True, progress=False)  # doctest: +SKIP
+>>> regnorm.claims.records_to_frame(records)[["id", "verdict"]]       # doctest: +SKIP
+
+The notebooks in ``notebooks/`` (one per claim family) and the documentation site in
+``docs/`` (``sphinx-build docs docs/_build``) walk through each family.
 """
 
 from . import (
