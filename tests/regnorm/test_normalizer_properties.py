@@ -33,6 +33,8 @@ from regnorm.normalizers import (
     KernelNorm,
     LayerNorm,
     ProxyNorm,
+    RMSNorm,
+    SyncBatchNorm,
     WeightNorm,
 )
 
@@ -171,6 +173,7 @@ def _batch_free(c):
         "WN": (WeightNorm(c, 3, rng=2), True),
         "PN": (ProxyNorm(c), True),
         "KN": (KernelNorm(1, num_channels=c), True),
+        "RMS": (RMSNorm(c), True),
         "BN (evaluation)": (bn_eval, False),
     }
 
@@ -214,3 +217,31 @@ def test_shift_invariance_negative_control(kind):
     }[kind]
     layer = _layers(4, 2)[kind]
     assert float(np.max(np.abs(layer.forward(x + shift) - layer.forward(x)))) > 1e-3
+
+
+@SETTINGS
+@given(x=images(), seed=st.integers(0, 2**32 - 1))
+def test_rms_norm_is_invariant_to_scaling_each_sample(x, seed):
+    """RMSNorm keeps LayerNorm's re-scaling invariance (per sample), not its re-centring."""
+    ms = np.sqrt(np.mean(x**2, axis=(1, 2, 3), keepdims=True))
+    assume(float(np.min(ms)) > MIN_STD)
+    a = np.random.default_rng(seed).uniform(0.1, 10.0, size=(x.shape[0], 1, 1, 1))
+    layer = RMSNorm(x.shape[1], eps=EPS)
+    m = math.prod(x.shape[1:])
+    atol = 64 * EPS_MACH * math.sqrt(m) * (float(np.max(np.abs(x / ms))) + 1.0)
+    np.testing.assert_allclose(layer.forward(a * x), layer.forward(x), rtol=0, atol=atol)
+
+
+@SETTINGS
+@given(x=images(min_n=2), data=st.data())
+def test_sync_batch_norm_equals_batch_norm_for_any_shards(x, data):
+    """The whole batch's statistics from any split into shards: BN's output to rounding."""
+    n = x.shape[0]
+    cuts = sorted(data.draw(st.sets(st.integers(1, n - 1), max_size=n - 1), label="cuts"))
+    sizes = tuple(b - a for a, b in zip([0, *cuts], [*cuts, n], strict=True))
+    std = _std(x, AXES["BN"])
+    assume(float(np.min(std)) > MIN_STD)
+    y = SyncBatchNorm(x.shape[1], shard_sizes=sizes, eps=EPS).forward(x)
+    m = x.shape[0] * x.shape[2] * x.shape[3]
+    atol = _atol(x, float(np.min(std)), m)
+    np.testing.assert_allclose(y, BatchNorm(x.shape[1], eps=EPS).forward(x), rtol=0, atol=atol)
