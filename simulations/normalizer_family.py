@@ -194,7 +194,7 @@ def batch_dependence_noise(
         repetitions=repetitions,
         seed=seed,
         executor=executor,
-        progress=False,
+        progress=None,  # a bar on a terminal, nothing in logs
         name="C22-batch-dependence",
     )
 
@@ -277,7 +277,7 @@ def proxy_norm_depth_profile(
         repetitions=repetitions,
         seed=seed,
         executor=executor,
-        progress=False,
+        progress=None,  # a bar on a terminal, nothing in logs
         name="C18-proxy-norm-depth",
     )
     value_cols = [c for c in wide.columns if c.rsplit("_", 1)[0] in _METRICS]

@@ -194,7 +194,7 @@ def run_methods(
             point["normalizers"] = "+".join(point["normalizers"])
         points.append(point)
     task = functools.partial(_train_run, sz=sz, seed=seed)
-    res = sweep(task, points, seed=seed, executor=executor, progress=False)
+    res = sweep(task, points, seed=seed, executor=executor, progress=None)
     rows = []
     for _, r in res.iterrows():
         for s in range(S):

@@ -290,7 +290,7 @@ def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
         for M in sz["batch_sizes"]
     ]
     task = functools.partial(_train_point, sz=sz, seed=seed)
-    df = sweep(task, points, seed=seed, executor=executor, progress=False)
+    df = sweep(task, points, seed=seed, executor=executor, progress=None)
     df = df.drop(columns="rep")
     df.attrs["settings"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sz.items()}
     df.attrs["settings"]["seed"] = seed

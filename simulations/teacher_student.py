@@ -1206,7 +1206,7 @@ def bn_sweep(
         seed=seed,
         executor=executor,
         store=store,
-        progress=False,
+        progress=None,  # a bar on a terminal, nothing in logs
         name="teacher_student.learning_curve_point",
     )
 
