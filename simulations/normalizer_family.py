@@ -107,6 +107,23 @@ ROUNDING_NOISE = 1e-24
 SYNC_SHARDS = 2
 
 
+#: A batch renormalization record is judged only where the measurement expects at least this
+#: many channel-batches with an active clip (below, the noise is a rare-event mean).
+MIN_CLIP_EVENTS = 20
+
+
+def brn_clip_probability(m: int) -> float:
+    """Probability that a clip of the C22 batch renormalization acts on one channel of a batch
+    of ``m`` values: ``P(sigma_B not in [1/r_max, r_max]) + P(|mu_B| > d_max)`` (an upper
+    bound of the union), from ``m sigma_B^2 ~ chi2(m-1)`` and ``mu_B ~ N(0, 1/m)``."""
+    from scipy import stats
+
+    r, d = BRN_CLIPS
+    k = m - 1
+    p_sigma = stats.chi2.cdf(m / r**2, k) + stats.chi2.sf(m * r**2, k)
+    return float(p_sigma + 2.0 * stats.norm.sf(d * math.sqrt(m)))
+
+
 def noise_prediction(name: str, M: int) -> float | None:
     """The exact batch-dependence noise of a batch-dependent normalizer of
     :data:`BATCH_NORMALIZERS` at batch size ``M`` (i.i.d. N(0,1) input of shape
@@ -371,6 +388,23 @@ def check_c22(ctx):
             )
         elif row.normalizer in _SMALL_BATCH_NOTES:
             statement, note = _SMALL_BATCH_NOTES[row.normalizer]
+            note = note.format(M=row.M, m=row.M * h * w, g=min(row.M, GHOST_BATCH) * h * w)
+            events = reps * batches * _SHAPE[0] * brn_clip_probability(row.M * h * w)
+            if row.normalizer == "BRN" and events < MIN_CLIP_EVENTS:
+                # a rare-event mean: with few clip events expected, the sample's standard
+                # error says nothing about the law's value (it is ~0 when none occurred)
+                yield open_record(
+                    "C22",
+                    params,
+                    numeric=row.mean,
+                    stderr=row.stderr,
+                    analytic=noise_prediction(row.normalizer, row.M),
+                    statement=statement,
+                    note=f"{note}; clips act in {events:.3g} of the measured channel-batches "
+                    f"in expectation (< {MIN_CLIP_EVENTS}): this budget cannot resolve the law",
+                    source="THEORY §1 (C1's law of sigma_B and mu_B) applied to the layer",
+                )
+                continue
             yield statistical_record(
                 "C22",
                 params,
@@ -379,7 +413,7 @@ def check_c22(ctx):
                 stderr=row.stderr,
                 dof=reps - 1,
                 statement=statement,
-                note=note.format(M=row.M, m=row.M * h * w, g=min(row.M, GHOST_BATCH) * h * w),
+                note=note,
                 source="THEORY §1 (C1's law of sigma_B and mu_B) applied to the layer",
             )
         elif row.normalizer == "SN":
