@@ -60,6 +60,13 @@ def _packages_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def _figure_names() -> list[str]:
+    """The figure scripts' names, from the files of our ``figures`` folder (nothing imported:
+    the help text must not load matplotlib)."""
+    folder = _packages_root() / "figures"
+    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
 def _is_own(module: Any, name: str, root: Path) -> bool:
     origin = getattr(module, "__file__", None)
     return origin is not None and Path(origin).resolve() == root / name / "__init__.py"
@@ -429,7 +436,9 @@ def _json_default(x: Any) -> Any:
     "only",
     default=None,
     metavar="NAMES",
-    help="Comma-separated figure scripts to run (default: all).",
+    help="Comma-separated figure scripts to run (default: all): "
+    + ", ".join(_figure_names())
+    + ".",
 )
 @click.option(
     "--claims",
@@ -576,7 +585,7 @@ def _write_report(run, available: list[str]) -> list:
 
 
 @cli.command()
-@click.argument("name", required=False, metavar="NAME")
+@click.argument("name", required=False, metavar="[NAME]")
 @click.option("--latex", is_flag=True, help="Print the expressions as LaTeX.")
 def derive(name, latex):
     """Print the symbolic derivation NAME (no NAME: list the available derivations)."""
