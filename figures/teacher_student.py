@@ -37,6 +37,24 @@ SIZES = {
 }
 
 
+#: top of the left panel; simulated means above it are marked at the edge and listed
+YMAX = 1.6
+SERIES = (
+    ("eps_pinv", dict(color="C0", marker="o", mfc="none"), "pseudo-inverse (sim.)"),
+    ("eps_ridge_M", dict(color="C2", marker="s", mfc="none"), r"ridge $1/(2M)$ (sim.)"),
+    ("eps_ridge_opt", dict(color="C3", marker="^", mfc="none"), r"ridge $\delta^2$ (sim.)"),
+    ("eps_bn", dict(color="k", marker="s"), "BN student, population stats"),
+    ("eps_bn_trainstats", dict(color="C1", marker="D"), "BN student, training-set stats"),
+)
+
+
+def _unconverged(df) -> dict[float, tuple[int, int]]:
+    """Per alpha where not every data set converged: (converged, data sets)."""
+    g = df.groupby("alpha")["converged"]
+    n_ok, n = g.sum(), g.size()
+    return {float(a): (int(n_ok[a]), int(n[a])) for a in n.index if n_ok[a] < n[a]}
+
+
 def _agg(df, col):
     g = df.groupby("alpha")[col]
     return g.mean().index.to_numpy(), g.mean().to_numpy(), g.sem().to_numpy()
@@ -71,31 +89,34 @@ def plot(df, summary, M=M_PAPER):
         lw=1.3,
         label=r"WN + $\gamma$ decay, $\zeta=3\alpha/(2M)$",
     )
-    n_off = 0
-    for col, style, label in [
-        ("eps_pinv", dict(color="C0", marker="o", mfc="none"), "pseudo-inverse (sim.)"),
-        ("eps_ridge_M", dict(color="C2", marker="s", mfc="none"), r"ridge $1/(2M)$ (sim.)"),
-        ("eps_ridge_opt", dict(color="C3", marker="^", mfc="none"), r"ridge $\delta^2$ (sim.)"),
-        ("eps_bn", dict(color="k", marker="s"), "BN student, population stats"),
-        ("eps_bn_trainstats", dict(color="C1", marker="D"), "BN student, training-set stats"),
-    ]:
+    ax.plot(
+        a,
+        lc.eps_wn(a, a / (2 * M), DELTA2),
+        "C6--",
+        lw=1.3,
+        label=r"WN + $\gamma$ decay, $\zeta=\alpha/(2M)$ (best fit)",
+    )
+    listed = []
+    for col, style, label in SERIES:
         x, m, s = _agg(df, col)
-        ok = m < 1.55
+        ok = m < YMAX
         ax.errorbar(x[ok], m[ok], yerr=s[ok], ls="none", ms=5, capsize=2.5, label=label, **style)
-        if col.startswith("eps_bn"):  # off-scale BN points: a mark at the top, values listed
-            top = 1.57 if col == "eps_bn" else 1.5
-            ax.plot(x[~ok], np.full((~ok).sum(), top), ls="none", marker="^", ms=6,
-                    color=style["color"], clip_on=False)  # fmt: skip
-            for xi, mi, si in zip(x[~ok], m[~ok], s[~ok], strict=True):
-                ax.text(
-                    2.05,
-                    0.8 - 0.065 * n_off,
-                    f"α={xi:g}: {mi:.3g} ± {si:.2g}",
-                    fontsize=7.5,
-                    color=style["color"],
-                )
-                n_off += 1
-    ax.set_ylim(0, 1.6)
+        # off-scale points: a mark at the top edge, the value listed in the panel
+        ax.plot(x[~ok], np.full((~ok).sum(), YMAX), ls="none", marker="^", ms=6,
+                color=style["color"], clip_on=False)  # fmt: skip
+        listed += [
+            (f"{label}, α={xi:g}: {mi:.3g} ± {si:.2g}", style["color"])
+            for xi, mi, si in zip(x[~ok], m[~ok], s[~ok], strict=True)
+        ]
+    for k, (text, color) in enumerate(listed):
+        ax.text(0.98, 0.50 - 0.05 * k, text, transform=ax.transAxes, ha="right", fontsize=7,
+                color=color)  # fmt: skip
+    few = _unconverged(df)
+    for xi, (n_ok, n) in few.items():
+        ax.annotate(f"{n_ok}/{n} data sets\nconverged", (xi, 0.02), xytext=(xi, 0.25),
+                    fontsize=7, color="C3", ha="center",
+                    arrowprops=dict(arrowstyle="->", color="C3", lw=0.8))  # fmt: skip
+    ax.set_ylim(0, YMAX)
     ax.set_xlim(0, 3.1)
     ax.set_xlabel(r"$\alpha = P/N$")
     ax.set_ylabel(r"generalization error $\|v - w^*\|^2$")
@@ -104,27 +125,32 @@ def plot(df, summary, M=M_PAPER):
     ax.set_title(
         rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={DELTA2}$ ({reps} reps, $\pm$1 s.e.)"
     )
-    ax.legend(fontsize=7.5, loc="upper right")
-    if n_off:
+    ax.legend(fontsize=7, loc="upper right")
+    if listed:
         ax.text(
             0.02,
             0.02,
-            "▲ at the top: BN points above the axis (values listed, mean ± s.e.)",
+            "▲ at the top: points above the axis (values listed, mean ± s.e.)",
             transform=ax.transAxes,
             fontsize=7,
             color="0.3",
         )
 
     bn = summary[summary["variant"] == "bn"]
+    n_worse = 0
     for conv, style in (
         ("population", dict(color="k", marker="s")),
         ("training", dict(color="C1", marker="D")),
     ):
         b = bn[bn["inference"] == conv]
-        err = np.stack([b["zeta_pair"] - b["zeta_pair_lo"], b["zeta_pair_hi"] - b["zeta_pair"]])
+        # matched zeta is 0 only when BN's error is at or above the least regularized ridge
+        # on the same data: "worse than the pseudo-inverse", not a measured zero
+        worse = (b["zeta_pair"] <= 0).to_numpy()
+        g = b[~worse]
+        err = np.stack([g["zeta_pair"] - g["zeta_pair_lo"], g["zeta_pair_hi"] - g["zeta_pair"]])
         bx.errorbar(
-            b["alpha"],
-            b["zeta_pair"],
+            g["alpha"],
+            g["zeta_pair"],
             yerr=np.maximum(err, 0.0),
             ls="none",
             capsize=2.5,
@@ -132,6 +158,17 @@ def plot(df, summary, M=M_PAPER):
             label=f"BN, {conv} stats (95% t-interval)",
             **style,
         )
+        if worse.any():
+            bx.plot(b["alpha"][worse], np.zeros(worse.sum()), ls="none", ms=8, mfc="none",
+                    clip_on=False, zorder=5, **style)  # fmt: skip
+            n_worse += int(worse.sum())
+    if n_worse:
+        label = "open at 0: BN worse than the pseudo-inverse\n(no ridge matches)"
+        bx.plot([], [], ls="none", marker="o", mfc="none", color="0.3", ms=7, label=label)
+    for xi, (n_ok, n) in few.items():
+        bx.annotate(f"{n_ok}/{n} converged", (xi, 0.0), xytext=(xi, 0.6), fontsize=7,
+                    color="C3", ha="center", textcoords=("data", "axes fraction"),
+                    arrowprops=dict(arrowstyle="->", color="C3", lw=0.8))  # fmt: skip
     xs = np.linspace(0.1, 3.0, 50)
     names = {
         "half_M": r"$1/(2M)$",
@@ -168,10 +205,8 @@ def main(argv=None) -> int:
         size["N"], size["alphas"], size["reps"], seed=args.seed, executor=executor, store=store
     )
     summary = c8_summary(df)
-    paths = [save_data(df, out, f"{NAME}_{mode}"), save_data(summary, out, f"{NAME}_{mode}_c8")]
-    paths.append(
-        save_figure(plot(df, summary), out, f"{NAME}_{mode}" if mode != "default" else NAME)
-    )
+    paths = [save_data(df, out, NAME), save_data(summary, out, f"{NAME}_c8")]
+    paths.append(save_figure(plot(df, summary), out, NAME))
     report_written(paths, t0)
     return 0
 
