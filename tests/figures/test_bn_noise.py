@@ -24,6 +24,16 @@ def test_bn_noise_quick(tmp_path, capsys):
     assert_allclose_rounding(c1.exact, exact)
     # every C1 point within 5 standard errors of the exact value
     assert np.all(np.abs(c1.estimate - c1.exact) <= 5 * c1.stderr)
+    # the exact x-outside curves start at M = 4 far above the C1 panel: their values listed
+    fig = bn_noise.plot(c1, c3)
+    text = "\n".join(t.get_text() for t in fig.axes[0].texts)
+    for ddof in (0, 1):
+        start = 4 * standardization_error(4, inside=False, ddof=ddof)
+        assert start > bn_noise.C1_TOP
+        assert f"x outside, ddof={ddof}: exact {start:.3g} at M=4" in text
     # uniform input never takes |z| > sqrt(3): no conditional error there
     uni = c3[c3.distribution == "uniform"]
     assert uni.z.max() <= np.sqrt(3) and len(c3.distribution.unique()) == 4
+    # and the legend says why its curves end there
+    labels = fig.axes[2].get_legend_handles_labels()[1]
+    assert any("uniform" in lab and "√3" in lab for lab in labels), labels
