@@ -2,13 +2,18 @@
 
 Plain ReLU network of 3x3 convolutions (He init) on i.i.d. Gaussian input, one normalizer per
 block; on the normalized pre-activations: mean over channels of squared channel means, and
-the variance across samples of instance means and of instance standard deviations.
+the variance across samples of instance means and of instance standard deviations. A
+normalizer whose statistic is 0 by construction (below ``FLOOR`` everywhere: rounding) has
+no place on a log axis: it is drawn as a row of open markers at the panel's bottom edge,
+labelled "0 (by construction)". The title states GN's group count (read from the layer).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+
+from matplotlib.transforms import blended_transform_factory
 
 from figures._common import figure_parser, report_written, save_data, save_figure
 from simulations.normalizer_family import DEPTH_NORMALIZERS, proxy_norm_depth_profile, summarize
@@ -32,18 +37,13 @@ STYLES = {
 FLOOR = 1e-9
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    cfg = (
-        dict(depth=12, width=16, size=8, batch=16, repetitions=3)
-        if args.quick
-        else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
-    )
-    df = proxy_norm_depth_profile(seed=args.seed, executor=args.executor, **cfg)
-    paths = [save_data(df, args.out, NAME)]
-    s = summarize(df, ["norm", "metric", "depth"], "value")
+def _gn_groups(width: int) -> int:
+    """GN's group count, from the layer the simulation builds (not a copy of its constant)."""
+    return DEPTH_NORMALIZERS["GN"][0](width).num_groups
 
+
+def plot(s, cfg: dict):
+    """The three panels from the summary ``s`` (norm, metric, depth, mean, stderr)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -53,10 +53,14 @@ def main(argv=None) -> int:
         zero = []
         for norm in DEPTH_NORMALIZERS:
             r = s[(s.norm == norm) & (s.metric == metric)].sort_values("depth")
+            color, ls = STYLES[norm]
             if float(r["mean"].abs().max()) < FLOOR:
                 zero.append(norm)
+                # x in data, y in axes units: the bottom edge, whatever the log range
+                at_bottom = blended_transform_factory(ax.transData, ax.transAxes)
+                ax.plot(r.depth, [0.02 + 0.04 * (len(zero) - 1)] * len(r), "v", mfc="none",
+                        color=color, ms=5, transform=at_bottom, clip_on=False)  # fmt: skip
                 continue
-            color, ls = STYLES[norm]
             ax.plot(r.depth, r["mean"], ls, color=color, label=norm)
             ax.fill_between(
                 r.depth,
@@ -69,8 +73,8 @@ def main(argv=None) -> int:
         if zero:
             ax.text(
                 0.98,
-                0.02,
-                f"< {FLOOR:g} (0 by construction, up to eps): " + ", ".join(zero),
+                0.04 * len(zero) + 0.01,
+                f"▽ {', '.join(zero)}: 0 (by construction; < {FLOOR:g}, rounding)",
                 transform=ax.transAxes,
                 ha="right",
                 va="bottom",
@@ -81,14 +85,32 @@ def main(argv=None) -> int:
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     handles = [Line2D([], [], color=c, ls=ls, label=n) for n, (c, ls) in STYLES.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=9, bbox_to_anchor=(0.5, -0.06))
+    handles.append(
+        Line2D([], [], color="0.3", ls="none", marker="v", mfc="none", label="0 (by construction)")
+    )
+    fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=9, bbox_to_anchor=(0.5, -0.06))
     fig.suptitle(
         f"Proxy Norm at initialization (C18): width {cfg['width']}, {cfg['size']}x"
         f"{cfg['size']} Gaussian input, batch {cfg['batch']}, mean ± s.e. over "
-        f"{cfg['repetitions']} networks",
+        f"{cfg['repetitions']} networks; GN and GN+PN with {_gn_groups(cfg['width'])} groups "
+        f"of {cfg['width'] // _gn_groups(cfg['width'])} channels",
         fontsize=10,
     )
-    paths.append(save_figure(fig, args.out, NAME))
+    return fig
+
+
+def main(argv=None) -> int:
+    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    t0 = time.perf_counter()
+    cfg = (
+        dict(depth=12, width=16, size=8, batch=16, repetitions=3)
+        if args.quick
+        else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
+    )
+    df = proxy_norm_depth_profile(seed=args.seed, executor=args.executor, **cfg)
+    paths = [save_data(df, args.out, NAME)]
+    s = summarize(df, ["norm", "metric", "depth"], "value")
+    paths.append(save_figure(plot(s, cfg), args.out, NAME))
     report_written(paths, t0)
     return 0
 
