@@ -41,6 +41,9 @@ CLAIMS_DIR = ".claims"
 LOCK_FILE = ".run.lock"
 REPORT_FILE = "REPORT.md"
 CLAIMS_FILE = "claims.parquet"
+CLAIMS_JSON = "claims.json"
+#: The files the run folder writes itself (not a stage's).
+OWN_FILES = (RUN_FILE, REPORT_FILE, CLAIMS_FILE, CLAIMS_JSON)
 #: What an earlier, unrecorded run of ``regnorm reproduce`` leaves in a folder.
 RESULT_SUFFIXES = (".png", ".parquet")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -246,7 +249,7 @@ class RunFolder:
             p.name
             for p in self.path.iterdir()
             if p.is_file()
-            and (p.name in (REPORT_FILE, CLAIMS_FILE) or p.suffix in RESULT_SUFFIXES)
+            and (p.name in (REPORT_FILE, CLAIMS_FILE, CLAIMS_JSON) or p.suffix in RESULT_SUFFIXES)
             and not p.name.startswith(".")
         )
         if unrecorded and not overwrite:
@@ -265,7 +268,7 @@ class RunFolder:
     def _delete_recorded(self, old: dict) -> None:
         # Only plain names inside the folder, as this module records them: a hand-edited
         # run.json must not make --overwrite delete anything outside it.
-        files, folders = {RUN_FILE, REPORT_FILE, CLAIMS_FILE}, set()
+        files, folders = {RUN_FILE, REPORT_FILE, CLAIMS_FILE, CLAIMS_JSON}, set()
         figures = old.get("figures")
         for entry in figures.values() if isinstance(figures, dict) else ():
             if isinstance(entry, dict):
@@ -337,7 +340,7 @@ class RunFolder:
         """The entries at the top of the folder (not hidden): (is a folder, inode, size, mtime)."""
         out = {}
         for p in self.path.iterdir():
-            if p.name.startswith(".") or p.name in (RUN_FILE, REPORT_FILE, CLAIMS_FILE):
+            if p.name.startswith(".") or p.name in OWN_FILES:
                 continue
             if p.is_symlink() or not (p.is_file() or p.is_dir()):
                 continue

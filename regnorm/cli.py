@@ -30,7 +30,6 @@ import importlib
 import importlib.machinery
 import inspect
 import json
-import math
 import os
 import pkgutil
 import sys
@@ -265,16 +264,10 @@ def _may_use_executor(check: Any) -> bool:
     return False
 
 
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
-
-
 def claims_table(records: list, markdown: bool = False) -> str:
     """A fixed-width (or Markdown) table of claim records."""
+    from .report import format_number as _fmt
+
     header = ["id", "verdict", "params", "analytic", "numeric", "stderr", "z", "note"]
     rows = []
     for r in records:
@@ -486,7 +479,7 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
         raise UserError(f"--claims {given!r} and --no-claims exclude each other; give one")
     out_dir = _writable_dir(out, "--out")
     figs = figure_modules()
-    available = list(figs)
+    available = {name: _figure_caption(name, mod) for name, mod in figs.items()}
     if only is not None:
         wanted = [s.strip() for s in only.split(",") if s.strip()]
         unknown = [w for w in wanted if w not in figs]
@@ -568,18 +561,23 @@ def _reproduce_stage(run, kind: str, name: str) -> bool:
     return False
 
 
-def _write_report(run, available: list[str]) -> list:
-    """Rebuild REPORT.md and claims.parquet from what the run folder holds; its records."""
-    from ._run_folder import CLAIMS_FILE, REPORT_FILE
+def _write_report(run, available: dict[str, str]) -> list:
+    """Rebuild REPORT.md, claims.parquet and claims.json from what the run folder holds.
+
+    ``available`` maps each figure script's name to its caption; returns the records.
+    """
+    from ._run_folder import CLAIMS_FILE, CLAIMS_JSON, REPORT_FILE, records_to_json
     from .claims import records_to_frame
     from .sweeps import atomic_write_bytes, atomic_write_parquet
 
     records = run.claim_records()
     if records:
         atomic_write_parquet(records_to_frame(records), run.path / CLAIMS_FILE)
+        atomic_write_bytes(run.path / CLAIMS_JSON, records_to_json(records))
     else:
-        # no usable claim records: a claims.parquet left from them would outlive them
+        # no usable claim records: files left from them would outlive them
         (run.path / CLAIMS_FILE).unlink(missing_ok=True)
+        (run.path / CLAIMS_JSON).unlink(missing_ok=True)
     atomic_write_bytes(run.path / REPORT_FILE, _report(run, available, records).encode())
     return records
 
@@ -602,8 +600,18 @@ def derive(name, latex):
     click.echo(catalogue.render(name, latex=latex), nl=False)
 
 
-def _report(run, available: list[str], records: list) -> str:
-    """REPORT.md of a run folder: its settings, its finished figures and claim records."""
+def _figure_caption(name: str, module: Any) -> str:
+    """The first line of a figure script's docstring, without its "Figure:" label."""
+    # vars(): an object that is not a module must not lend its class's docstring
+    doc = inspect.cleandoc(vars(module).get("__doc__") or "").splitlines()
+    caption = doc[0].removeprefix("Figure:").strip() if doc else ""
+    return caption or name
+
+
+def _report(run, available: dict[str, str], records: list) -> str:
+    """REPORT.md of a run folder: claim summary, figures, per-claim records, run time."""
+    from .report import claim_sections, figures_section, findings_table
+
     m = run.manifest
     st = m["settings"]
     stages = [*m["figures"].values(), *m["claims"].values()]
@@ -615,35 +623,16 @@ def _report(run, available: list[str], records: list) -> str:
         f"regnorm {st['regnorm']}; settings: quick={st['quick']}, seed={st['seed']}; "
         f"numpy {st['numpy']}, scipy {st['scipy']}; sources sha256 {st['source_sha256'][:12]}",
         "",
-        f"Compute time of the stages below: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU of the "
-        "regnorm process; worker processes of an executor are not counted). A stage kept "
-        "from an earlier run keeps the times of the run that finished it.",
-        "",
-        "## Figures",
+        "## Summary of the claims",
         "",
     ]
-    shown = [n for n in available if n in m["figures"]]
-    shown += sorted(n for n in m["figures"] if n not in available)
-    for name in shown:
-        e = m["figures"][name]
-        intact, problem = run.finished("figures", name)
-        pngs = [f for f in e["files"] if f.endswith(".png")]
-        data = [f for f in e["files"] if not f.endswith(".png")]
-        where = f", executor {e['executor']}" if e["executor"] else ""
-        stale = "" if intact else f" **not usable: {problem}; run it again**"
-        lines.append(
-            f"- `{name}` ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where}; finished "
-            f"{e['finished_utc']} UTC): figures {', '.join(pngs) or 'none'}; "
-            f"data {', '.join(data) or 'none'}{stale}"
-        )
-    if not shown:
-        lines.append("(none run)")
-    missing = [n for n in available if n not in m["figures"]]
-    if missing:
-        lines += ["", f"Not run yet: {', '.join(missing)}."]
-    lines += ["", "## Claims", ""]
     if records:
-        lines += [summary_line(records), "", claims_table(records, markdown=True)]
+        lines += [
+            summary_line(records) + ". Identities check the code, not the claim, and are "
+            "counted apart.",
+            "",
+            findings_table(records),
+        ]
     else:
         lines.append("(claims check not run)")
     unchecked = [c for c in m.get("registered_claims", []) if c not in m["claims"]]
@@ -651,6 +640,58 @@ def _report(run, available: list[str], records: list) -> str:
     unchecked.sort(key=lambda c: int(c[1:]))
     if unchecked:
         lines += ["", f"Not checked yet: {', '.join(unchecked)}."]
+
+    shown = [n for n in available if n in m["figures"]]
+    shown += sorted(n for n in m["figures"] if n not in available)
+    intact = {n: run.finished("figures", n) for n in shown}
+    pictures = [
+        (f, available.get(n, n))
+        for n in shown
+        if intact[n][0]
+        for f in m["figures"][n]["files"]
+        if f.endswith(".png")
+    ]
+    lines += ["", "## Figures", ""]
+    lines += figures_section(pictures) if pictures else ["(none run)", ""]
+    missing = [n for n in available if n not in m["figures"]]
+    if missing:
+        lines += [f"Not run yet: {', '.join(missing)}.", ""]
+
+    lines += ["## Claims, record by record", ""]
+    if records:
+        lines += [
+            "The full machine-readable records are in claims.parquet (one row per "
+            "record, parameters as JSON and as columns) and claims.json.",
+            "",
+            *claim_sections(records),
+        ]
+    else:
+        lines += ["(claims check not run)", ""]
+
+    lines += [
+        "## Run time",
+        "",
+        f"Compute time of the stages below: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU of the "
+        "regnorm process; worker processes of an executor are not counted). A stage kept "
+        "from an earlier run keeps the times of the run that finished it.",
+        "",
+    ]
+    for name in shown:
+        e = m["figures"][name]
+        ok, problem = intact[name]
+        pngs = [f for f in e["files"] if f.endswith(".png")]
+        data = [f for f in e["files"] if not f.endswith(".png")]
+        where = f", executor {e['executor']}" if e["executor"] else ""
+        stale = "" if ok else f" **not usable: {problem}; run it again**"
+        lines.append(
+            f"- figure `{name}` ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where}; "
+            f"finished {e['finished_utc']} UTC): figures {', '.join(pngs) or 'none'}; "
+            f"data {', '.join(data) or 'none'}{stale}"
+        )
+    for cid in sorted(m["claims"], key=lambda c: int(c[1:])):
+        e = m["claims"][cid]
+        where = f", executor {e['executor']}" if e.get("executor") else ""
+        lines.append(f"- claim {cid} ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where})")
     return "\n".join(lines) + "\n"
 
 

@@ -59,7 +59,8 @@ def test_reproduce_writes_report(fake_world, capsys, tmp_path):
     rc, out, err = run(capsys, "reproduce", "--out", str(tmp_path / "r"), "--quick")
     assert rc == 0
     report = (tmp_path / "r" / "REPORT.md").read_text()
-    assert "`demo`" in report and "demo.png" in report and "| C1 | holds |" in report
+    assert "`demo`" in report and "![demo](demo.png)" in report
+    assert f"| C1 | {C.CATALOGUE['C1']} | 1 holds | 0 |" in report
     assert (tmp_path / "r" / "claims.parquet").exists()
 
 
