@@ -15,7 +15,43 @@ from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
 
 matplotlib.use("Agg")  # scripts only write files; never open a window
 
-__all__ = ["figure_parser", "out_dir", "report_written", "save_data", "save_figure"]
+__all__ = [
+    "QUANTITY_COLORS",
+    "dodge",
+    "figure_parser",
+    "out_dir",
+    "report_written",
+    "save_data",
+    "save_figure",
+    "verdict_panel",
+]
+
+#: one colour per measured quantity, the same in every regularization figure
+QUANTITY_COLORS = {"train_loss": "C2", "test_loss": "C0", "gap": "C1"}
+
+
+def dodge(M, k: int, n: int, step: float = 0.06):
+    """Batch sizes ``M`` shifted along a log2 axis for series ``k`` of ``n``.
+
+    Series that share the same ``M`` would draw their error bars on top of each other; each
+    moves by ``step`` doublings, the group centred on the true ``M``.
+    """
+    return M * 2.0 ** (step * (k - (n - 1) / 2))
+
+
+def verdict_panel(ax, records, labels: list[str], xlabel: str) -> None:
+    """The paired differences that claim records judge: each record's ``numeric`` with its
+    95% Student-t interval ``[low, high]`` and its verdict, one row per record."""
+    for i, r in enumerate(records):
+        ax.errorbar(r.numeric, i, xerr=[[r.numeric - r.low], [r.high - r.numeric]], fmt="o",
+                    color="k", capsize=3)  # fmt: skip
+        ax.annotate(r.verdict, (r.high, i), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.margins(x=0.18)  # room for the verdicts written right of each interval
+    ax.set_yticks(range(len(records)), labels, fontsize=8)
+    ax.invert_yaxis()  # the first record on top, in the order the verdicts are listed
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_title("what the verdicts judge: paired differences, 95% t-interval", fontsize=10)
 
 
 def figure_parser(description: str) -> argparse.ArgumentParser:
