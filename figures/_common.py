@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pandas as pd
 
 from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
@@ -19,6 +20,7 @@ __all__ = [
     "QUANTITY_COLORS",
     "dodge",
     "figure_parser",
+    "loss_bars",
     "out_dir",
     "report_written",
     "save_data",
@@ -37,6 +39,28 @@ def dodge(M, k: int, n: int, step: float = 0.06):
     moves by ``step`` doublings, the group centred on the true ``M``.
     """
     return M * 2.0 ** (step * (k - (n - 1) / 2))
+
+
+def loss_bars(ax, df: pd.DataFrame, by: str, order: list) -> None:
+    """Test loss and gap per group ``by`` (in ``order``): means over seeds, 95% t-intervals.
+
+    The label-noise floor ``delta^2`` (from ``df.attrs["settings"]``) bounds the test loss
+    only, so it is drawn across the test-loss bars alone.
+    """
+    from simulations.regularization import seed_summary
+
+    x = np.arange(len(order))
+    for off, col, label in ((-0.2, "test_loss", "test loss"), (0.2, "gap", "gap (test - train)")):
+        summ = seed_summary(df, by, col).set_index(by).loc[list(order)]
+        ax.bar(x + off, summ["mean"], 0.4, yerr=summ["half_width"], capsize=3,
+               color=QUANTITY_COLORS[col], label=label)  # fmt: skip
+    floor = df.attrs["settings"]["delta"] ** 2
+    ax.hlines(
+        [floor] * len(x), x - 0.4, x, color="k", ls=":", lw=1, label="noise floor (test loss)"
+    )
+    ax.set_ylabel("MSE")
+    ax.legend(fontsize=8)
+    ax.set_title("means over seeds, 95% t-interval (the verdicts use the right panel)", fontsize=10)
 
 
 def verdict_panel(ax, records, labels: list[str], xlabel: str) -> None:

@@ -15,14 +15,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._common import (
-    QUANTITY_COLORS,
     figure_parser,
+    loss_bars,
     report_written,
     save_data,
     save_figure,
     verdict_panel,
 )
-from simulations.regularization import c12_records, default_run, seed_summary
+from simulations.regularization import c12_records, default_run
 
 NAME = "regularization_dropout"
 
@@ -35,26 +35,9 @@ def main(argv=None) -> int:
     fig, (ax, bx) = plt.subplots(
         1, 2, figsize=(15, 4.8), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
     )
+    loss_bars(ax, df, "label", labels)
     x = np.arange(len(labels))
-    for off, col, name in ((-0.2, "test_loss", "test loss"), (0.2, "gap", "gap (test - train)")):
-        summ = seed_summary(df, "label", col).set_index("label").loc[labels]
-        ax.bar(
-            x + off,
-            summ["mean"],
-            0.4,
-            yerr=summ["half_width"],
-            capsize=3,
-            color=QUANTITY_COLORS[col],
-            label=name,
-        )
-    st = df.attrs["settings"]
-    # the label-noise floor bounds the test loss only: drawn across those bars alone
-    ax.hlines([st["delta"] ** 2] * len(x), x - 0.4, x, color="k", ls=":", lw=1,
-              label="noise floor (test loss)")  # fmt: skip
     ax.set_xticks(x, [lab.replace(", ", "\n").replace(" + ", "\n+ ") for lab in labels], fontsize=8)
-    ax.set_ylabel("MSE")
-    ax.legend(fontsize=8)
-    ax.set_title("means over seeds, 95% t-interval (the verdicts use the right panel)", fontsize=10)
     records = c12_records(df)
     verdict_panel(
         bx,
@@ -63,6 +46,7 @@ def main(argv=None) -> int:
         "paired difference of test loss (MSE)",
     )
     bx.set_ylabel("difference of test losses")
+    st = df.attrs["settings"]
     fig.suptitle(
         f"C12: dropout and BN/WN; P={st['n_train']}, {st['steps']} steps, lr={st['lr']}, "
         f"{st['n_seeds']} seeds",

@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from figures._common import (
-    QUANTITY_COLORS,
     figure_parser,
+    loss_bars,
     report_written,
     save_data,
     save_figure,
@@ -25,7 +25,6 @@ from simulations.regularization import (
     C10_METHODS,
     c10_records,
     default_run,
-    seed_summary,
 )
 
 NAME = "regularization_mean_variance"
@@ -45,27 +44,9 @@ def main(argv=None) -> int:
         "mean_variance_noise", quick=args.quick, seed=args.seed, executor=args.executor
     )
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
+    loss_bars(ax, df, "method", list(C10_METHODS))
     x = np.arange(len(C10_METHODS))
-    for off, col, label in ((-0.2, "test_loss", "test loss"), (0.2, "gap", "gap (test - train)")):
-        summ = seed_summary(df, "method", col).set_index("method").loc[list(C10_METHODS)]
-        ax.bar(
-            x + off,
-            summ["mean"],
-            0.4,
-            yerr=summ["half_width"],
-            capsize=3,
-            color=QUANTITY_COLORS[col],
-            label=label,
-        )
-    floor = df.attrs["settings"]["delta"] ** 2
-    # the label-noise floor bounds the test loss only: drawn across those bars alone
-    ax.hlines(
-        [floor] * len(x), x - 0.4, x, color="k", ls=":", lw=1, label="noise floor (test loss)"
-    )
     ax.set_xticks(x, [LABELS[m] for m in C10_METHODS], rotation=20, fontsize=8)
-    ax.set_ylabel("MSE")
-    ax.legend(fontsize=8)
-    ax.set_title("means over seeds, 95% t-interval (the verdicts use the right panel)")
     records = c10_records(df)
 
     def pair(r):
