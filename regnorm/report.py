@@ -71,9 +71,25 @@ def format_number(x: Any, digits: int = 4) -> str:
     return str(x)
 
 
-def _params(r: ClaimRecord) -> str:
+def _fixed(rs: Sequence[ClaimRecord]) -> dict[str, Any]:
+    """The parameters every one of ``rs`` has with one value (said once, not per record)."""
+    if len(rs) < 2:
+        return {}
+    first = rs[0].params
+    return {
+        k: v
+        for k, v in first.items()
+        if k not in _SETTINGS and all(k in r.params and repr(r.params[k]) == repr(v) for r in rs)
+    }
+
+
+def _params(r: ClaimRecord, among: Sequence[ClaimRecord] = ()) -> str:
+    """``r``'s parameters as ``k=v``, less settings and those fixed across ``among``."""
+    fixed = _fixed(among)
     return ", ".join(
-        f"{k}={format_number(v, 3)}" for k, v in r.params.items() if k not in _SETTINGS
+        f"{k}={format_number(v, 3)}"
+        for k, v in r.params.items()
+        if k not in _SETTINGS and k not in fixed
     )
 
 
@@ -98,9 +114,9 @@ def _counts(rs: Sequence[ClaimRecord]) -> str:
     return ", ".join(p for p in parts if not p.startswith("0 ")) or "none"
 
 
-def _measured(r: ClaimRecord) -> str:
+def _measured(r: ClaimRecord, among: Sequence[ClaimRecord]) -> str:
     z = f", z = {r.z:.2f}" if _abs_z(r) >= 0 else ""
-    where = _params(r) or "its one point"
+    where = _params(r, among) or "its one point"
     return f"{format_number(r.numeric)} vs {format_number(r.analytic)}{z} at {where}"
 
 
@@ -110,11 +126,11 @@ def _headline(rs: Sequence[ClaimRecord]) -> str:
     deviating = [r for r in evidence if r.verdict == "deviates"]
     if deviating:
         worst = max(deviating, key=_abs_z)
-        return f"worst deviation: {_measured(worst)}"
+        return f"worst deviation: {_measured(worst, rs)}"
     judged = [r for r in evidence if _abs_z(r) >= 0]
     if judged:
         worst = max(judged, key=_abs_z)
-        return f"largest |z| = {abs(worst.z):.2f} ({_params(worst) or 'its one point'})"
+        return f"largest |z| = {abs(worst.z):.2f} ({_params(worst, rs) or 'its one point'})"
     opened = [r for r in evidence if r.verdict in ("open", "not resolved")]
     if opened:
         return f"{opened[0].verdict}: {_first_clause(opened[0].note)}"
@@ -159,7 +175,7 @@ def _deviations(rs: Sequence[ClaimRecord]) -> str:
         label = "" if statement == CATALOGUE[worst.id] else f"{statement}: "
         parts.append(
             f"{label}{len(deviating)} of {len(group)} records deviate{there}; worst at "
-            f"{_params(worst) or 'its one point'}: {_first_clause(worst.note)}"
+            f"{_params(worst, rs) or 'its one point'}: {_first_clause(worst.note)}"
         )
     return ". ".join(parts) + "." if parts else ""
 
@@ -219,6 +235,10 @@ def claim_sections(records: Iterable[ClaimRecord], note_width: int = NOTE_WIDTH)
         identities = sum(not r.evidence for r in rs)
         if identities:
             lines[-1] += f" Identities (checks of the code, not evidence): {identities}."
+        fixed = _fixed(rs)
+        if fixed:
+            values = ", ".join(f"{k}={format_number(v, 3)}" for k, v in fixed.items())
+            lines += ["", f"In every record: {values}."]
         lines += ["", header, "|---|---|---|---|---|---|---|"]
         notes = []
         for i, r in enumerate(rs, 1):
@@ -228,7 +248,7 @@ def claim_sections(records: Iterable[ClaimRecord], note_width: int = NOTE_WIDTH)
                 f"[{format_number(r.low)}, {format_number(r.high)}]" if r.low is not None else "-"
             )
             verdict = r.verdict if r.evidence else f"{r.verdict} (identity)"
-            row = [str(i), statement, _params(r) or "-", format_number(r.analytic, 6)]
+            row = [str(i), statement, _params(r, rs) or "-", format_number(r.analytic, 6)]
             row += [f"{format_number(r.numeric, 6)}{se}", interval, verdict]
             lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
             if r.note:

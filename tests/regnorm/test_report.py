@@ -49,10 +49,10 @@ def test_summary_counts_evidence_apart_from_identities_and_names_the_worst_devia
     cells = [c.strip() for c in row.strip("|").split(" | ")]
     assert cells[1] == CATALOGUE["C4"]
     assert cells[2] == "2 holds, 2 deviates" and cells[3] == "1"
-    assert cells[4] == "worst deviation: 1.3 vs 1, z = 30.00 at M=4, gamma=1"
+    assert cells[4] == "worst deviation: 1.3 vs 1, z = 30.00 at M=4"
     assert "2 of 4 records deviate, all at M=4 (2 of the 2 there)" in cells[5]
-    assert cells[5].endswith("worst at M=4, gamma=1: zeta = 0.3.")
-    assert "seed" not in table
+    assert cells[5].endswith("worst at M=4: zeta = 0.3.")
+    assert "seed=" not in table and "gamma=" not in table  # a setting; the same everywhere
 
 
 def test_every_failing_value_is_said_when_deviations_spread():
@@ -63,9 +63,9 @@ def test_every_failing_value_is_said_when_deviations_spread():
 
 
 def test_a_claim_that_holds_has_its_largest_z_as_headline():
-    rs = [r for r in _c4() if r.verdict == "holds"]
+    rs = [_record(16, "holds", z=-1.5), _record(32, "holds", z=0.2)]
     row = report.findings_table(rs, statements=False).splitlines()[2]
-    assert "| largest \\|z\\| = 1.50 (M=16, gamma=1) | - |" in row
+    assert "| largest \\|z\\| = 1.50 (M=16) | - |" in row
 
 
 def test_records_of_another_law_are_told_apart_in_the_sections():
@@ -74,6 +74,7 @@ def test_records_of_another_law_are_told_apart_in_the_sections():
     lines = report.claim_sections(rs)
     rows = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
     assert rows[0].split(" | ")[1] == "(the claim)" and rows[-1].split(" | ")[1] == other
+    assert "In every record: gamma=1." in lines and rows[0].split(" | ")[2] == "M=4"
     assert "1.3 ± 0.01" in rows[0] and rows[4].endswith("holds (identity) |")
     notes = lines[lines.index("Notes:") + 2 :]
     assert notes and all(len(line) <= report.NOTE_WIDTH for n in notes for line in n.split("\n"))
