@@ -63,7 +63,9 @@ def loss_bars(ax, df: pd.DataFrame, by: str, order: list) -> None:
     ax.set_title("means over seeds, 95% t-interval (the verdicts use the right panel)", fontsize=10)
 
 
-def verdict_panel(ax, records, labels: list[str], xlabel: str) -> None:
+def verdict_panel(
+    ax, records, labels: list[str], xlabel: str, what: str = "paired differences"
+) -> None:
     """The paired differences that claim records judge: each record's ``numeric`` with its
     95% Student-t interval ``[low, high]`` and its verdict, one row per record."""
     for i, r in enumerate(records):
@@ -75,7 +77,7 @@ def verdict_panel(ax, records, labels: list[str], xlabel: str) -> None:
     ax.set_yticks(range(len(records)), labels, fontsize=8)
     ax.invert_yaxis()  # the first record on top, in the order the verdicts are listed
     ax.set_xlabel(xlabel, fontsize=9)
-    ax.set_title("what the verdicts judge: paired differences, 95% t-interval", fontsize=10)
+    ax.set_title(f"what the verdicts judge: {what}, 95% t-interval", fontsize=10)
 
 
 def figure_parser(description: str) -> argparse.ArgumentParser:
