@@ -1,8 +1,12 @@
 """C15/C16: Switchable Norm's learned IN/LN/BN weights (mean and variance) against M.
 
 1x1-convolutional teacher-student problem of simulations.switchable_weights, Gaussian and
-heavy-tailed (Student-t) pixel noise; means over seeds with 95% intervals. The C15 and C16
-verdicts are ``regnorm verify --claims C15,C16``.
+heavy-tailed (Student-t) pixel noise; means over seeds with 95% t-intervals. One panel per
+layer and noise with the mean weights (solid) and the variance weights (dashed) of each
+component side by side, so that C16 (BN's variance weight against its mean weight) reads
+off one panel. The weights lie in [0, 1]; their t-intervals may reach beyond it and are
+drawn unclipped (the band outside [0, 1] is shaded). The C15 and C16 verdicts are
+``regnorm verify --claims C15,C16``.
 """
 
 from __future__ import annotations
@@ -12,12 +16,23 @@ import time
 
 import matplotlib.pyplot as plt
 
-from figures._common import figure_parser, report_written, save_data, save_figure
+from figures._common import dodge, figure_parser, report_written, save_data, save_figure
 from simulations.regularization import seed_summary
 from simulations.switchable_weights import default_run_weights
 
 NAME = "switchable_weights"
 COMPONENTS = {"bn": "BN", "in": "IN", "ln": "LN"}
+COLORS = {"bn": "C0", "in": "C1", "ln": "C2"}
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``x`` to ``digits`` decimals, with a value that rounds to zero written ``0.0``.
+
+    A small negative number would otherwise print as ``-0.0``, a sign the rounding has
+    already made meaningless.
+    """
+    text = f"{x:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
 
 
 def main(argv=None) -> int:
@@ -26,37 +41,48 @@ def main(argv=None) -> int:
     df = default_run_weights(quick=args.quick, seed=args.seed, executor=args.executor)
     noises = list(dict.fromkeys(df["noise"]))
     fig, axes = plt.subplots(
-        len(noises), 4, figsize=(15, 3.6 * len(noises)), squeeze=False, layout="constrained"
+        len(noises), 2, figsize=(13, 4.2 * len(noises)), squeeze=False, layout="constrained"
     )
     Ms = sorted(df["M"].unique())
     for r, noise in enumerate(noises):
         sub = df[df["noise"] == noise]
-        rho = sub["rho_1"].mean()
-        for c, (layer, kind) in enumerate(((1, "mean"), (1, "var"), (2, "mean"), (2, "var"))):
+        rho = signed(sub["rho_1"].mean())
+        for c, layer in enumerate((1, 2)):
             ax = axes[r, c]
+            k = 0
             for comp, label in COMPONENTS.items():
-                s = seed_summary(sub, "M", f"{kind}_{comp}_{layer}")
-                ax.errorbar(
-                    s["M"], s["mean"], yerr=s["half_width"], marker="o", capsize=3, label=label
-                )
+                for kind, word, ls, marker in (
+                    ("mean", "mean", "-", "o"),
+                    ("var", "variance", "--", "s"),
+                ):
+                    s = seed_summary(sub, "M", f"{kind}_{comp}_{layer}")
+                    ax.errorbar(dodge(s["M"], k, 2 * len(COMPONENTS)), s["mean"],
+                                yerr=s["half_width"], ls=ls, marker=marker, ms=4, capsize=3,
+                                color=COLORS[comp],
+                                label=f"{label}, {word}")  # fmt: skip
+                    k += 1
             ax.axhline(1 / 3, color="k", ls=":", lw=0.8)
+            lo, hi = ax.get_ylim()
+            ax.axhspan(min(lo, 0.0), 0.0, color="0.9", zorder=0)
+            ax.axhspan(1.0, max(hi, 1.0), color="0.9", zorder=0)
+            ax.set_ylim(lo, hi)
             ax.set_xscale("log", base=2)
             ax.set_xticks(Ms, [str(int(m)) for m in Ms])
-            ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("batch size M")
+            ax.set_ylabel("learned SN weight")
             ax.set_title(
-                f"layer {layer}, {'mean' if kind == 'mean' else 'variance'} weights "
-                f"({noise}, rho1={rho:.1f})",
+                f"layer {layer}, {noise} noise\n(excess kurtosis of layer 1's input {rho})",
                 fontsize=9,
             )
-            if c == 0:
-                ax.set_ylabel("learned SN weight")
-                ax.legend(fontsize=8)
+    # below the panels: inside one it would cover error bars
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=6,
+               fontsize=8)  # fmt: skip
     st = df.attrs["settings"]
     fig.suptitle(
         f"C15/C16: SN weights vs batch size; 1x1-conv student, {st['channels']} channels, "
         f"{st['size']}x{st['size']} images, {st['steps']} steps, lr={st['lr']}, "
-        f"logit lr={st['logit_lr']}, {st['n_seeds']} seeds, 95% CI (dotted: initial 1/3)",
+        f"logit lr={st['logit_lr']}, {st['n_seeds']} seeds, 95% t-intervals (dotted: initial "
+        "1/3; shaded: outside [0, 1], where no weight lies)",
         fontsize=9,
     )
     paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
