@@ -9,8 +9,10 @@ population and with training-set statistics). A second panel shows the fitted ef
 
 Sizes: ``--quick`` N=128 (8 alpha, 2 repetitions, under a minute); default N=512 (10 alpha,
 5 repetitions); ``--full`` N=4096 (10 alpha, 5 repetitions, the article's scale; one worker
-process per core unless ``--executor`` says otherwise). Default and full go through
-:func:`regnorm.sweeps.sweep` with a store in ``--out`` and resume if interrupted.
+process per core unless ``--executor`` says otherwise). Every size writes the same files,
+``teacher_student.png``, ``.parquet`` and ``_c8.parquet``. Default and full go through
+:func:`regnorm.sweeps.sweep` with a store of their own in ``--out``
+(``teacher_student_store_<size>``) and resume if interrupted.
 
 Run: ``python -m figures.teacher_student --out results [--quick | --full]``.
 """

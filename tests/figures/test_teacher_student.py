@@ -24,6 +24,13 @@ def test_tiny_run_writes_png_and_data(tmp_path, monkeypatch):
 def test_default_run_resumes_from_its_store(tmp_path, monkeypatch):
     monkeypatch.setitem(fig.SIZES, "default", dict(N=64, alphas=[2.0], reps=2))
     assert fig.main(["--out", str(tmp_path)]) == 0
+    # the same file names as a quick run: one rule for every size
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "teacher_student.parquet",
+        "teacher_student.png",
+        "teacher_student_c8.parquet",
+        "teacher_student_store_default",
+    }
     first = pd.read_parquet(tmp_path / "teacher_student.parquet")
     store = tmp_path / "teacher_student_store_default"
     assert store.is_dir()
