@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from ._validation import check_choice, check_real, check_real_array
+from .validation import check_choice, check_real, check_real_array
 
 __all__ = [
     "BatchStatisticsLaw",
@@ -84,7 +84,7 @@ def _batch_size(M, *, minimum: int = 2, name: str = "M") -> np.ndarray:
     """``M`` as a float64 array after checking it holds integers >= ``minimum``.
 
     Accepts a Python/NumPy integer or an integer array; floats (even ``32.0``) and booleans are
-    refused, as in :func:`regnorm._validation.check_integer`.
+    refused, as in :func:`regnorm.validation.check_integer`.
     """
     arr = np.asarray(M)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_integer
+from .validation import check_choice, check_integer
 
 __all__ = [
     "ASYMPTOTIC_RTOL",

@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._validation import check_choice, check_integer, check_real, check_real_dtype
 from .backend import array_namespace
+from .validation import check_choice, check_integer, check_real, check_real_dtype
 
 __all__ = [
     "LOSSES",

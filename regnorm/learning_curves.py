@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_real_array
 from .marchenko_pastur import _parts
+from .validation import check_real_array
 
 __all__ = ["effective_zeta", "eps_sgd", "eps_wn", "optimal_zeta"]
 

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_real_array
+from .validation import check_real_array
 
 __all__ = [
     "density",

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_real, check_real_array, check_real_dtype
 from .backend import array_namespace
+from .validation import check_real, check_real_array, check_real_dtype
 
 __all__ = [
     "WNParameters",

@@ -43,13 +43,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from regnorm._validation import check_choice, check_integer, check_real, check_real_array
 from regnorm.gamma_decay import (
     LOSSES,
     ZetaEstimate,
     gamma_decay_coefficient,
     glm_log_partition,
 )
+from regnorm.validation import check_choice, check_integer, check_real, check_real_array
 
 from .input_distributions import InputDistribution, input_distribution
 

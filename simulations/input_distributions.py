@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from regnorm._validation import check_choice, check_real
+from regnorm.validation import check_choice, check_real
 
 __all__ = ["DISTRIBUTIONS", "InputDistribution", "input_distribution"]
 

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from regnorm._validation import check_choice, check_integer
 from regnorm.claims import ClaimRecord, claim, ordering_record
+from regnorm.validation import check_choice, check_integer
 
 if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
     import pandas as pd

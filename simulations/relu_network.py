@@ -62,8 +62,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from regnorm._validation import check_choice, check_integer, check_real, normalize_rng
 from regnorm.backend import array_namespace, get_namespace, to_numpy
+from regnorm.validation import check_choice, check_integer, check_real, normalize_rng
 
 __all__ = [
     "NORMALIZER_NAMES",

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from regnorm._validation import check_choice, check_integer, check_real
 from regnorm.backend import get_namespace, to_numpy
 from regnorm.claims import ClaimRecord, claim, identity_record
+from regnorm.validation import check_choice, check_integer, check_real
 
 if TYPE_CHECKING:  # pandas and scipy.stats load lazily: the CLI imports this module
     import pandas as pd

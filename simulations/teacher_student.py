@@ -89,7 +89,6 @@ from typing import Any
 import numpy as np
 
 from regnorm import learning_curves as lc
-from regnorm._validation import check_choice, check_integer, check_real, normalize_rng
 from regnorm.backend import array_namespace, get_namespace, to_numpy
 from regnorm.claims import (
     asymptotic_record,
@@ -101,6 +100,7 @@ from regnorm.claims import (
 )
 from regnorm.marchenko_pastur import lambda_minus
 from regnorm.sweeps import sweep
+from regnorm.validation import check_choice, check_integer, check_real, normalize_rng
 
 from . import _fused
 

@@ -71,8 +71,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_real
 from ..backend import array_namespace, get_namespace
+from ..validation import check_real
 
 __all__ = [
     "ONE_PASS_RATIO",
@@ -336,7 +336,7 @@ class Normalizer:
         dtype: Any = None,
         check_finite: bool = True,
     ) -> None:
-        from .._validation import check_integer
+        from ..validation import check_integer
 
         if num_channels is not None:
             num_channels = check_integer("num_channels", num_channels, minimum=1)

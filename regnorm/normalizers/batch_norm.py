@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_real
+from ..validation import check_real
 from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["BatchNorm"]

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_real
-from .base import AffineNormalizer, check_flag, standardize_backward, standardize_factors
+from ..validation import check_real
+from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["BatchRenorm"]
 
@@ -80,7 +80,6 @@ class BatchRenorm(AffineNormalizer):
         self.momentum = check_real(
             "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
         )
-        check_flag("affine", affine)
         self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
         self.state["running_std"] = self.xp.ones(num_channels, dtype=self.param_dtype)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_integer
 from ..backend import array_namespace
+from ..validation import check_integer
 
 __all__ = [
     "conv2d",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_integer
+from ..validation import check_integer
 from .base import standardize_backward, standardize_factors
 from .batch_norm import BatchNorm
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_integer
+from ..validation import check_integer
 from .base import AffineNormalizer, standardize_backward, standardize_factors
 
 __all__ = ["GroupNorm"]

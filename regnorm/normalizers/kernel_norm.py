@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_integer, check_real, normalize_rng
+from ..validation import check_integer, check_real, normalize_rng
 from .base import (
     ONE_PASS_RATIO,
     Normalizer,

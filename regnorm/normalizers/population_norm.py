@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_real_array
+from ..validation import check_real_array
 from .base import AffineNormalizer
 
 __all__ = ["PopulationNorm"]

@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from .._validation import check_choice, check_integer, check_real, check_real_dtype
 from ..backend import array_namespace, to_numpy
+from ..validation import check_choice, check_integer, check_real, check_real_dtype
 from .base import AffineNormalizer
 
 __all__ = [

@@ -58,7 +58,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .._validation import check_choice, check_real
+from ..validation import check_choice, check_real
 from .base import (
     ONE_PASS_RATIO,
     AffineNormalizer,

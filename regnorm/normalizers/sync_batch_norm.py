@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import check_integer
+from ..validation import check_integer
 from .base import (
     Standardization,
     inverse_std,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_integer, normalize_rng
+from ..validation import check_integer, normalize_rng
 from .base import Normalizer
 
 __all__ = ["WeightNorm"]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
 
-from .._validation import check_integer
+from ..validation import check_integer
 
 __all__ = [
     "DaskExecutor",

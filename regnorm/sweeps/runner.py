@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_integer
+from ..validation import check_integer
 from .executors import Executor, resolve_executor
 from .grid import RESERVED_COLUMNS, Grid
 from .progress import progress_bar

@@ -9,8 +9,8 @@ import pytest
 
 from regnorm import batch_noise, gamma_decay, learning_curves, marchenko_pastur
 from regnorm import pn_wn_equivalence as pw
-from regnorm._validation import check_real, check_real_array, check_real_dtype
 from regnorm.normalizers import PopulationNorm, relu_gaussian_moments
+from regnorm.validation import check_real, check_real_array, check_real_dtype
 
 NOT_REAL = ["2", b"2", True, np.bool_(True), 1 + 1j, None, [True, 1.0], ["1", "2"]]
 

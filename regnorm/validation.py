@@ -2,7 +2,8 @@
 
 Every public function validates its arguments with these helpers so that bad input gets one
 kind of message everywhere: the parameter's name, the value received, and what is allowed.
-They raise ``TypeError`` for a wrong type and ``ValueError`` for a wrong value.
+They raise ``TypeError`` for a wrong type and ``ValueError`` for a wrong value. The module is
+public: simulations, figures and user code validate their own arguments with the same helpers.
 """
 
 from __future__ import annotations
