@@ -20,6 +20,10 @@ SyncBatchNorm      BN with the statistics of all shards (devices) of a batch
 BatchRenorm        BN corrected towards the running statistics (Ioffe 2017)
 RMSNorm            division by the root mean square over (C, H, W) per sample
 =================  ==========================================================
+
+Names: :mod:`regnorm.normalizers.registry` is the one vocabulary (``"batch_norm"``,
+``"layer_norm"``, ... with labels ``"BN"``, ``"LN"``, ...): :func:`canonical_name`,
+:func:`label`, :func:`normalizer_class` and :func:`make_normalizer`.
 """
 
 # The submodules stay attributes of the package (``regnorm.normalizers.base`` is the layer
@@ -36,6 +40,13 @@ from .kernel_norm import KernelNorm, KNConv
 from .layer_norm import LayerNorm
 from .population_norm import PopulationNorm
 from .proxy_norm import ProxyNorm, gaussian_quantiles, relu_gaussian_moments
+from .registry import (
+    NORMALIZER_NAMES,
+    canonical_name,
+    label,
+    make_normalizer,
+    normalizer_class,
+)
 from .rms_norm import RMSNorm
 from .switchable_norm import SwitchableNorm
 from .sync_batch_norm import SyncBatchNorm
@@ -50,6 +61,7 @@ __all__ = [
     "KNConv",
     "KernelNorm",
     "LayerNorm",
+    "NORMALIZER_NAMES",
     "Normalizer",
     "PopulationNorm",
     "ProxyNorm",
@@ -57,6 +69,10 @@ __all__ = [
     "SwitchableNorm",
     "SyncBatchNorm",
     "WeightNorm",
+    "canonical_name",
     "gaussian_quantiles",
+    "label",
+    "make_normalizer",
+    "normalizer_class",
     "relu_gaussian_moments",
 ]

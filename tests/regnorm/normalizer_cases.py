@@ -1,73 +1,75 @@
-"""Every normalizer configuration the input and dtype tests run over, with random parameters."""
+"""Every normalizer configuration the input and dtype tests run over, with random parameters.
+
+The cases are named by the registry's canonical names (:mod:`regnorm.normalizers.registry`),
+and built with its :func:`~regnorm.normalizers.make_normalizer`; a name with a suffix is a
+second configuration of the same normalizer.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from regnorm.normalizers import (
-    BatchNorm,
-    BatchRenorm,
-    GhostBatchNorm,
-    GroupNorm,
-    InstanceNorm,
-    KernelNorm,
-    KNConv,
-    LayerNorm,
-    PopulationNorm,
-    ProxyNorm,
-    RMSNorm,
-    SwitchableNorm,
-    SyncBatchNorm,
-    WeightNorm,
-)
+from regnorm.normalizers import make_normalizer
 
 C = 4
 
-#: name -> factory(xp, **kwargs); every layer takes (N, 4, H, W) input
-LAYERS = {
-    "bn": lambda xp, **kw: BatchNorm(C, xp=xp, **kw),
-    "bn_mean_only": lambda xp, **kw: BatchNorm(C, scale=False, xp=xp, **kw),
-    "bn_variance_only": lambda xp, **kw: BatchNorm(C, center=False, xp=xp, **kw),
-    "pn": lambda xp, **kw: PopulationNorm(
-        C, mean=[0.1, -0.2, 0.3, 0.0], var=[1.0, 2.0, 0.5, 1.5], xp=xp, **kw
+#: case -> (registry name, constructor arguments); every layer takes (N, 4, H, W) input
+CASES: dict[str, tuple[str, dict]] = {
+    "batch_norm": ("batch_norm", {}),
+    "batch_norm_mean": ("batch_norm_mean", {}),
+    "batch_norm_variance": ("batch_norm_variance", {}),
+    "population_norm": (
+        "population_norm",
+        {"mean": [0.1, -0.2, 0.3, 0.0], "var": [1.0, 2.0, 0.5, 1.5]},
     ),
-    "ln": lambda xp, **kw: LayerNorm(C, xp=xp, **kw),
-    "in": lambda xp, **kw: InstanceNorm(C, xp=xp, **kw),
-    "gn": lambda xp, **kw: GroupNorm(2, C, xp=xp, **kw),
-    "wn": lambda xp, **kw: WeightNorm(C, 3, rng=1, xp=xp, **kw),
-    "sn": lambda xp, **kw: SwitchableNorm(C, xp=xp, **kw),
-    "proxy_relu": lambda xp, **kw: ProxyNorm(C, xp=xp, **kw),
-    "proxy_tanh": lambda xp, **kw: ProxyNorm(C, activation="tanh", xp=xp, **kw),
-    "kn": lambda xp, **kw: KernelNorm(2, stride=1, xp=xp, **kw),
-    "knconv": lambda xp, **kw: KNConv(C, 3, 2, rng=2, xp=xp, **kw),
-    "knconv_naive": lambda xp, **kw: KNConv(C, 3, 2, rng=2, fused=False, xp=xp, **kw),
-    "batch_renorm": lambda xp, **kw: BatchRenorm(C, xp=xp, **kw),
-    "ghost_bn": lambda xp, **kw: GhostBatchNorm(C, virtual_batch_size=2, xp=xp, **kw),
-    "rms": lambda xp, **kw: RMSNorm(C, xp=xp, **kw),
-    "sync_bn": lambda xp, **kw: SyncBatchNorm(C, xp=xp, **kw),
+    "layer_norm": ("layer_norm", {}),
+    "instance_norm": ("instance_norm", {}),
+    "group_norm": ("group_norm", {"num_groups": 2}),
+    "weight_norm": ("weight_norm", {"out_channels": 3, "rng": 1}),
+    "switchable_norm": ("switchable_norm", {}),
+    "proxy_norm": ("proxy_norm", {}),
+    "proxy_norm_tanh": ("proxy_norm", {"activation": "tanh"}),
+    "kernel_norm": ("kernel_norm", {"kernel_size": 2, "stride": 1}),
+    "kn_conv": ("kn_conv", {"out_channels": 3, "kernel_size": 2, "rng": 2}),
+    "kn_conv_naive": ("kn_conv", {"out_channels": 3, "kernel_size": 2, "rng": 2, "fused": False}),
+    "batch_renorm": ("batch_renorm", {}),
+    "ghost_batch_norm": ("ghost_batch_norm", {"virtual_batch_size": 2}),
+    "rms_norm": ("rms_norm", {}),
+    "sync_batch_norm": ("sync_batch_norm", {}),
 }
+
+
+def _factory(name: str, fixed: dict):
+    def build(xp, **kwargs):
+        return make_normalizer(name, C, xp=xp, **fixed, **kwargs)
+
+    return build
+
+
+#: case -> factory(xp, **kwargs)
+LAYERS = {case: _factory(name, fixed) for case, (name, fixed) in CASES.items()}
 
 #: the layers that compute statistics of their input (the others have no squares of x)
 STATISTICS = [
-    "bn",
-    "bn_variance_only",
-    "ln",
-    "in",
-    "gn",
-    "sn",
-    "kn",
-    "knconv",
-    "knconv_naive",
-    "ghost_bn",
-    "rms",
-    "sync_bn",
+    "batch_norm",
+    "batch_norm_variance",
+    "layer_norm",
+    "instance_norm",
+    "group_norm",
+    "switchable_norm",
+    "kernel_norm",
+    "kn_conv",
+    "kn_conv_naive",
+    "ghost_batch_norm",
+    "rms_norm",
+    "sync_batch_norm",
 ]
 
 #: the layers whose deviations come from :func:`regnorm.normalizers.base.moments`
-REFINED = ["bn", "ln", "in", "gn"]
+REFINED = ["batch_norm", "layer_norm", "instance_norm", "group_norm"]
 
 #: the axes of each layer's statistics on (N, C, H, W) input (GN: 2 groups of 2 channels)
-AXES = {"bn": (0, 2, 3), "ln": (1, 2, 3), "in": (2, 3)}
+AXES = {"batch_norm": (0, 2, 3), "layer_norm": (1, 2, 3), "instance_norm": (2, 3)}
 
 
 def randomize(layer, xp, seed: int = 0) -> None:
@@ -79,7 +81,7 @@ def randomize(layer, xp, seed: int = 0) -> None:
 
 
 def make(name: str, xp, seed: int = 0, **kwargs):
-    """Layer ``name`` with random parameters."""
+    """Layer of case ``name`` with random parameters."""
     layer = LAYERS[name](xp, **kwargs)
     randomize(layer, layer.xp, seed)
     return layer

@@ -93,7 +93,9 @@ def test_mean_only_bn_refuses_a_difference_beyond_the_float_range():
         BatchNorm(1, scale=False).forward(x)
 
 
-@pytest.mark.parametrize("layer", [BatchNorm(4), SwitchableNorm(4)], ids=["bn", "sn"])
+@pytest.mark.parametrize(
+    "layer", [BatchNorm(4), SwitchableNorm(4)], ids=["batch_norm", "switchable_norm"]
+)
 def test_evaluation_refuses_a_running_variance_that_overflowed(layer):
     y = layer.forward(_x() * 1e200)  # training: correct, but sigma^2 ~ 1e400 is not a float
     assert np.all(np.isfinite(y))
@@ -115,10 +117,10 @@ def _reference(name, d, layer):
     """The exact output of ``layer`` (no affine part) for float64 data ``d``."""
     if name in AXES:
         return _standardized(d, AXES[name])
-    if name == "gn":
+    if name == "group_norm":
         n, c, h, w = d.shape
         return _standardized(d.reshape(n, 2, c // 2, h, w), (2, 3, 4)).reshape(d.shape)
-    if name == "sn":  # equal weights 1/3
+    if name == "switchable_norm":  # equal weights 1/3
         axes = [(2, 3), (1, 2, 3), (0, 2, 3)]
         mu = sum(d.mean(axis=a, keepdims=True) for a in axes) / 3
         var = sum(d.var(axis=a, keepdims=True) for a in axes) / 3
@@ -133,24 +135,24 @@ def _spread(name, d):
     """The smallest standard deviation among the layer's sets of statistics."""
     if name in AXES:
         return float(np.min(d.std(axis=AXES[name])))
-    if name == "gn":
+    if name == "group_norm":
         return float(np.min(d.reshape(d.shape[0], 2, -1).std(axis=2)))
-    if name == "sn":  # of the mixed variance, equal weights
+    if name == "switchable_norm":  # of the mixed variance, equal weights
         axes = [(2, 3), (1, 2, 3), (0, 2, 3)]
         return float(np.sqrt(np.min(sum(d.var(axis=a, keepdims=True) for a in axes) / 3)))
     n, c, h, w = d.shape
     return float(np.min(d.reshape(n, c, h // 2, 2, w // 2, 2).std(axis=(1, 3, 5))))
 
 
-HARD = REFINED + ["sn", "knconv", "knconv_naive"]
+HARD = REFINED + ["switchable_norm", "kn_conv", "kn_conv_naive"]
 PLAIN = {
-    "bn": lambda xp: BatchNorm(4, affine=False, xp=xp),
-    "ln": lambda xp: LayerNorm(4, affine=False, xp=xp),
-    "in": lambda xp: LAYERS["in"](xp, affine=False),
-    "gn": lambda xp: GroupNorm(2, 4, affine=False, xp=xp),
-    "sn": lambda xp: SwitchableNorm(4, affine=False, xp=xp),
-    "knconv": lambda xp: LAYERS["knconv"](xp, bias=False),
-    "knconv_naive": lambda xp: LAYERS["knconv_naive"](xp, bias=False),
+    "batch_norm": lambda xp: BatchNorm(4, affine=False, xp=xp),
+    "layer_norm": lambda xp: LayerNorm(4, affine=False, xp=xp),
+    "instance_norm": lambda xp: LAYERS["instance_norm"](xp, affine=False),
+    "group_norm": lambda xp: GroupNorm(2, 4, affine=False, xp=xp),
+    "switchable_norm": lambda xp: SwitchableNorm(4, affine=False, xp=xp),
+    "kn_conv": lambda xp: LAYERS["kn_conv"](xp, bias=False),
+    "kn_conv_naive": lambda xp: LAYERS["kn_conv_naive"](xp, bias=False),
 }
 
 
@@ -179,19 +181,19 @@ def test_offset_that_dwarfs_the_spread_within_the_stated_bound(xp, name, dtype):
         bound = b * (REFINE_RATIO + np.max(np.abs(ref)))
     else:
         z_max = np.max(np.abs(_standardized(d, (1, 2, 3))))
-        if name == "sn":
+        if name == "switchable_norm":
             offset = float(np.max(np.abs(x)))
         else:
             offset = float(np.max(np.abs(d - d[:, :1, :1, :1])))
         bound = b * (offset / _spread(name, d) + z_max)
-        if name.startswith("knconv"):
+        if name.startswith("kn_conv"):
             bound *= float(np.max(np.sum(np.abs(to_numpy(layer.params["weight"])), (1, 2, 3))))
     err = float(np.max(np.abs(y - ref)))
     assert err <= bound, f"error {err:.3g} > bound {bound:.3g}"
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", ["knconv", "knconv_naive"])
+@pytest.mark.parametrize("name", ["kn_conv", "kn_conv_naive"])
 def test_windows_at_different_offsets_within_the_stated_bound(name, dtype):
     """Windows at levels 0 and 100 (a checkerboard of 2 x 2 windows), spread 0.01: no shift
     removes both offsets, so the fused form falls back to two-pass variances. Bound as for
@@ -217,16 +219,20 @@ def test_windows_at_different_offsets_within_the_stated_bound(name, dtype):
 def test_offset_with_one_value_per_sample_and_channel(name, dtype):
     """(N, C) input: IN and GN with C/G = 1 have one value per statistic (z = 0); SN mixes
     those with LN's and BN's; KNConv has no windows on such input and is left out."""
-    if name.startswith("knconv"):
+    if name.startswith("kn_conv"):
         pytest.skip("KNConv needs (N, C, H, W) input")
     x = _offset_input(dtype, shape=(8, 4))
-    layer = GroupNorm(4, 4, affine=False) if name == "gn" else PLAIN[name](None)
+    layer = GroupNorm(4, 4, affine=False) if name == "group_norm" else PLAIN[name](None)
     y = layer.forward(x)
     d = x.astype(np.float64) - 100.0
     d4 = d.reshape(8, 4, 1, 1)
-    ref = np.zeros_like(d4) if name in ("gn", "in") else _reference(name, d4, layer)
+    ref = (
+        np.zeros_like(d4)
+        if name in ("group_norm", "instance_norm")
+        else _reference(name, d4, layer)
+    )
     bound = summation_bound(dtype, x.size) * (REFINE_RATIO + np.max(np.abs(ref)))
-    if name == "sn":
+    if name == "switchable_norm":
         z_max = np.max(np.abs(_standardized(d, (0, 1))))
         bound = summation_bound(dtype, x.size) * (float(np.max(x)) / _spread(name, d4) + z_max)
     assert y.dtype == dtype and np.all(np.isfinite(y))
@@ -235,7 +241,7 @@ def test_offset_with_one_value_per_sample_and_channel(name, dtype):
 
 @pytest.mark.parametrize("value", [3.7, math.pi * 1e13, -2.5e-200, 3.7e200])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", HARD + ["kn"])
+@pytest.mark.parametrize("name", HARD + ["kernel_norm"])
 def test_constant_input_gives_zero(name, dtype, value):
     """A constant has no spread: z = 0 up to the rounding of its mean, which the corrected
     deviations of BN/LN/IN/GN and the shift of KernelNorm/KNConv (no padding here) remove
@@ -244,22 +250,24 @@ def test_constant_input_gives_zero(name, dtype, value):
     if dtype == np.float32 and abs(value) > 1e30:
         pytest.skip("not a float32 number")
     x = np.full(SHAPE, value, dtype=dtype)
-    layer = LAYERS["kn"](None) if name == "kn" else PLAIN[name](None)
+    layer = LAYERS["kernel_norm"](None) if name == "kernel_norm" else PLAIN[name](None)
     y = layer.forward(x)
     assert y.dtype == dtype and np.all(np.isfinite(y))
     b = summation_bound(dtype, x.size)
-    bound = b * abs(value) / math.sqrt(EPS) if name == "sn" and abs(value) < 1e100 else b
+    bound = (
+        b * abs(value) / math.sqrt(EPS) if name == "switchable_norm" and abs(value) < 1e100 else b
+    )
     assert float(np.max(np.abs(y))) <= bound
 
 
 # -- the refined paths on ordinary data: same output to rounding, correct gradients --------
 FORCED = {  # layer -> (module, constant) whose value 0 forces the path for hard inputs
-    "bn": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "gn": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "sn": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
-    "kn": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "knconv": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
-    "knconv_naive": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "batch_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "group_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "switchable_norm": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
+    "kernel_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "kn_conv": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
+    "kn_conv_naive": ("regnorm.normalizers.base", "REFINE_RATIO"),
 }
 
 
