@@ -557,9 +557,9 @@ class CheckContext:
 
     def seed_sequence(self, *key: int | str) -> np.random.SeedSequence:
         """A ``SeedSequence`` derived from the root seed and ``key`` (stable across runs)."""
-        from .sweeps.seeding import stable_key
+        from .seeding import seed_sequence
 
-        return np.random.SeedSequence(self.seed, spawn_key=stable_key(key))
+        return seed_sequence(self.seed, tuple(key))
 
     def rng(self, *key: int | str) -> np.random.Generator:
         """A generator derived from the root seed and ``key``, e.g. ``ctx.rng("C1", 32)``."""

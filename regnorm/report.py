@@ -312,18 +312,96 @@ def readme_is_current(readme: str | Path, records: Iterable[ClaimRecord]) -> boo
     return readme_block(records) in Path(readme).read_text()
 
 
+#: The numeric fields of a record that two runs of the same computation must reproduce.
+COMPARED_NUMBERS = ("analytic", "numeric", "stderr", "z", "low", "high", "resolvable")
+
+
+def _same_number(a: Any, b: Any, rtol: float) -> bool:
+    if a is None or b is None:
+        return a is b
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
+
+
+def compare_records(
+    old: Iterable[ClaimRecord], new: Iterable[ClaimRecord], *, rtol: float = 1e-12
+) -> dict[str, list[str]]:
+    """What differs between two runs' records, matched by claim id and order within the id.
+
+    Returns ``{"numbers": [...], "verdicts": [...], "labels": [...], "missing": [...]}``, one
+    line per difference: ``numbers`` for a numeric field or a numeric parameter that differs by
+    more than ``rtol`` (relative), ``verdicts`` for a changed verdict, ``labels`` for a changed
+    text parameter (a renamed label: the numbers may still be the same computation), and
+    ``missing`` for claims whose number of records differs.
+    """
+    out: dict[str, list[str]] = {"numbers": [], "verdicts": [], "labels": [], "missing": []}
+    by_id: dict[str, tuple[list, list]] = {}
+    for side, recs in enumerate((old, new)):
+        for r in recs:
+            by_id.setdefault(r.id, ([], []))[side].append(r)
+    for cid, (a_list, b_list) in by_id.items():
+        if len(a_list) != len(b_list):
+            out["missing"].append(f"{cid}: {len(a_list)} records before, {len(b_list)} after")
+        for k, (a, b) in enumerate(zip(a_list, b_list, strict=False)):
+            where = f"{cid}[{k}]"
+            if a.verdict != b.verdict:
+                out["verdicts"].append(f"{where}: {a.verdict} -> {b.verdict}")
+            for f in COMPARED_NUMBERS:
+                x, y = getattr(a, f, None), getattr(b, f, None)
+                if not _same_number(x, y, rtol):
+                    out["numbers"].append(f"{where} {f}: {x!r} -> {y!r}")
+            for key in sorted(set(a.params) | set(b.params)):
+                x, y = a.params.get(key), b.params.get(key)
+                if x == y:
+                    continue
+                numbers = [isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)]
+                if all(numbers) and _same_number(x, y, rtol):
+                    continue
+                numeric = any(numbers)
+                kind = "numbers" if numeric else "labels"
+                out[kind].append(f"{where} params[{key!r}]: {x!r} -> {y!r}")
+    return out
+
+
+def _print_comparison(diff: dict[str, list[str]]) -> None:
+    for kind in ("missing", "verdicts", "numbers", "labels"):
+        lines = diff[kind]
+        print(f"{kind}: {len(lines)}")
+        for line in lines[:200]:
+            print(f"  {line}")
+        if len(lines) > 200:
+            print(f"  ... and {len(lines) - 200} more")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m regnorm.report [--update-readme | --check] [--snapshot F] [--readme F]``."""
+    """``python -m regnorm.report [--update-readme | --check | --compare OLD NEW]``.
+
+    ``--compare OLD NEW`` prints what differs between two records files (see
+    :func:`compare_records`) and exits 1 if a verdict, a number or the number of records
+    differs (changed text labels alone exit 0).
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m regnorm.report", description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--update-readme", action="store_true", help="rewrite the block")
     mode.add_argument("--check", action="store_true", help="exit 1 if the block is stale")
+    mode.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="compare two records JSON files (exit 1 if verdicts or numbers differ)",
+    )
     parser.add_argument("--snapshot", default=str(SNAPSHOT), help="records JSON")
     parser.add_argument("--readme", default="README.md", help="README with the markers")
     args = parser.parse_args(argv)
     try:
+        if args.compare:
+            diff = compare_records(*(read_records(f) for f in args.compare))
+            _print_comparison(diff)
+            return 1 if diff["missing"] or diff["verdicts"] or diff["numbers"] else 0
         records = read_records(args.snapshot)
         if args.check:
             current = readme_is_current(args.readme, records)

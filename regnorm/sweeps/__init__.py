@@ -9,11 +9,12 @@ from .executors import DaskExecutor, Executor, InProcessExecutor, ProcessExecuto
 from .grid import Grid
 from .progress import progress_bar
 from .provenance import code_hash
-from .runner import sweep
-from .seeding import point_seed, stable_key
+from .runner import point_seed, sweep
+from .shared import clear_shared_runs, shared_run
 from .store import SweepStore, atomic_write_bytes, atomic_write_parquet
 
 __all__ = [
+    "clear_shared_runs",
     "DaskExecutor",
     "Executor",
     "Grid",
@@ -26,6 +27,6 @@ __all__ = [
     "point_seed",
     "progress_bar",
     "resolve_executor",
-    "stable_key",
+    "shared_run",
     "sweep",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .seeding import canonical
+from ..seeding import canonical
 
 __all__ = ["Grid", "RESERVED_COLUMNS"]
 

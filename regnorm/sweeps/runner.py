@@ -12,15 +12,54 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..seeding import seed_sequence, task_id
 from ..validation import check_integer
 from .executors import Executor, resolve_executor
 from .grid import RESERVED_COLUMNS, Grid
 from .progress import progress_bar
 from .provenance import provenance
-from .seeding import point_seed, task_id
 from .store import SweepStore
 
-__all__ = ["sweep"]
+__all__ = ["point_seed", "sweep"]
+
+
+def point_seed(root_seed: int, params: Mapping[str, Any], rep: int) -> np.random.SeedSequence:
+    """The ``SeedSequence`` of repetition ``rep`` of point ``params`` under ``root_seed``.
+
+    ``seed_sequence(root_seed, params, rep)`` (see :mod:`regnorm.seeding`): the default stream of
+    a sweep task, keyed by all of the point's parameters.
+    """
+    return seed_sequence(root_seed, dict(params), int(rep))
+
+
+SeedKey = Sequence[str] | Callable[[dict[str, Any]], tuple]
+
+
+def _seed_rule(seed_key: SeedKey | None, names: Sequence[str]) -> Callable[[dict, int], tuple]:
+    """The function ``(params, rep) -> key items`` that ``seed_key`` declares."""
+    if seed_key is None:
+        return lambda p, r: (dict(p), r)
+    if callable(seed_key):
+        return lambda p, r: (*tuple(seed_key(dict(p))), r)
+    if isinstance(seed_key, str) or not all(isinstance(k, str) for k in seed_key):
+        raise TypeError(
+            f"seed_key must be a sequence of parameter names or a callable, got {seed_key!r}"
+        )
+    unknown = [k for k in seed_key if k not in names]
+    if unknown:
+        raise ValueError(
+            f"seed_key names {unknown} that are not parameters of the grid; allowed: {list(names)}"
+        )
+    keys = tuple(seed_key)
+    return lambda p, r: ({k: p[k] for k in keys}, r)
+
+
+def _seed_key_meta(seed_key: SeedKey | None) -> Any:
+    if seed_key is None:
+        return None
+    if callable(seed_key):
+        return _name_of(seed_key)
+    return list(seed_key)
 
 
 @dataclass(frozen=True)
@@ -78,6 +117,7 @@ def sweep(
     discard_stale: bool = False,
     progress: bool | None = None,
     name: str | None = None,
+    seed_key: SeedKey | None = None,
 ) -> pd.DataFrame:
     """Evaluate ``fn`` at every grid point and repetition; return a tidy DataFrame.
 
@@ -95,8 +135,8 @@ def sweep(
         Independent repetitions per point (>= 1); each has its own seed.
     seed : int
         Root seed (>= 0). Task seeds are
-        ``SeedSequence(seed, spawn_key=hash(params) + (rep,))`` (see
-        :mod:`regnorm.sweeps.seeding`), so results are bit-identical whatever the executor,
+        ``SeedSequence(seed, spawn_key=hash(params) + (rep,))`` (see :mod:`regnorm.seeding`
+        and ``seed_key``), so results are bit-identical whatever the executor,
         the number of workers or the order tasks finish in.
     executor : str or Executor, optional
         ``"inprocess"`` (default), ``"processes[:N]"``, ``"dask[:N]"`` or a Dask scheduler
@@ -117,6 +157,14 @@ def sweep(
         terminal or in a notebook (see :func:`regnorm.sweeps.progress_bar`).
     name : str, optional
         Sweep name recorded in the store (default: ``fn``'s qualified name).
+    seed_key : sequence of str or callable, optional
+        What a task's stream is keyed by (see :mod:`regnorm.seeding`). Default: all of the
+        point's parameters, ``seed_sequence(seed, params, rep)``. A sequence of parameter names
+        keys it by those only, ``seed_sequence(seed, {name: params[name], ...}, rep)``: points
+        that differ only in the other parameters get the same stream (a paired design, e.g.
+        the same data set for each normalizer). A callable ``key(params) -> tuple`` gives the
+        key items themselves: ``seed_sequence(seed, *key(params), rep)``. The rule is recorded
+        in the store.
 
     Returns
     -------
@@ -141,10 +189,11 @@ def sweep(
         raise TypeError(f"discard_stale must be True or False, got {discard_stale!r}")
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    rule = _seed_rule(seed_key, g.names)
     ex = resolve_executor(executor)
 
     tasks = [
-        _Task(i * repetitions + r, p, r, point_seed(seed, p, r))
+        _Task(i * repetitions + r, p, r, seed_sequence(seed, *rule(p, r)))
         for i, p in enumerate(g)
         for r in range(repetitions)
     ]
@@ -155,7 +204,8 @@ def sweep(
     if store is not None:
         st = SweepStore(store)
         st.check_meta(
-            {"name": name or _name_of(fn), "seed": seed, "parameters": list(g.names)},
+            {"name": name or _name_of(fn), "seed": seed, "parameters": list(g.names)}
+            | ({} if seed_key is None else {"seed_key": _seed_key_meta(seed_key)}),
             provenance(fn),
             discard_stale=discard_stale,
         )

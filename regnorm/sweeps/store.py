@@ -27,7 +27,7 @@ import pandas as pd
 __all__ = ["SweepStore", "atomic_write_bytes", "atomic_write_parquet"]
 
 #: Keys of meta.json that say which sweep a store holds; the other keys say which code ran it.
-IDENTITY = ("name", "seed", "parameters")
+IDENTITY = ("name", "seed", "parameters", "seed_key")
 
 
 def _open_temporary(path: Path) -> tuple[int, Path]:
