@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .marchenko_pastur import _parts
+from .marchenko_pastur import resolvent_parts
 from .validation import check_real_array
 
 __all__ = ["effective_zeta", "eps_sgd", "eps_wn", "optimal_zeta"]
@@ -81,7 +81,7 @@ def eps_sgd(alpha: Any, delta2: Any) -> Any:
 
 def _eps_wn(a: np.ndarray, z: np.ndarray, d2: np.ndarray) -> np.ndarray:
     a, z, d2 = np.broadcast_arrays(a, z, d2)
-    z, a, b, d, s = _parts(z, a)
+    z, a, b, d, s = resolvent_parts(z, a)
     c = (1.0 - a) + z  # D^2 - c^2 = 4 alpha zeta
     with np.errstate(divide="ignore", invalid="ignore"):
         # d(zeta G)/dzeta = G (D - c) / (2 D): for c >= 0 use D - c = 4 alpha zeta/(D + c) and

@@ -55,6 +55,7 @@ __all__ = [
     "lambda_minus",
     "lambda_plus",
     "point_mass",
+    "resolvent_parts",
     "stieltjes",
     "stieltjes_derivative",
 ]
@@ -142,8 +143,14 @@ def density(lam: Any, alpha: Any) -> Any:
     return _out(rho)
 
 
-def _parts(zeta: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``b = 1 - alpha - zeta``, ``D`` and ``s = zeta G`` (all finite, all stable)."""
+def resolvent_parts(zeta: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
+    r"""The stable pieces of the Stieltjes transform at ``-zeta``, for closed forms built on it.
+
+    Returns ``(zeta, alpha, b, D, s)`` broadcast together, with ``b = 1 - alpha - zeta``,
+    ``D = sqrt((zeta + lambda_-)(zeta + lambda_+))`` and ``s = zeta G(-zeta)``, each finite and
+    computed without cancellation (``s = (b + D)/2`` for ``b >= 0``, ``2 zeta/(D - b)``
+    otherwise). ``zeta >= 0`` and ``alpha > 0`` are the caller's to check (arrays of float64).
+    """
     zeta, a = np.broadcast_arrays(zeta, a)
     b = (1.0 - a) - zeta
     d = np.sqrt((zeta + _lambda_minus(a)) * (zeta + _lambda_plus(a)))
@@ -154,7 +161,7 @@ def _parts(zeta: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _stieltjes(zeta: np.ndarray, a: np.ndarray) -> np.ndarray:
-    zeta, a, b, d, s = _parts(zeta, a)
+    zeta, a, b, d, s = resolvent_parts(zeta, a)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_neg = 2.0 / np.where(b < 0.0, d - b, 1.0)
         g_pos = s / np.where(zeta > 0.0, zeta, 1.0)
@@ -196,7 +203,7 @@ def stieltjes(zeta: Any, alpha: Any) -> Any:
 
 def _stieltjes_derivative(zeta: np.ndarray, a: np.ndarray) -> np.ndarray:
     g = _stieltjes(zeta, a)
-    _, _, _, d, _ = _parts(zeta, a)
+    _, _, _, d, _ = resolvent_parts(zeta, a)
     with np.errstate(divide="ignore", invalid="ignore"):
         gp = -g * (1.0 + g) / d
     return np.where(np.isinf(g), -np.inf, gp)
