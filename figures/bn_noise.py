@@ -17,28 +17,25 @@ Run: ``python -m figures.bn_noise --out results [--quick]``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from figures._common import figure_parser, report_written, save_data, save_figure
-from regnorm.batch_noise import (
-    conditional_error,
-    gaussian_conditional_error,
-    standardization_error,
-)
+from regnorm.batch_noise import gaussian_conditional_error, standardization_error
+from regnorm.seeding import seed_sequence
 from simulations.batch_noise import (
-    MIN_M_OUTSIDE,
-    conditional_error_mc,
-    gaussian_standardization_error,
+    CONVENTIONS,
+    conditional_error_rows,
+    standardization_error_rows,
 )
-from simulations.input_distributions import input_distribution
 
 NAME = "bn_noise"
-M_GRID = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-CONVENTIONS = ((True, 0), (True, 1), (False, 0), (False, 1))
 INPUTS = (("gaussian", None), ("uniform", None), ("laplace", None), ("student_t", 10.0))
 M_COND = 32
+#: The first word of each panel's streams (C1: 1, C3: 3): the panels never share batches.
+C1_STREAM, C3_STREAM = 1, 3
 
 
 def _label(inside: bool, ddof: int) -> str:
@@ -46,64 +43,31 @@ def _label(inside: bool, ddof: int) -> str:
 
 
 def c1_data(trials: int, seed: int, executor) -> pd.DataFrame:
-    rows = []
-    for inside, ddof in CONVENTIONS:
-        for M in M_GRID:
-            if not inside and M < MIN_M_OUTSIDE:
-                continue
-            ss = np.random.SeedSequence(seed, spawn_key=(1, M, int(inside), ddof))
-            est = gaussian_standardization_error(
-                M, trials, inside=inside, ddof=ddof, rng=ss, executor=executor
-            )
-            rows.append(
-                {
-                    "M": M,
-                    "inside": inside,
-                    "ddof": ddof,
-                    "estimate": est.estimate,
-                    "stderr": est.stderr,
-                    "exact": standardization_error(M, inside=inside, ddof=ddof),
-                    "trials": trials,
-                }
-            )
+    """The C1 panel: two-draw Monte-Carlo and exact error per convention and ``M``."""
+    rows = standardization_error_rows(
+        trials,
+        lambda M, inside, ddof: seed_sequence(seed, C1_STREAM, M, int(inside), ddof),
+        executor=executor,
+    )
     return pd.DataFrame(rows)
 
 
 def c3_data(trials_gauss: int, trials_other: int, seed: int, executor) -> pd.DataFrame:
+    """The C3 panels: the conditional error at ``M_COND`` per input and convention."""
     zs = np.linspace(0.0, 3.5, 15)
     rows = []
     for k, (name, df) in enumerate(INPUTS):
-        dist = input_distribution(name, df=df)
         for inside in (True, False):
-            trials = trials_gauss if name == "gaussian" else trials_other
-            ss = np.random.SeedSequence(seed, spawn_key=(3, k, int(inside)))
-            est = conditional_error_mc(
+            rows += conditional_error_rows(
                 zs,
                 M_COND,
-                trials,
+                trials_gauss if name == "gaussian" else trials_other,
                 distribution=name,
                 df=df,
                 inside=inside,
-                rng=ss,
+                rng=seed_sequence(seed, C3_STREAM, k, int(inside)),
                 executor=executor,
             )
-            lo, hi = ((b - dist.mean) / dist.std for b in dist.frozen.support())
-            for z, m, se in zip(zs, est.estimate, est.stderr, strict=True):
-                if not lo <= z <= hi:
-                    continue  # a value the input never takes (uniform: |z| <= sqrt(3))
-                rows.append(
-                    {
-                        "distribution": dist.label,
-                        "rho": dist.excess_kurtosis,
-                        "inside": inside,
-                        "M": M_COND,
-                        "z": z,
-                        "estimate": m,
-                        "stderr": se,
-                        "first_order": conditional_error(z, M_COND, rho=dist.excess_kurtosis),
-                        "trials": trials,
-                    }
-                )
     return pd.DataFrame(rows)
 
 
@@ -240,17 +204,24 @@ def plot(c1: pd.DataFrame, c3: pd.DataFrame):
     return fig
 
 
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Compute the figure's data, draw it, and write ``out/bn_noise{_c1,_c3}.parquet`` and
+    ``out/bn_noise.png``; returns the paths written."""
+    if quick:
+        c1 = c1_data(200_000, seed, executor)
+        c3 = c3_data(200_000, 20_000, seed, executor)
+    else:
+        c1 = c1_data(20_000_000, seed, executor)
+        c3 = c3_data(5_000_000, 500_000, seed, executor)
+    paths = [save_data(c1, out, f"{NAME}_c1"), save_data(c3, out, f"{NAME}_c3")]
+    paths.append(save_figure(plot(c1, c3), out, NAME))
+    return paths
+
+
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
     t0 = time.perf_counter()
-    if args.quick:
-        c1 = c1_data(200_000, args.seed, args.executor)
-        c3 = c3_data(200_000, 20_000, args.seed, args.executor)
-    else:
-        c1 = c1_data(20_000_000, args.seed, args.executor)
-        c3 = c3_data(5_000_000, 500_000, args.seed, args.executor)
-    paths = [save_data(c1, args.out, f"{NAME}_c1"), save_data(c3, args.out, f"{NAME}_c3")]
-    paths.append(save_figure(plot(c1, c3), args.out, NAME))
+    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor)
     report_written(paths, t0)
     return 0
 

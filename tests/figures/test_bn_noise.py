@@ -5,6 +5,7 @@ import pandas as pd
 
 from figures import bn_noise
 from regnorm.batch_noise import standardization_error
+from simulations.batch_noise import M_GRID
 from tests.tolerances import assert_allclose_rounding
 
 
@@ -16,7 +17,7 @@ def test_bn_noise_quick(tmp_path, capsys):
     assert png.stat().st_size > 20_000
     c1 = pd.read_parquet(tmp_path / "bn_noise_c1.parquet")
     c3 = pd.read_parquet(tmp_path / "bn_noise_c3.parquet")
-    assert set(c1.M) == set(bn_noise.M_GRID) and (c1.stderr > 0).all()
+    assert set(c1.M) == set(M_GRID) and (c1.stderr > 0).all()
     exact = [
         standardization_error(int(m), inside=bool(i), ddof=int(d))
         for m, i, d in zip(c1.M, c1.inside, c1.ddof, strict=True)

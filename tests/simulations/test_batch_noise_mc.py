@@ -1,6 +1,6 @@
-"""Monte-Carlo estimators of C1-C4 (simulations.batch_noise): reproducibility whatever the
-chunking, bounded memory, agreement with the closed forms (|z| < 5), negative controls, bad
-input."""
+"""Monte-Carlo estimators of C1-C4 (simulations.batch_noise) and their checks: reproducibility
+whatever the chunking, bounded memory, agreement with the closed forms (|z| < 5), negative
+controls, bad input."""
 
 import math
 import tracemalloc
@@ -15,17 +15,21 @@ from regnorm.batch_noise import (
     standardization_error,
     standardization_error_asymptotic,
 )
+from regnorm.claims import CheckContext
 from simulations.batch_noise import (
     GAUSSIAN_BLOCK,
     batch_statistics_mc,
     block_size,
     conditional_error_mc,
+    exact_loss_gap,
+    gaussian_batch_std_law,
     gaussian_standardization_error,
+    input_distribution,
     loss_gap_mc,
     population_zeta,
     standardization_error_mc,
 )
-from simulations.input_distributions import input_distribution
+from simulations.checks.batch_noise import check_c1, check_c2, check_c3, check_c13
 from tests.tolerances import (
     assert_allclose_quadrature,
     assert_allclose_rounding,
@@ -161,9 +165,9 @@ def test_c4_squared_loss_gap_is_gamma_squared_times_c1():
 
 def test_c4_without_mean_subtraction():
     M = 256
-    est = loss_gap_mc([1.0], M, 20_000, loss="squared", centred=False, rng=5)
+    est = loss_gap_mc([1.0], M, 20_000, loss="squared", center=False, rng=5)
     assert_z_within(est.estimate[0], est.stderr[0], 1 / (2 * M))
-    assert_z_exceeds(est.estimate[0], est.stderr[0], 3 / (2 * M))  # the centred value
+    assert_z_exceeds(est.estimate[0], est.stderr[0], 3 / (2 * M))  # the value with mean subtraction
 
 
 def test_population_zeta_special_cases():
@@ -221,9 +225,6 @@ def test_bad_input(call, exc, match):
 
 
 def test_c13_claim_records():
-    from regnorm.claims import CheckContext
-    from simulations.batch_noise_claims import check_c13
-
     recs = list(check_c13(CheckContext(quick=True)))
     assert [r.verdict for r in recs] == ["holds"] * 4 + ["deviates"]  # the last: the erratum
     # PN = WN where both are built to coincide is a check of the code, not evidence
@@ -233,19 +234,15 @@ def test_c13_claim_records():
 def test_gaussian_batch_std_law_is_the_chi_law():
     from scipy import stats
 
-    from simulations.batch_noise_claims import _gaussian_batch_std_law
-
     for M, sigma in ((2, 1.0), (5, 2.0), (64, 0.5)):
         # M sigma_B^2 / sigma^2 ~ chi2_{M-1}: sigma_B = sigma chi_{M-1} / sqrt(M)
-        law = _gaussian_batch_std_law(M, sigma)
+        law = gaussian_batch_std_law(M, sigma)
         chi = stats.chi(M - 1, scale=sigma / math.sqrt(M))
         assert law["std_mean"] == pytest.approx(chi.mean(), rel=1e-12)
         assert law["std_variance"] == pytest.approx(chi.var(), rel=1e-9)
 
 
 def test_exact_c4_gap_against_brute_force():
-    from simulations.batch_noise_claims import _exact_gap
-
     # Brute force: batches of M Gaussian draws, gap = c gamma^2 mean((z_hat - z)^2) with
     # c = A''/2 (2 for squared -> 1, 1 for identity -> 1/2); sample standard error known.
     rng = np.random.default_rng(7)
@@ -258,19 +255,17 @@ def test_exact_c4_gap_against_brute_force():
         assert_z_within(
             sample.mean(),
             sample.std(ddof=1) / math.sqrt(e.size),
-            _exact_gap(M, gamma, loss, "gaussian", True),
+            exact_loss_gap(M, gamma, loss, "gaussian", True),
         )
-    assert _exact_gap(M, gamma, "relu", "gaussian", True) is None
-    assert _exact_gap(M, gamma, "squared", "laplace", True) is None
-    assert _exact_gap(M, gamma, "squared", "gaussian", False) is None
+    assert exact_loss_gap(M, gamma, "relu", "gaussian", True) is None
+    assert exact_loss_gap(M, gamma, "squared", "laplace", True) is None
+    assert exact_loss_gap(M, gamma, "squared", "gaussian", False) is None
 
 
 @pytest.mark.slow
 def test_quick_claims_exact_forms_hold():
-    import simulations.batch_noise_claims  # noqa: F401  (registers the checks)
-    from regnorm.claims import run_claims
-
-    recs = run_claims("C1,C2,C3", quick=True, progress=False)
+    ctx = CheckContext(quick=True)
+    recs = [r for check in (check_c1, check_c2, check_c3) for r in check(ctx)]
     exact = [r for r in recs if r.kind == "exact"]
     assert len(exact) > 40
     assert all(r.verdict == "holds" for r in exact), [r for r in exact if r.verdict != "holds"]

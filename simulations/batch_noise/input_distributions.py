@@ -57,6 +57,12 @@ class InputDistribution:
     def excess_kurtosis(self) -> float:
         return float(self.frozen.stats(moments="k"))
 
+    @property
+    def standardized_support(self) -> tuple[float, float]:
+        """The range of ``Z = (h - mu_P)/sigma_P`` (``+-sqrt(3)`` for the uniform)."""
+        lo, hi = ((float(b) - self.mean) / self.std for b in self.frozen.support())
+        return lo, hi
+
     def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
         """``shape`` i.i.d. draws (float64) using generator ``rng``."""
         return np.asarray(self.frozen.rvs(size=shape, random_state=rng), dtype=np.float64)
@@ -70,7 +76,7 @@ class InputDistribution:
         split there (and at the edges of the support).
         """
         mu, sd = self.mean, self.std
-        lo, hi = ((float(b) - mu) / sd for b in self.frozen.support())
+        lo, hi = self.standardized_support
         cuts = sorted({lo, hi, *(b for b in breakpoints if lo < b < hi)})
         if self.name in ("laplace", "exponential"):  # kinks of the density
             kink = (0.0 - mu) / sd
@@ -104,7 +110,7 @@ def input_distribution(name: str, *, df: float | None = None) -> InputDistributi
     if isinstance(name, InputDistribution):
         return name
     check_choice("distribution", name, DISTRIBUTIONS)
-    from scipy import stats  # imported here so that registering checks stays fast
+    from scipy import stats  # on first use: importing the estimators stays fast
 
     if name != "student_t":
         if df is not None:

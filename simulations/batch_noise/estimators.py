@@ -1,16 +1,9 @@
 """Monte-Carlo estimators of the noise of batch statistics (claims C1-C4), with standard errors.
 
-Every estimator simulates ``trials`` independent batches and returns the estimate with its
-standard error. The work is cut into **blocks** of a fixed number of batches (a function of
-``M`` only); block ``j`` draws from its own generator, seeded by
-``SeedSequence(root.entropy, spawn_key=root.spawn_key + (j,))``. Blocks are grouped into
-chunks (``chunk_blocks`` blocks per task, possibly on an executor), and the per-block power
-sums are added in block order, so **a given seed gives bit-identical results whatever the
-chunking or executor**, and memory is bounded by one block (a few tens of MB) whatever
-``trials`` is.
+Every estimator simulates ``trials`` independent batches on the chunked engine
+(:mod:`simulations.batch_noise.engine`: bit-identical whatever the chunking or executor,
+memory bounded by one block) and returns the estimate with its standard error.
 
-Estimators
-----------
 :func:`gaussian_standardization_error`
     C1 for ``N(0,1)`` input with **two random draws per batch**: ``mu_B ~ N(0, 1/M)`` and
     ``S = sum_i (x_i - mu_B)^2 ~ chi2(M-1)`` are independent (Cochran), and the per-batch
@@ -25,9 +18,9 @@ Estimators
 :func:`conditional_error_mc`
     C3: ``E[((h - mu_B)/sigma_B - z)^2 | z]`` on a grid of ``z`` (conditioning exactly on the
     value, no binning; common random numbers across ``z``).
-:func:`loss_gap_mc` and :func:`population_zeta`
+:func:`loss_gap_mc`
     C4: the expected BN loss minus the PN loss, ``E[l(h_hat) - l(h_bar)]``, on a grid of
-    ``gamma``, and the predicted ``zeta gamma^2`` with ``zeta`` from the population.
+    ``gamma`` (compare with :func:`simulations.batch_noise.population_zeta`).
 
 Conventions: ``inside=True`` means the standardized value belongs to its batch (training);
 ``inside=False`` that it is independent of it. With ``x`` outside the batch the per-batch
@@ -38,50 +31,56 @@ estimators refuse ``M < 6`` (a standard error could not be estimated).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from regnorm.gamma_decay import (
-    LOSSES,
-    ZetaEstimate,
-    gamma_decay_coefficient,
-    glm_log_partition,
-)
+from regnorm.estimates import Estimate
+from regnorm.gamma_decay import LOSSES, glm_log_partition
 from regnorm.validation import check_choice, check_integer, check_real, check_real_array
 
+from .engine import (
+    GAUSSIAN_BLOCK,
+    block_size,
+    mean_from_sums,
+    power_sums,
+    simulate,
+    variance_from_sums,
+)
 from .input_distributions import InputDistribution, input_distribution
 
 __all__ = [
-    "BLOCK_DRAWS",
-    "GAUSSIAN_BLOCK",
+    "MIN_M_OUTSIDE",
     "BatchStatisticsEstimate",
-    "Estimate",
     "GridEstimate",
+    "MonteCarloEstimate",
     "batch_statistics_mc",
-    "block_size",
     "conditional_error_mc",
     "gaussian_standardization_error",
     "loss_gap_mc",
-    "population_zeta",
     "standardization_error_mc",
 ]
 
-#: Random values per block for the full-batch estimators (8 MB of float64).
-BLOCK_DRAWS = 2**20
-#: Batches per block for the two-draw Gaussian estimator of C1.
-GAUSSIAN_BLOCK = 2**18
 #: With x outside the batch, the error's variance needs E[1/sigma_B^4] < inf: M - 1 > 4.
 MIN_M_OUTSIDE = 6
 
 
-class Estimate(NamedTuple):
-    """A Monte-Carlo estimate, its standard error, and the number of batches simulated."""
+class MonteCarloEstimate(NamedTuple):
+    """A Monte-Carlo estimate, its standard error, and the number of batches simulated.
+
+    ``trials`` is the number of Monte-Carlo draws (batches), not degrees of freedom: the
+    estimate is a large-sample normal one, :meth:`as_estimate` gives it as a
+    :class:`regnorm.estimates.Estimate` (``dof=None``).
+    """
 
     estimate: float
     stderr: float
     trials: int
+
+    def as_estimate(self) -> Estimate:
+        """The estimate as a :class:`regnorm.estimates.Estimate` (``dof=None``)."""
+        return Estimate(self.estimate, self.stderr, None)
 
 
 class GridEstimate(NamedTuple):
@@ -96,122 +95,24 @@ class GridEstimate(NamedTuple):
 class BatchStatisticsEstimate(NamedTuple):
     """C2: estimates of ``Var(mu_B)``, ``E[sigma_B]`` and ``Var(sigma_B)``."""
 
-    mean_variance: Estimate
-    std_mean: Estimate
-    std_variance: Estimate
+    mean_variance: MonteCarloEstimate
+    std_mean: MonteCarloEstimate
+    std_variance: MonteCarloEstimate
 
 
-# ---------------------------------------------------------------------------------------------
-# Seeds, blocks, chunks
+def _scalar(est: Estimate, trials: int) -> MonteCarloEstimate:
+    return MonteCarloEstimate(float(est.value), float(est.stderr), int(trials))
 
 
-def _root_seed(rng: Any) -> np.random.SeedSequence:
-    """The root ``SeedSequence``: None/int(s)/SeedSequence as given; a Generator spawns one."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return rng.bit_generator.seed_seq.spawn(1)[0]
-    ints = rng if isinstance(rng, list | tuple) else [rng]
-    if rng is None or all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in ints
-    ):
-        if rng is not None and (len(ints) == 0 or min(ints) < 0):
-            raise ValueError(
-                f"rng must be a non-negative int seed (or a list of them), got {rng!r}"
-            )
-        return np.random.SeedSequence(rng)
-    raise TypeError(
-        "rng must be None, a non-negative int seed (or a list of them), a SeedSequence or a "
-        f"Generator, got {rng!r}"
-    )
-
-
-def _block_generator(entropy, spawn_key, pool_size, j) -> np.random.Generator:
-    ss = np.random.SeedSequence(entropy, spawn_key=(*spawn_key, j), pool_size=pool_size)
-    return np.random.default_rng(ss)
-
-
-def block_size(M: int, *, gaussian_two_draw: bool = False) -> int:
-    """Batches per block: fixed by ``M`` (and the estimator), never by the chunking."""
-    if gaussian_two_draw:
-        return GAUSSIAN_BLOCK
-    return max(1, BLOCK_DRAWS // M)
-
-
-def _run_chunk(task) -> list[np.ndarray]:
-    """Run ``kernel(generator, n, *args)`` for each block of a chunk (module level: picklable)."""
-    kernel, args, entropy, spawn_key, pool_size, blocks = task
-    return [kernel(_block_generator(entropy, spawn_key, pool_size, j), n, *args) for j, n in blocks]
-
-
-def _simulate(
-    kernel: Callable,
-    args: tuple,
-    trials: int,
-    block: int,
-    rng: Any,
-    chunk_blocks: int,
-    executor: Any,
-) -> np.ndarray:
-    """Sum of the kernel's per-block arrays over all blocks, added in block order."""
-    chunk_blocks = check_integer("chunk_blocks", chunk_blocks, minimum=1)
-    root = _root_seed(rng)
-    n_blocks = -(-trials // block)
-    blocks = [(j, min(block, trials - j * block)) for j in range(n_blocks)]
-    chunks = [blocks[i : i + chunk_blocks] for i in range(0, n_blocks, chunk_blocks)]
-    tasks = [(kernel, args, root.entropy, tuple(root.spawn_key), root.pool_size, c) for c in chunks]
-    results: list[list[np.ndarray] | None] = [None] * len(tasks)
-    if executor is None:
-        for i, t in enumerate(tasks):
-            results[i] = _run_chunk(t)
-    else:
-        from regnorm.sweeps import resolve_executor
-
-        with resolve_executor(executor) as ex:
-            for i, res in ex.imap_unordered(_run_chunk, tasks):
-                results[i] = res
-    total = None
-    for chunk in results:
-        for arr in chunk:
-            total = arr.copy() if total is None else total + arr
-    return total
-
-
-def _power_sums(d: np.ndarray, order: int) -> np.ndarray:
-    """``[n, sum d, sum d^2, ..., sum d^order]`` over the last axis (d: values - shift)."""
-    out = [np.full(d.shape[:-1], float(d.shape[-1]))]
-    p = np.ones_like(d)
-    for _ in range(order):
-        p = p * d
-        out.append(p.sum(axis=-1))
-    return np.stack(out, axis=-1)
-
-
-def _mean_from_sums(ps: np.ndarray, shift: float | np.ndarray):
-    n, s1, s2 = ps[..., 0], ps[..., 1], ps[..., 2]
-    mean_d = s1 / n
-    var = np.maximum(s2 - s1 * mean_d, 0.0) / (n - 1)
-    return shift + mean_d, np.sqrt(var / n)
-
-
-def _variance_from_sums(ps: np.ndarray):
-    """Sample variance (n-1 denominator) and its delta-method stderr sqrt((m4 - m2^2)/n)."""
-    n, s1, s2, s3, s4 = (ps[..., k] for k in range(5))
-    a = s1 / n
-    m2 = s2 / n - a * a
-    m4 = s4 / n - 4 * a * s3 / n + 6 * a * a * s2 / n - 3 * a**4
-    return m2 * n / (n - 1), np.sqrt(np.maximum(m4 - m2 * m2, 0.0) / n)
-
-
-def _to_estimate(mean, se, trials) -> Estimate:
-    return Estimate(float(mean), float(se), int(trials))
+def _grid(grid: np.ndarray, est: Estimate, trials: int) -> GridEstimate:
+    return GridEstimate(grid, est.value, est.stderr, trials)
 
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks
 
 
-def _check_common(M, trials, ddof=0, inside=True, *, min_M=2):
+def _check_common(M, trials, ddof=0, inside=True):
     M = check_integer("M", M, minimum=2)
     trials = check_integer("trials", trials, minimum=2)
     ddof = check_choice("ddof", ddof, (0, 1))
@@ -224,10 +125,6 @@ def _check_common(M, trials, ddof=0, inside=True, *, min_M=2):
             "(and for M <= 3 the error itself is infinite)"
         )
     return M, trials, ddof
-
-
-def _dist(distribution, df) -> InputDistribution:
-    return input_distribution(distribution, df=df)
 
 
 def _dist_key(dist: InputDistribution) -> tuple:
@@ -285,7 +182,7 @@ def gaussian_standardization_error(
     rng: Any = None,
     chunk_blocks: int = 8,
     executor: Any = None,
-) -> Estimate:
+) -> MonteCarloEstimate:
     """C1 error for ``N(0,1)`` input by the two-draw-per-batch estimator.
 
     Estimates ``E[((x - mu_B)/sigma_B - x)^2]`` (claim C1, article 001 §1.1) from ``trials``
@@ -317,19 +214,19 @@ def gaussian_standardization_error(
 
     Returns
     -------
-    Estimate
+    MonteCarloEstimate
     """
     M, trials, ddof = _check_common(M, trials, ddof, inside)
-    ps = _simulate(
+    ps = simulate(
         _kernel_gaussian_c1,
         (M, ddof, inside),
         trials,
         block_size(M, gaussian_two_draw=True),
-        rng,
-        chunk_blocks,
-        executor,
+        rng=rng,
+        chunk_blocks=chunk_blocks,
+        executor=executor,
     )
-    return _to_estimate(*_mean_from_sums(ps, 0.0), trials)
+    return _scalar(mean_from_sums(ps, 0.0), trials)
 
 
 def _kernel_full_c1(g, n, M, ddof, inside, key):
@@ -337,7 +234,7 @@ def _kernel_full_c1(g, n, M, ddof, inside, key):
     mu = z.mean(axis=1)
     S = ((z - mu[:, None]) ** 2).sum(axis=1)
     e = _per_batch_error(mu, S, M, ddof, inside)
-    return _power_sums(e - 1.5 / M, 2)
+    return power_sums(e - 1.5 / M, 2)
 
 
 def standardization_error_mc(
@@ -351,7 +248,7 @@ def standardization_error_mc(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
-) -> Estimate:
+) -> MonteCarloEstimate:
     """C1 error from full batches of ``M`` draws of ``distribution`` (standardized).
 
     ``h`` is standardized with its population statistics, ``x = (h - mu_P)/sigma_P``, then
@@ -361,20 +258,20 @@ def standardization_error_mc(
     the expected error is ``(rho + 6)/(4M)`` (C3 averaged over ``z``).
 
     Parameters are those of :func:`gaussian_standardization_error`, plus ``distribution``
-    and ``df`` (see :mod:`simulations.input_distributions`).
+    and ``df`` (see :mod:`simulations.batch_noise.input_distributions`).
     """
     M, trials, ddof = _check_common(M, trials, ddof, inside)
-    dist = _dist(distribution, df)
-    ps = _simulate(
+    dist = input_distribution(distribution, df=df)
+    ps = simulate(
         _kernel_full_c1,
         (M, ddof, inside, _dist_key(dist)),
         trials,
         block_size(M),
-        rng,
-        chunk_blocks,
-        executor,
+        rng=rng,
+        chunk_blocks=chunk_blocks,
+        executor=executor,
     )
-    return _to_estimate(*_mean_from_sums(ps, 1.5 / M), trials)
+    return _scalar(mean_from_sums(ps, 1.5 / M), trials)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,8 +284,8 @@ def _kernel_c2(g, n, M, key, shift_var, shift_std):
     h = dist.mean + dist.std * z  # back to the natural scale: C2 carries sigma_P
     mu = h.mean(axis=1)
     sb = np.sqrt(((h - mu[:, None]) ** 2).mean(axis=1))
-    a = _power_sums(((mu - dist.mean) ** 2 - shift_var)[None, :], 4)[0]
-    b = _power_sums((sb - shift_std)[None, :], 4)[0]
+    a = power_sums(((mu - dist.mean) ** 2 - shift_var)[None, :], 4)[0]
+    b = power_sums((sb - shift_std)[None, :], 4)[0]
     return np.stack([a, b])
 
 
@@ -416,24 +313,21 @@ def batch_statistics_mc(
         for a distribution without a finite fourth moment (Student-t with ``df <= 4``).
     """
     M, trials, _ = _check_common(M, trials)
-    dist = _dist(distribution, df)
+    dist = input_distribution(distribution, df=df)
     sd = dist.std
-    ps = _simulate(
+    ps = simulate(
         _kernel_c2,
         (M, _dist_key(dist), sd * sd / M, sd),
         trials,
         block_size(M),
-        rng,
-        chunk_blocks,
-        executor,
+        rng=rng,
+        chunk_blocks=chunk_blocks,
+        executor=executor,
     )
-    mv, mv_se = _mean_from_sums(ps[0], sd * sd / M)
-    sm, sm_se = _mean_from_sums(ps[1], sd)
-    sv, sv_se = _variance_from_sums(ps[1])
     return BatchStatisticsEstimate(
-        mean_variance=_to_estimate(mv, mv_se, trials),
-        std_mean=_to_estimate(sm, sm_se, trials),
-        std_variance=_to_estimate(sv, sv_se, trials),
+        mean_variance=_scalar(mean_from_sums(ps[0], sd * sd / M), trials),
+        std_mean=_scalar(mean_from_sums(ps[1], sd), trials),
+        std_variance=_scalar(variance_from_sums(ps[1]), trials),
     )
 
 
@@ -459,7 +353,7 @@ def _kernel_c3(g, n, M, ddof, inside, key, zs):
             mu, S = m_o, S_o
         s = np.sqrt(S / (M - ddof))
         e = ((z - mu) / s - z) ** 2
-        rows.append(_power_sums(e - 0.0, 2))
+        rows.append(power_sums(e - 0.0, 2))
     return np.stack(rows)
 
 
@@ -496,30 +390,29 @@ def conditional_error_mc(
     if zs.ndim != 1 or zs.size == 0:
         raise ValueError(f"z must be a non-empty 1-D array of values, got shape {zs.shape}")
     M, trials, ddof = _check_common(M, trials, ddof, inside)
-    dist = _dist(distribution, df)
+    dist = input_distribution(distribution, df=df)
     block = block_size(M) if dist.name != "gaussian" else GAUSSIAN_BLOCK // 4
-    ps = _simulate(
+    ps = simulate(
         _kernel_c3,
         (M, ddof, inside, _dist_key(dist), tuple(float(v) for v in zs)),
         trials,
         block,
-        rng,
-        chunk_blocks,
-        executor,
+        rng=rng,
+        chunk_blocks=chunk_blocks,
+        executor=executor,
     )
-    est, se = _mean_from_sums(ps, 0.0)
-    return GridEstimate(zs, est, se, trials)
+    return _grid(zs, mean_from_sums(ps, 0.0), trials)
 
 
 # ---------------------------------------------------------------------------------------------
 # C4
 
 
-def _kernel_c4(g, n, M, key, gammas, beta, loss, centred):
+def _kernel_c4(g, n, M, key, gammas, beta, loss, center):
     z = _standardized_sample(g, key, (n, M))
     mu = z.mean(axis=1, keepdims=True)
     s = np.sqrt(((z - mu) ** 2).mean(axis=1, keepdims=True))
-    u = (z - mu) / s if centred else z / s
+    u = (z - mu) / s if center else z / s
     rows = []
     for gamma in gammas:
         h_hat = gamma * u + beta
@@ -530,7 +423,7 @@ def _kernel_c4(g, n, M, key, gammas, beta, loss, centred):
             - glm_log_partition(h_bar, loss)
             - glm_log_partition(h_bar, loss, order=1) * (h_hat - h_bar)
         )
-        rows.append(_power_sums(gap.mean(axis=1), 2))
+        rows.append(power_sums(gap.mean(axis=1), 2))
     return np.stack(rows)
 
 
@@ -543,7 +436,7 @@ def loss_gap_mc(
     distribution: str = "gaussian",
     df: float | None = None,
     beta: float = 0.0,
-    centred: bool = True,
+    center: bool = True,
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
@@ -552,7 +445,7 @@ def loss_gap_mc(
 
     Batches of ``M`` standardized draws ``z`` (each sample inside its batch, as in training);
     ``h_bar = gamma z + beta`` (PN) and ``h_hat = gamma (z - mu_B)/sigma_B + beta`` (BN;
-    ``centred=False``: ``gamma z / sigma_B + beta``, no ``mu_B``). Targets follow the GLM,
+    ``center=False``: ``gamma z / sigma_B + beta``, no ``mu_B``). Targets follow the GLM,
     ``E[y | h] = A'(h_bar)``; since ``l = A(h) - y h`` is linear in ``y``, ``y`` is integrated
     out exactly, leaving the Bregman divergence
 
@@ -560,8 +453,9 @@ def loss_gap_mc(
 
         E[l(\\hat h) - l(\\bar h)] = E[A(\\hat h) - A(\\bar h) - A'(\\bar h)(\\hat h - \\bar h)],
 
-    which C4 predicts to be ``zeta gamma^2`` (:func:`population_zeta`). For the squared loss
-    it is exactly ``gamma^2`` times the C1 error (inside, ``ddof=0``).
+    which C4 predicts to be ``zeta gamma^2``
+    (:func:`simulations.batch_noise.population_zeta`). For the squared loss it is exactly
+    ``gamma^2`` times the C1 error (inside, ``ddof=0``).
 
     Returns
     -------
@@ -573,58 +467,17 @@ def loss_gap_mc(
         raise ValueError(f"gamma must be a non-empty 1-D array, got shape {gammas.shape}")
     check_choice("loss", loss, LOSSES)
     beta = check_real("beta", beta)
-    if not isinstance(centred, bool):
-        raise TypeError(f"centred must be True or False, got {centred!r}")
+    if not isinstance(center, bool):
+        raise TypeError(f"center must be True or False, got {center!r}")
     M, trials, _ = _check_common(M, trials)
-    dist = _dist(distribution, df)
-    ps = _simulate(
+    dist = input_distribution(distribution, df=df)
+    ps = simulate(
         _kernel_c4,
-        (M, _dist_key(dist), tuple(float(v) for v in gammas), beta, loss, centred),
+        (M, _dist_key(dist), tuple(float(v) for v in gammas), beta, loss, center),
         trials,
         block_size(M),
-        rng,
-        chunk_blocks,
-        executor,
+        rng=rng,
+        chunk_blocks=chunk_blocks,
+        executor=executor,
     )
-    est, se = _mean_from_sums(ps, 0.0)
-    return GridEstimate(gammas, est, se, trials)
-
-
-def population_zeta(
-    M: int,
-    *,
-    loss: str = "squared",
-    distribution: str = "gaussian",
-    df: float | None = None,
-    gamma: float = 1.0,
-    beta: float = 0.0,
-    centred: bool = True,
-) -> ZetaEstimate:
-    """``zeta`` of C4 from the population (quadrature), not from a sample.
-
-    ``F_gamma = E[A''(gamma Z + beta) Z^2]`` and ``mean_A2 = E[A''(gamma Z + beta)]`` for the
-    standardized input ``Z``, integrated by adaptive quadrature (split at the kink of ReLU's
-    ``A''``), then :func:`regnorm.gamma_decay.gamma_decay_coefficient`.
-    """
-    check_choice("loss", loss, LOSSES)
-    gamma = check_real("gamma", gamma)
-    beta = check_real("beta", beta)
-    dist = _dist(distribution, df)
-    rho = dist.excess_kurtosis
-
-    def a2(z: float) -> float:
-        return float(glm_log_partition(np.asarray(gamma * z + beta), loss, order=2))
-
-    kinks = (-beta / gamma,) if (loss == "relu" and gamma != 0) else ()
-    F = dist.standardized_expect(lambda z: a2(z) * z * z, kinks)
-    mean_a2 = dist.standardized_expect(a2, kinks)
-    zeta = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, centred=centred)
-    var_part = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, centred=False)
-    return ZetaEstimate(
-        zeta=zeta,
-        variance_part=var_part,
-        mean_part=zeta - var_part,
-        F_gamma=F,
-        mean_A2=mean_a2,
-        rho=rho,
-    )
+    return _grid(gammas, mean_from_sums(ps, 0.0), trials)
