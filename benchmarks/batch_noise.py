@@ -29,24 +29,12 @@ import time
 import tracemalloc
 
 import numpy as np
+from timing import best_wall_cpu, machine_line
 
 from simulations.batch_noise import GAUSSIAN_BLOCK, gaussian_standardization_error
 
 M = 32
 TARGET = 1e-5
-
-
-def _best_of(fn, repeats=3):
-    """Minimum wall and CPU time over ``repeats`` calls (the minimum is the least disturbed
-    by other processes on a shared machine), and the last result."""
-    best_wall = best_cpu = math.inf
-    out = None
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        best_wall = min(best_wall, time.perf_counter() - w)
-        best_cpu = min(best_cpu, time.process_time() - c)
-    return best_wall, best_cpu, out
 
 
 def naive_snippet(N: int, legacy: bool = True, rng=None):
@@ -60,12 +48,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--billion", action="store_true", help="really simulate 10^9 batches")
     args = p.parse_args(argv)
+    print(machine_line())
 
     # 1. regnorm: pilot for the spread, then one real run that reaches the target stderr
     pilot = gaussian_standardization_error(M, 2_000_000, rng=1)
     sd = pilot.stderr * math.sqrt(pilot.trials)
     need = math.ceil((sd / TARGET) ** 2)
-    w_full, c_full, est = _best_of(lambda: gaussian_standardization_error(M, need, rng=2), 1)
+    w_full, c_full, est = best_wall_cpu(lambda: gaussian_standardization_error(M, need, rng=2), 1)
     print(f"per-batch sd of the C1 error at M={M}: {sd:.5f} -> {need:.3e} batches for 1e-5")
     print(
         f"regnorm two-draw estimator, one real run: {w_full:.2f} s wall, {c_full:.2f} s CPU "
@@ -107,7 +96,7 @@ def main(argv=None) -> int:
             ("article", lambda: naive_snippet(N, True), N),
             ("generator", lambda: naive_snippet(N, False, rng), N),
         ):
-            w, c, out = _best_of(fn, 1)
+            w, c, out = best_wall_cpu(fn, 1)
             cost[key] = [min(cost[key][0], w / n), min(cost[key][1], c / n)]
             if key != "regnorm":
                 sds[key] = out.std(ddof=1)
@@ -136,8 +125,8 @@ def main(argv=None) -> int:
     # 4. draws per second vs the raw generator
     g = np.random.default_rng(4)
     n_raw = 2**22
-    w_raw, c_raw, _ = _best_of(lambda: g.standard_normal(n_raw), 5)
-    w_gam, c_gam, _ = _best_of(lambda: g.standard_gamma((M - 1) / 2, n_raw), 5)
+    w_raw, c_raw, _ = best_wall_cpu(lambda: g.standard_normal(n_raw), 5)
+    w_gam, c_gam, _ = best_wall_cpu(lambda: g.standard_gamma((M - 1) / 2, n_raw), 5)
     raw_rate = n_raw / c_raw
     reg_rate = 2 / cost["regnorm"][1]
     limit = (c_raw + c_gam) / n_raw  # CPU per batch of the two raw draws alone
