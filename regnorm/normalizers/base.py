@@ -5,10 +5,16 @@ Every normalizer of :mod:`regnorm.normalizers` is a small layer object with
 * ``params`` -- ``dict[str, array]`` of learnable parameters (``"gamma"``, ``"beta"`` ...);
 * ``grads`` -- ``dict[str, array]`` of the same keys, filled by :meth:`Normalizer.backward`;
 * ``state`` -- ``dict[str, array]`` of non-learned state (running statistics ...);
-* ``forward(x, *, training=True, check_finite=None) -> y`` which keeps what the backward
-  pass needs, and
-* ``backward(dy) -> dx``, the gradient with respect to the last forward's input (it also
-  fills ``grads``).
+* ``forward(x, *, training=True, check_finite=None, check=True) -> y`` which keeps what
+  the backward pass needs,
+* ``backward(dy, *, check=True) -> dx``, the gradient with respect to the last forward's
+  input (it also fills ``grads``), and
+* ``check_params()``, which refuses ``params`` or ``state`` entries of the wrong shape.
+
+``check=False`` is the fast path for a caller that builds its inputs itself (a training
+loop): it skips every input check and :meth:`Normalizer.check_params`, and gives the checked
+call's result bit for bit; the caller then owns what is skipped (see
+:meth:`Normalizer.forward`).
 
 Inputs are ``(N, C)`` or ``(N, C, H, W)``. Internally an ``(N, C)`` input is treated as
 ``(N, C, 1, 1)``: a statistic "over (H, W)" of such an input has one element (see
@@ -358,7 +364,14 @@ class Normalizer:
         return self.xp.float64 if self.dtype is None else self.dtype
 
     # -- protocol --------------------------------------------------------------------------
-    def forward(self, x: Any, *, training: bool = True, check_finite: bool | None = None) -> Any:
+    def forward(
+        self,
+        x: Any,
+        *,
+        training: bool = True,
+        check_finite: bool | None = None,
+        check: bool = True,
+    ) -> Any:
         """Normalize ``x`` of shape ``(N, C)`` or ``(N, C, H, W)``; keep what backward needs.
 
         Parameters
@@ -370,17 +383,43 @@ class Normalizer:
         check_finite : bool or None
             Refuse ``x`` if it contains NaN or inf (``ValueError``); ``None``: the layer's
             ``check_finite``. ``False`` skips one pass over ``x``.
+        check : bool
+            ``True`` (default): validate ``x`` (an array of an accepted rank with
+            ``num_channels`` channels on axis 1 and a real floating dtype, the layer's
+            ``dtype`` if it has one, finite unless ``check_finite`` is off) and the shapes of
+            ``params`` and ``state`` (:meth:`check_params`). ``False``: the fast path, for a
+            caller that calls the layer many times on inputs it builds itself: none of those
+            checks is made (the finiteness check included, whatever the layer's
+            ``check_finite``), and the result is bit-identical to the checked call's. The
+            caller owns what is skipped: pass only inputs of a shape, dtype and backend that
+            a checked call has accepted, and call :meth:`check_params` after replacing
+            entries of ``params`` or ``state``. An input the checks would refuse then gives
+            an error of the array library, or a wrong result.
+
+        Raises
+        ------
+        ValueError
+            ``check=False`` with ``check_finite=True`` (the finiteness check is one of the
+            checks skipped).
         """
         check_flag("training", training)
-        if check_finite is None:
-            check_finite = self.check_finite
-        check_flag("check_finite", check_finite)
-        x4 = self._check_input(x)
-        if check_finite:
-            self._check_finite(x4)
+        if check_flag("check", check):
+            if check_finite is None:
+                check_finite = self.check_finite
+            check_flag("check_finite", check_finite)
+            x4 = self._check_input(x)
+            if check_finite:
+                self._check_finite(x4)
+        else:
+            if check_finite is not None and check_flag("check_finite", check_finite):
+                raise ValueError(
+                    "check_finite=True needs check=True: check=False skips every input check"
+                )
+            x4 = self._as_4d(x)
         self._io_dtype = x4.dtype
         self._follow_dtype(x4.dtype)
-        self._check_params()
+        if check:
+            self.check_params()
         compute = self._compute_dtype(x4.dtype)
         if compute == x4.dtype:
             return self._restore(self._forward(x4, training))
@@ -388,15 +427,24 @@ class Normalizer:
             y4 = self._forward(self._as(x4, compute), training)
         return self._restore(self._as(y4, x4.dtype))
 
-    def backward(self, dy: Any) -> Any:
+    def backward(self, dy: Any, *, check: bool = True) -> Any:
         """Gradient w.r.t. the last forward's input; fills ``self.grads``.
 
         ``dx`` has the dtype of the last forward's input, ``grads`` that of ``params``.
+
+        Parameters
+        ----------
+        dy : array
+            Gradient w.r.t. the last forward's output, of its shape.
+        check : bool
+            ``False`` skips the check of ``dy``'s shape (the fast path of :meth:`forward`:
+            the caller owns that ``dy`` has the output's shape, dtype and backend); the
+            result is bit-identical to the checked call's.
         """
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         xp = self.xp
-        if tuple(dy.shape) != self._out_shape:
+        if check_flag("check", check) and tuple(dy.shape) != self._out_shape:
             raise ValueError(
                 f"dy must have the shape of the last forward's output {self._out_shape}, "
                 f"got {tuple(dy.shape)}"
@@ -415,6 +463,29 @@ class Normalizer:
         }
         dx4 = self._as(dx4, io)
         return xp.reshape(dx4, self._shape) if self._rank == 2 else dx4
+
+    def check_params(self) -> None:
+        """Refuse entries of ``params`` or ``state`` whose shape is not the layer's.
+
+        :meth:`forward` calls it unless ``check=False``; a caller of the fast path that
+        replaces parameters (an optimizer step) calls it itself.
+
+        Raises
+        ------
+        ValueError
+            Naming the entry, its expected and its actual shape.
+        """
+        expected = self._param_shapes()
+        for group_name, group in (("params", self.params), ("state", self.state)):
+            for key, value in group.items():
+                if key in expected and tuple(value.shape) != expected[key]:
+                    raise ValueError(
+                        f"{type(self).__name__}: {group_name}[{key!r}] must have shape "
+                        f"{expected[key]}, got {tuple(value.shape)}"
+                    )
+
+    # the name simulations used before the public one; kept so that both work
+    _check_params = check_params
 
     __call__ = forward
 
@@ -503,9 +574,14 @@ class Normalizer:
                 f"dtype={self.dtype}; pass x of that dtype, or build the layer with "
                 "dtype=None to follow the input's dtype"
             )
-        self._rank = ndim
+        return self._as_4d(x)
+
+    def _as_4d(self, x: Any) -> Any:
+        """``x`` as ``(N, C, H, W)`` (an ``(N, C)`` input as ``(N, C, 1, 1)``); the rank and
+        shape are kept to restore the output's and the input gradient's."""
+        self._rank = x.ndim
         self._shape = tuple(x.shape)
-        if ndim == 2:
+        if self._rank == 2:
             return self.xp.reshape(x, (x.shape[0], x.shape[1], 1, 1))
         return x
 
@@ -517,16 +593,6 @@ class Normalizer:
             y = y4
         self._out_shape = tuple(y.shape)
         return y
-
-    def _check_params(self) -> None:
-        expected = self._param_shapes()
-        for group_name, group in (("params", self.params), ("state", self.state)):
-            for key, value in group.items():
-                if key in expected and tuple(value.shape) != expected[key]:
-                    raise ValueError(
-                        f"{type(self).__name__}: {group_name}[{key!r}] must have shape "
-                        f"{expected[key]}, got {tuple(value.shape)}"
-                    )
 
     def _channel(self, v: Any) -> Any:
         """A per-channel vector ``(C,)`` shaped to broadcast against ``(N, C, H, W)``."""
