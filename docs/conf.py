@@ -1,6 +1,12 @@
 """Sphinx configuration of regnorm's documentation site (MyST markdown, notebooks, API)."""
 
+import sys
+from pathlib import Path
+
 import regnorm
+
+# the family pages' table generator, also a small extension that fails a -W build on a stale page
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "regnorm"
 author = "regnorm contributors"
@@ -12,6 +18,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "family_tables",
 ]
 
 # The notebooks are kept as jupytext percent-format scripts (docs/notebooks links to them).
@@ -21,7 +28,7 @@ nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
-exclude_patterns = ["_build", "conf.py", "notebooks/__pycache__"]
+exclude_patterns = ["_build", "_ext", "records", "conf.py", "notebooks/__pycache__"]
 
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
