@@ -1,4 +1,4 @@
-"""Smoke test of figures/bn_noise.py at --quick size: files written, data consistent."""
+"""figures/bn_noise.py: its command line, and a --quick run (files written, data consistent)."""
 
 import numpy as np
 import pandas as pd
@@ -9,10 +9,25 @@ from simulations.batch_noise import M_GRID
 from tests.tolerances import assert_allclose_rounding
 
 
-def test_bn_noise_quick(tmp_path, capsys):
+def test_main_parses_then_runs(tmp_path, capsys, monkeypatch):
+    calls = []
+
+    def fake_run(out, **kw):
+        calls.append((out, kw))
+        return [out / "bn_noise.png"]
+
+    monkeypatch.setattr(bn_noise, "run", fake_run)
     assert bn_noise.main(["--quick", "--out", str(tmp_path), "--seed", "3"]) == 0
+    # typed arguments, not argv strings
+    assert calls == [(tmp_path, {"quick": True, "seed": 3, "executor": None})]
     out, err = capsys.readouterr()
-    assert out == "" and f"wrote {tmp_path / 'bn_noise_c1.parquet'}" in err
+    assert out == "" and f"wrote {tmp_path / 'bn_noise.png'}" in err
+
+
+def test_bn_noise_quick(tmp_path):
+    paths = bn_noise.run(tmp_path, quick=True, seed=3)
+    names = ("bn_noise_c1.parquet", "bn_noise_c3.parquet", "bn_noise.png")
+    assert paths == [tmp_path / n for n in names]
     png = tmp_path / "bn_noise.png"
     assert png.stat().st_size > 20_000
     c1 = pd.read_parquet(tmp_path / "bn_noise_c1.parquet")

@@ -16,11 +16,14 @@ from regnorm.batch_noise import (
     standardization_error_asymptotic,
 )
 from regnorm.claims import CheckContext
+from regnorm.estimates import Estimate, t_interval
+from regnorm.seeding import generator, seed_sequence
 from simulations.batch_noise import (
     GAUSSIAN_BLOCK,
     batch_statistics_mc,
     block_size,
     conditional_error_mc,
+    conditional_error_rows,
     exact_loss_gap,
     gaussian_batch_std_law,
     gaussian_standardization_error,
@@ -28,6 +31,7 @@ from simulations.batch_noise import (
     loss_gap_mc,
     population_zeta,
     standardization_error_mc,
+    standardization_error_rows,
 )
 from simulations.checks.batch_noise import check_c1, check_c2, check_c3, check_c13
 from tests.tolerances import (
@@ -71,6 +75,77 @@ def test_identical_on_a_process_executor():
         16, trials, rng=4, chunk_blocks=1, executor="processes:2"
     )
     assert local == remote
+
+
+def test_blocks_draw_from_the_seed_rule_streams():
+    # Block j of a root draws from regnorm.seeding.generator(root, j): recompute two blocks by
+    # hand from the two-draw formula (x inside the batch, ddof=0) and those streams.
+    M, root = 8, seed_sequence(11, 2)
+    trials = GAUSSIAN_BLOCK + 500
+    errors = []
+    for j, n in ((0, GAUSSIAN_BLOCK), (1, 500)):
+        g = generator(root, j)
+        mu2 = g.standard_normal(n) ** 2 / M
+        S = 2.0 * g.standard_gamma((M - 1) / 2.0, n)
+        errors.append((math.sqrt(M) - np.sqrt(S)) ** 2 / M + mu2)
+    e = np.concatenate(errors)
+    est = gaussian_standardization_error(M, trials, rng=root)
+    # pairwise sums of positive terms err by ~log2(n) roundings, in another order here; the
+    # variance from power sums cancels by about (mean^2 + var)/var ~ 2 for these errors
+    ops = 10 * math.log2(trials)
+    assert_allclose_rounding(est.estimate, e.mean(), ops=ops)
+    assert_allclose_rounding(est.stderr, e.std(ddof=1) / math.sqrt(trials), ops=ops)
+
+
+def test_monte_carlo_estimate_as_a_large_sample_estimate():
+    est = gaussian_standardization_error(16, 5000, rng=3)
+    assert est.as_estimate() == Estimate(est.estimate, est.stderr, None)
+    low, high = t_interval(est.as_estimate())
+    # dof None: the normal quantile 1.95996...
+    assert_allclose_rounding((high - low) / (2 * est.stderr), 1.959963984540054, ops=10)
+
+
+def test_c1_rows_per_convention_skip_infinite_variance_points():
+    seeds = {}
+
+    def seed_of(M, inside, ddof):
+        seeds[M, inside, ddof] = seed_sequence(5, M, int(inside), ddof)
+        return seeds[M, inside, ddof]
+
+    rows = standardization_error_rows(3000, seed_of, M_grid=(4, 8))
+    points = [(r["M"], r["inside"], r["ddof"]) for r in rows]
+    # outside the batch M = 4 < 6 has no standard error: left out
+    assert points == [(4, True, 0), (8, True, 0), (4, True, 1), (8, True, 1), (8, False, 0),
+                      (8, False, 1)]  # fmt: skip
+    for r, key in zip(rows, points, strict=True):
+        M, inside, ddof = key
+        est = gaussian_standardization_error(M, 3000, inside=inside, ddof=ddof, rng=seeds[key])
+        assert (r["estimate"], r["stderr"], r["trials"]) == (est.estimate, est.stderr, 3000)
+        assert r["exact"] == standardization_error(M, inside=inside, ddof=ddof)
+
+
+def test_c3_rows_only_where_the_input_takes_the_value():
+    rows = conditional_error_rows([0.0, 1.7, 1.8], 8, 3000, distribution="uniform", rng=1)
+    # a unit-variance uniform lies in [-sqrt(3), sqrt(3)] = [-1.732.., 1.732..]
+    assert [r["z"] for r in rows] == [0.0, 1.7]
+    assert {r["distribution"] for r in rows} == {"uniform"}
+    assert_allclose_rounding([r["rho"] for r in rows], -1.2, ops=10)
+    for r in rows:
+        assert_allclose_rounding(r["first_order"], conditional_error(r["z"], 8, rho=-1.2), ops=10)
+
+
+@pytest.mark.parametrize(
+    ("name", "df", "low", "high"),
+    [
+        ("uniform", None, -math.sqrt(3), math.sqrt(3)),
+        ("exponential", None, -1.0, math.inf),
+        ("gaussian", None, -math.inf, math.inf),
+        ("student_t", 10.0, -math.inf, math.inf),
+    ],
+)
+def test_standardized_support(name, df, low, high):
+    lo, hi = input_distribution(name, df=df).standardized_support
+    assert_allclose_rounding([lo, hi], [low, high], ops=10)
 
 
 def test_generator_rng_spawns_fresh_streams():
@@ -217,6 +292,7 @@ def test_population_zeta_special_cases():
         ),
         (lambda: conditional_error_mc([], 8, 100), ValueError, "z must be a non-empty"),
         (lambda: loss_gap_mc([1.0], 8, 100, loss="hinge"), ValueError, "loss='hinge'"),
+        (lambda: loss_gap_mc([1.0], 8, 100, center=1), TypeError, "center must be True or False"),
     ],
 )
 def test_bad_input(call, exc, match):
