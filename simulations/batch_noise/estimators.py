@@ -112,12 +112,23 @@ def _grid(grid: np.ndarray, est: Estimate, trials: int) -> GridEstimate:
 # Argument checks
 
 
+def _check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def _grid_values(name: str, value: Any) -> np.ndarray:
+    arr = check_real_array(name, value)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of values, got shape {arr.shape}")
+    return arr
+
+
 def _check_common(M, trials, ddof=0, inside=True):
     M = check_integer("M", M, minimum=2)
     trials = check_integer("trials", trials, minimum=2)
     ddof = check_choice("ddof", ddof, (0, 1))
-    if not isinstance(inside, bool):
-        raise TypeError(f"inside must be True or False, got {inside!r}")
+    _check_flag("inside", inside)
     if not inside and M < MIN_M_OUTSIDE:
         raise ValueError(
             f"M={M} with inside=False: the per-batch error has infinite variance for M < "
@@ -386,9 +397,7 @@ def conditional_error_mc(
         :func:`regnorm.batch_noise.conditional_error` (and, for Gaussian input outside the
         batch, :func:`regnorm.batch_noise.gaussian_conditional_error`).
     """
-    zs = check_real_array("z", z)
-    if zs.ndim != 1 or zs.size == 0:
-        raise ValueError(f"z must be a non-empty 1-D array of values, got shape {zs.shape}")
+    zs = _grid_values("z", z)
     M, trials, ddof = _check_common(M, trials, ddof, inside)
     dist = input_distribution(distribution, df=df)
     block = block_size(M) if dist.name != "gaussian" else GAUSSIAN_BLOCK // 4
@@ -462,13 +471,10 @@ def loss_gap_mc(
     GridEstimate
         ``grid`` = ``gamma``.
     """
-    gammas = check_real_array("gamma", gamma)
-    if gammas.ndim != 1 or gammas.size == 0:
-        raise ValueError(f"gamma must be a non-empty 1-D array, got shape {gammas.shape}")
+    gammas = _grid_values("gamma", gamma)
     check_choice("loss", loss, LOSSES)
     beta = check_real("beta", beta)
-    if not isinstance(center, bool):
-        raise TypeError(f"center must be True or False, got {center!r}")
+    _check_flag("center", center)
     M, trials, _ = _check_common(M, trials)
     dist = input_distribution(distribution, df=df)
     ps = simulate(
