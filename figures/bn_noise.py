@@ -28,6 +28,7 @@ from regnorm.seeding import seed_sequence
 from simulations.batch_noise import (
     CONVENTIONS,
     conditional_error_rows,
+    input_distribution,
     standardization_error_rows,
 )
 
@@ -62,8 +63,7 @@ def c3_data(trials_gauss: int, trials_other: int, seed: int, executor) -> pd.Dat
                 zs,
                 M_COND,
                 trials_gauss if name == "gaussian" else trials_other,
-                distribution=name,
-                df=df,
+                input_distribution(name, df=df),
                 inside=inside,
                 rng=seed_sequence(seed, C3_STREAM, k, int(inside)),
                 executor=executor,

@@ -269,7 +269,8 @@ def standardization_error_mc(
     the expected error is ``(rho + 6)/(4M)`` (C3 averaged over ``z``).
 
     Parameters are those of :func:`gaussian_standardization_error`, plus ``distribution``
-    and ``df`` (see :mod:`simulations.batch_noise.input_distributions`).
+    (a name or an ``InputDistribution``) and ``df``, as in every estimator here (see
+    :func:`simulations.batch_noise.input_distribution`).
     """
     M, trials, ddof = _check_common(M, trials, ddof, inside)
     dist = input_distribution(distribution, df=df)

@@ -15,7 +15,7 @@ import numpy as np
 from regnorm.batch_noise import conditional_error, standardization_error
 
 from .estimators import MIN_M_OUTSIDE, conditional_error_mc, gaussian_standardization_error
-from .input_distributions import input_distribution
+from .input_distributions import InputDistribution, input_distribution
 
 __all__ = [
     "CONVENTIONS",
@@ -90,17 +90,18 @@ def conditional_error_rows(
     z: Sequence[float] | np.ndarray,
     M: int,
     trials: int,
+    distribution: str | InputDistribution,
     *,
-    distribution: str = "gaussian",
-    df: float | None = None,
     inside: bool = True,
     rng: Any = None,
     executor: Any = None,
 ) -> list[dict[str, Any]]:
     """C3: the conditional error at each ``z`` the input can take, with the first-order law.
 
-    Values of ``z`` outside the standardized support are left out (a unit-variance uniform
-    never exceeds ``sqrt(3)``).
+    ``distribution`` is a name or an :class:`InputDistribution` (``input_distribution(
+    "student_t", df=10)``); the rest as for
+    :func:`simulations.batch_noise.conditional_error_mc`. Values of ``z`` outside the
+    standardized support are left out (a unit-variance uniform never exceeds ``sqrt(3)``).
 
     Returns
     -------
@@ -109,10 +110,10 @@ def conditional_error_rows(
         ``stderr``, ``first_order`` (:func:`regnorm.batch_noise.conditional_error`) and
         ``trials``.
     """
-    dist = input_distribution(distribution, df=df)
+    dist = input_distribution(distribution)
     rho = dist.excess_kurtosis
     est = conditional_error_mc(
-        z, M, trials, distribution=distribution, df=df, inside=inside, rng=rng, executor=executor
+        z, M, trials, distribution=dist, inside=inside, rng=rng, executor=executor
     )
     lo, hi = dist.standardized_support
     return [

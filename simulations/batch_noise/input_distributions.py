@@ -98,16 +98,26 @@ class InputDistribution:
         return total
 
 
-def input_distribution(name: str, *, df: float | None = None) -> InputDistribution:
+def input_distribution(
+    name: str | InputDistribution, *, df: float | None = None
+) -> InputDistribution:
     """The input distribution ``name`` (see the module table); ``df`` for ``student_t``.
+
+    An :class:`InputDistribution` is returned as is (it carries its own ``df``), so every
+    estimator's ``distribution`` may be a name or one of these.
 
     Raises
     ------
     ValueError
-        Unknown name; ``df`` missing, given for another distribution, or ``df <= 4``
-        (no finite fourth moment, so no excess kurtosis for C2-C4).
+        Unknown name; ``df`` missing, given for another distribution or with an
+        :class:`InputDistribution`, or ``df <= 4`` (no finite fourth moment, so no excess
+        kurtosis for C2-C4).
     """
     if isinstance(name, InputDistribution):
+        if df is not None:
+            raise ValueError(
+                f"df is given by the distribution {name.label}; got df={df!r} besides it"
+            )
         return name
     check_choice("distribution", name, DISTRIBUTIONS)
     from scipy import stats  # on first use: importing the estimators stays fast

@@ -125,7 +125,7 @@ def test_c1_rows_per_convention_skip_infinite_variance_points():
 
 
 def test_c3_rows_only_where_the_input_takes_the_value():
-    rows = conditional_error_rows([0.0, 1.7, 1.8], 8, 3000, distribution="uniform", rng=1)
+    rows = conditional_error_rows([0.0, 1.7, 1.8], 8, 3000, "uniform", rng=1)
     # a unit-variance uniform lies in [-sqrt(3), sqrt(3)] = [-1.732.., 1.732..]
     assert [r["z"] for r in rows] == [0.0, 1.7]
     assert {r["distribution"] for r in rows} == {"uniform"}
@@ -291,6 +291,13 @@ def test_population_zeta_special_cases():
             "distribution='cauchy'",
         ),
         (lambda: conditional_error_mc([], 8, 100), ValueError, "z must be a non-empty"),
+        (
+            lambda: standardization_error_mc(
+                8, 100, distribution=input_distribution("student_t", df=10), df=6
+            ),
+            ValueError,
+            "df is given by the distribution student_t",
+        ),
         (lambda: loss_gap_mc([1.0], 8, 100, loss="hinge"), ValueError, "loss='hinge'"),
         (lambda: loss_gap_mc([1.0], 8, 100, center=1), TypeError, "center must be True or False"),
     ],
