@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .claims import ClaimRecord
+from .claims import ClaimRecord, records_from_json, records_to_json
 from .sweeps import atomic_write_bytes
 
 __all__ = ["RunFolder", "RunFolderError", "run_settings", "source_hash"]
@@ -92,39 +92,6 @@ def run_settings(*, quick: bool, seed: int, root: Path, packages: Sequence[str])
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
     }
-
-
-def _encode(x: Any) -> Any:
-    # JSON has no tuple and no NumPy scalar; a tagged list keeps ``(2, 3)`` a tuple, so a
-    # record read back prints (and compares) exactly like the one the check returned.
-    if isinstance(x, tuple):
-        return {"__tuple__": [_encode(v) for v in x]}
-    if isinstance(x, list):
-        return [_encode(v) for v in x]
-    if isinstance(x, dict):
-        return {str(k): _encode(v) for k, v in x.items()}
-    if hasattr(x, "item") and callable(x.item):
-        return x.item()
-    return x
-
-
-def _decode(x: Any) -> Any:
-    if isinstance(x, dict):
-        if set(x) == {"__tuple__"}:
-            return tuple(_decode(v) for v in x["__tuple__"])
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
-    return x
-
-
-def records_to_json(records: Iterable[ClaimRecord]) -> bytes:
-    """Claim records as JSON bytes that :func:`records_from_json` reads back exactly."""
-    return json.dumps([_encode(r.as_dict()) for r in records], indent=1).encode()
-
-
-def records_from_json(data: bytes) -> list[ClaimRecord]:
-    return [ClaimRecord(**_decode(d)) for d in json.loads(data)]
 
 
 def _describe_difference(old: dict, new: dict) -> str:

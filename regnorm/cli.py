@@ -41,10 +41,8 @@ from typing import Any
 
 import click
 
-__all__ = ["cli", "load_checks", "main"]
+__all__ = ["cli", "main"]
 
-#: Packages whose modules register claims checks when imported.
-CHECK_PACKAGES = ("simulations", "derivations")
 FIGURE_PACKAGE = "figures"
 #: The top-level packages installed beside ``regnorm`` (``pyproject.toml``'s wheel packages).
 OWN_PACKAGES = ("simulations", "derivations", "figures")
@@ -122,6 +120,14 @@ def own_packages() -> None:
             raise RuntimeError(f"imported {name!r} from {mod.__file__}, not from {root / name}")
 
 
+def all_checks() -> list:
+    """The checks the commands choose from: the declared lists (one place to replace them)."""
+    from .claims import load_checks
+
+    own_packages()
+    return load_checks()
+
+
 def _iter_modules(package: str) -> list[str]:
     own_packages()
     pkg = sys.modules[package]
@@ -130,13 +136,6 @@ def _iter_modules(package: str) -> list[str]:
         if not info.name.startswith("_"):
             names.append(f"{package}.{info.name}")
     return sorted(names)
-
-
-def load_checks() -> None:
-    """Import every public module of ``simulations`` and ``derivations`` (registers checks)."""
-    for package in CHECK_PACKAGES:
-        for name in _iter_modules(package):
-            importlib.import_module(name)
 
 
 def figure_modules() -> dict[str, Any]:
@@ -323,15 +322,15 @@ def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) 
 
     if isinstance(claims, tuple):
         claims = ",".join(claims) if claims else None
-    load_checks()
+    checks = all_checks()
     try:
-        ids = resolve_ids(claims)
+        ids = resolve_ids(claims, checks)
     except (ValueError, TypeError) as exc:
         raise UserError(f"--claims: {exc}") from None
     click.echo(f"regnorm: claims {', '.join(ids)}", err=True)
     if executor is not None:
-        checks = registered()
-        idle = [i for i in ids if not any(_may_use_executor(c.check) for c in checks[i])]
+        by_id = registered(checks)
+        idle = [i for i in ids if not any(_may_use_executor(c.check) for c in by_id[i])]
         if idle:
             click.echo(
                 f"regnorm: note: --executor {executor} is ignored by {', '.join(idle)} "
@@ -345,7 +344,7 @@ def _run_claims(claims: str | tuple[str, ...] | None, quick: bool, seed: int, ex
     from .claims import run_claims
 
     ids = selected_claims(claims, executor)
-    return run_claims(ids, quick=quick, seed=seed, executor=executor)
+    return run_claims(ids, checks=all_checks(), quick=quick, seed=seed, executor=executor)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -530,12 +529,19 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
             click.echo(f"[figure] {name}: done in {wall:.1f} s ({len(written[0])} files)", err=True)
             _write_report(run, available)
         if ids:
-            run.expect_claims(list(registered()))
+            run.expect_claims(list(registered(all_checks())))
         for cid in ids:
             if _reproduce_stage(run, "claims", cid):
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
-            records = run_claims([cid], quick=quick, seed=seed, executor=executor, progress=False)
+            records = run_claims(
+                [cid],
+                checks=all_checks(),
+                quick=quick,
+                seed=seed,
+                executor=executor,
+                progress=False,
+            )
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             run.record_claim(cid, records, wall, cpu, executor)
             click.echo(f"[claim] {cid}: done in {wall:.1f} s ({summary_line(records)})", err=True)

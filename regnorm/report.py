@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .claims import CATALOGUE, VERDICTS, ClaimRecord
+from .claims import CATALOGUE, VERDICTS, ClaimRecord, records_from_json
 
 __all__ = [
     "README_END",
@@ -54,8 +54,6 @@ def read_records(path: str | Path) -> list[ClaimRecord]:
     ValueError
         If the file is not a JSON list of records.
     """
-    from ._run_folder import records_from_json
-
     try:
         return records_from_json(Path(path).read_bytes())
     except (TypeError, ValueError) as exc:

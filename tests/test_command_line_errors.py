@@ -35,7 +35,7 @@ def broken_check(ctx):
     raise ValueError("a bug deep inside a check")
     yield
 
-claims.claim("C13")(broken_check)
+cli.all_checks = lambda: [claims.claim("C13")(broken_check)]
 sys.exit(cli.main(sys.argv[1:]))
 """
 

@@ -47,7 +47,7 @@ def test_importing_runs_no_derivation():
     (and loading the claims checks), no ``derive()`` has been computed.
     """
     code = (
-        "from regnorm.cli import load_checks; load_checks();"
+        "from regnorm.claims import load_checks; load_checks();"
         "from derivations import catalogue;"
         "print(sum(catalogue.module(n).derive.cache_info().currsize "
         "for n in catalogue.available()))"

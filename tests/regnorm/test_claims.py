@@ -32,16 +32,8 @@ def test_record_rejects_unknown_ids_and_verdicts():
         C.ClaimRecord("C1", "", "", {}, None, None, None, None, "maybe")
 
 
-@pytest.fixture
-def registry(monkeypatch):
-    monkeypatch.setattr(C, "_REGISTRY", {})
-    # the declared check modules must not fill the stand-in registry on first use
-    monkeypatch.setattr(C, "_checks_loaded", True)
-    return C
-
-
-def test_register_run_and_resolve(registry):
-    @registry.claim("C7", source="001 §2")
+def test_claim_registers_nothing_and_runs_from_a_list():
+    @C.claim("C7", source="001 §2")
     def check(ctx):
         rng = ctx.rng("C7")
         x = rng.standard_normal(1000)
@@ -49,27 +41,57 @@ def test_register_run_and_resolve(registry):
             "C7", {"quick": ctx.quick}, analytic=0.0, numeric=x.mean(), stderr=x.std() / 31.6
         )
 
-    assert list(registry.registered()) == ["C7"]
-    recs = registry.run_claims("C7", quick=True, seed=3)
+    assert isinstance(check, C.Claim) and check.id == "C7" and check.source == "001 §2"
+    assert check.name.endswith("test_claim_registers_nothing_and_runs_from_a_list.<locals>.check")
+    assert check.name not in {c.name for c in C.load_checks()}
+    assert list(C.registered([check])) == ["C7"]
+    recs = C.run_claims("C7", checks=[check], quick=True, seed=3)
     assert len(recs) == 1 and recs[0].params["quick"] is True
-    again = registry.run_claims(["c7"], quick=True, seed=3)
+    again = C.run_claims(["c7"], checks=[check], quick=True, seed=3)
     assert again[0].numeric == recs[0].numeric  # same seed, same numbers
-    assert registry.run_claims(["C7"], seed=4)[0].numeric != recs[0].numeric
+    assert C.run_claims(["C7"], checks=[check], seed=4)[0].numeric != recs[0].numeric
+    assert [r.numeric for r in check(C.CheckContext(quick=True, seed=3))] == [recs[0].numeric]
     with pytest.raises(ValueError, match="unknown claim id 'C23'"):
-        registry.resolve_ids("C7,C23")
+        C.resolve_ids("C7,C23", [check])
     with pytest.raises(ValueError, match="no check is registered for it yet"):
-        registry.resolve_ids("C8")
-    df = registry.records_to_frame(recs)
+        C.resolve_ids("C8", [check])
+    with pytest.raises(ValueError, match="the checks given are none"):
+        C.run_claims("C8", checks=[])
+    df = C.records_to_frame(recs)
     assert list(df.columns)[:3] == ["id", "statement", "source"]
 
 
-def test_check_must_return_records(registry):
-    @registry.claim("C2")
+def test_check_must_return_records():
+    @C.claim("C2")
     def bad(ctx):
         return [1]
 
     with pytest.raises(TypeError, match="returned int, not ClaimRecord"):
-        registry.run_claims("C2")
+        C.run_claims("C2", checks=[bad])
+
+
+def test_checks_must_be_claims_listed_once():
+    @C.claim("C2")
+    def mine(ctx):
+        return []
+
+    with pytest.raises(TypeError, match=r"checks: item 1 is function .*not a regnorm.claims.Claim"):
+        C.run_claims("C2", checks=[mine, mine.check])
+    with pytest.raises(TypeError, match="checks must be a list of regnorm.claims.Claim"):
+        C.run_claims("C2", checks=mine)
+    with pytest.raises(ValueError, match=r"check .*mine is listed twice \(items 0, 1\)"):
+        C.run_claims("C2", checks=[mine, mine])
+    with pytest.raises(ValueError, match="claim id 'C99' is not in THEORY.md"):
+        C.claim("C99")
+
+
+def test_a_listed_check_pickles_by_name():
+    import pickle
+
+    from simulations.checks import CHECKS
+
+    for check in CHECKS:
+        assert pickle.loads(pickle.dumps(check)) is check
 
 
 # --- verdict rules --------------------------------------------------------------------------

@@ -12,16 +12,22 @@ from regnorm import cli
 
 
 @pytest.fixture
-def fake_world(monkeypatch):
-    """A registry with one claim and one figure script, independent of the real modules."""
-    monkeypatch.setattr(C, "_REGISTRY", {})
-    # the declared check modules must not fill the stand-in registry on first use
-    monkeypatch.setattr(C, "_checks_loaded", True)
-    monkeypatch.setattr(cli, "load_checks", lambda: None)
+def checks(monkeypatch):
+    """The list of checks the command line chooses from, in place of the declared ones."""
+    mine = []
+    monkeypatch.setattr(cli, "all_checks", lambda: list(mine))
+    return mine
+
+
+@pytest.fixture
+def fake_world(monkeypatch, checks):
+    """One claim's check and one figure script, independent of the real modules."""
 
     @C.claim("C1")
     def check(ctx):
         yield C.statistical_record("C1", {"M": 32}, analytic=0.046875, numeric=0.0469, stderr=1e-4)
+
+    checks.append(check)
 
     def fig_main(argv):
         import argparse
@@ -89,7 +95,7 @@ def test_unwritable_out(fake_world, capsys, tmp_path):
 
 
 @pytest.fixture
-def three_checks(fake_world):
+def three_checks(fake_world, checks):
     """C2 reads the executor, C3 hands its context on, C4 does neither."""
 
     def helper(ctx):
@@ -106,6 +112,8 @@ def three_checks(fake_world):
     @C.claim("C4")
     def local(ctx):
         yield C.open_record("C4", {"seed": ctx.seed}, numeric=None, note="")
+
+    checks += [sweeping, handing_on, local]
 
 
 def test_executor_note_names_only_checks_that_cannot_use_it(three_checks, capsys):
@@ -124,11 +132,13 @@ def test_claims_run_are_said(fake_world, capsys):
     assert rc == 0 and err.splitlines() == ["regnorm: claims C1"]
 
 
-def test_bug_in_a_check_is_an_internal_error(fake_world, capsys):
+def test_bug_in_a_check_is_an_internal_error(fake_world, checks, capsys):
     @C.claim("C2")
     def broken(ctx):
         raise TypeError("unsupported operand deep in a simulation")
         yield
+
+    checks.append(broken)
 
     rc, out, err = run(capsys, "verify", "--claims", "C2")
     assert rc == 1
@@ -138,10 +148,12 @@ def test_bug_in_a_check_is_an_internal_error(fake_world, capsys):
     )
 
 
-def test_strict_returns_1_on_a_deviation(fake_world, capsys):
+def test_strict_returns_1_on_a_deviation(fake_world, checks, capsys):
     @C.claim("C2")
     def deviating(ctx):
         yield C.statistical_record("C2", {}, analytic=0.0, numeric=1.0, stderr=1e-3)
+
+    checks.append(deviating)
 
     assert run(capsys, "verify", "--claims", "C2", "--strict")[0] == 1
     assert run(capsys, "verify", "--claims", "C1", "--strict")[0] == 0
