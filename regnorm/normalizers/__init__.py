@@ -30,6 +30,8 @@ Names: :mod:`regnorm.normalizers.registry` is the one vocabulary (``"batch_norm"
 # protocol), but they are modules, not layers: __all__ lists the layers and functions only.
 from . import base as base
 from . import convolution as convolution
+from . import registry as registry
+from . import standardization as standardization
 from .base import Normalizer
 from .batch_norm import BatchNorm
 from .batch_renorm import BatchRenorm

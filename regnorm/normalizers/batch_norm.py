@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..validation import check_real
-from .base import AffineNormalizer, standardize_backward, standardize_factors
+from .base import AffineNormalizer, check_flag, check_momentum
+from .standardization import standardize_backward, standardize_factors
 
 __all__ = ["BatchNorm"]
 
@@ -33,27 +33,18 @@ class BatchNorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
-        ``C``.
-    eps : float, > 0
-        Added to the variance.
+    num_channels, eps, affine
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     momentum : float in (0, 1]
         Weight of the current batch in the running averages.
-    affine : bool
-        Learn ``gamma`` (ones) and ``beta`` (zeros), shape ``(C,)``.
     center : bool
         Subtract the batch mean (``False``: variance-only BN, ``z = h / sqrt(sigma_B^2+eps)``).
     scale : bool
         Divide by the batch standard deviation (``False``: mean-only BN, ``z = h - mu_B``).
     unbiased_running : bool
         Store the unbiased (``ddof=1``) batch variance in ``running_var`` (default, as PyTorch).
-    xp : namespace, str or None
-        Array backend.
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input; see
-        :mod:`regnorm.normalizers.base`).
-    check_finite : bool
-        Refuse inputs with NaN or inf (``forward(..., check_finite=)`` overrides it).
+    xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.Normalizer`.
 
     Attributes
     ----------
@@ -79,24 +70,13 @@ class BatchNorm(AffineNormalizer):
         center: bool = True,
         scale: bool = True,
         unbiased_running: bool = True,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
-        )
-        self.momentum = check_real(
-            "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
-        )
-        for name, flag in (
-            ("center", center),
-            ("scale", scale),
-            ("unbiased_running", unbiased_running),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, got {flag!r}")
-        self.center, self.scale, self.unbiased_running = center, scale, unbiased_running
+        super().__init__(num_channels, eps=eps, affine=affine, **options)
+        self.momentum = check_momentum(momentum)
+        self.center = check_flag("center", center)
+        self.scale = check_flag("scale", scale)
+        self.unbiased_running = check_flag("unbiased_running", unbiased_running)
         self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
         self.state["running_var"] = self.xp.ones(num_channels, dtype=self.param_dtype)
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..validation import check_real
-from .base import AffineNormalizer, standardize_backward, standardize_factors
+from .base import AffineNormalizer, check_momentum
+from .standardization import standardize_backward, standardize_factors
 
 __all__ = ["BatchRenorm"]
 
@@ -37,8 +38,8 @@ class BatchRenorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
-        ``C``.
+    num_channels, affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     r_max : float, >= 1
         Clip of ``r = sigma_B / sigma`` to ``[1/r_max, r_max]`` (the paper anneals it from 1
         to 3; set it between calls for a schedule).
@@ -48,10 +49,6 @@ class BatchRenorm(AffineNormalizer):
         Added to the batch variance.
     momentum : float in (0, 1]
         Rate of the running averages (the paper's ``alpha``, 0.01 there).
-    affine : bool
-        Learn ``gamma`` (ones) and ``beta`` (zeros).
-    xp, dtype, check_finite
-        As for the other layers.
 
     Attributes
     ----------
@@ -68,18 +65,12 @@ class BatchRenorm(AffineNormalizer):
         eps: float = 1e-5,
         momentum: float = 0.01,
         affine: bool = True,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
-        )
+        super().__init__(num_channels, eps=eps, affine=affine, **options)
         self.r_max = check_real("r_max", r_max, minimum=1.0)
         self.d_max = check_real("d_max", d_max, minimum=0.0)
-        self.momentum = check_real(
-            "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
-        )
+        self.momentum = check_momentum(momentum)
         self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
         self.state["running_std"] = self.xp.ones(num_channels, dtype=self.param_dtype)
 

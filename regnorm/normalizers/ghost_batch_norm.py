@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..validation import check_integer
-from .base import standardize_backward, standardize_factors
 from .batch_norm import BatchNorm
+from .standardization import standardize_backward, standardize_factors
 
 __all__ = ["GhostBatchNorm", "virtual_batches"]
 

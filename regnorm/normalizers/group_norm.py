@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..validation import check_integer
-from .base import AffineNormalizer, standardize_backward, standardize_factors
+from .base import AffineNormalizer
+from .standardization import standardize_backward, standardize_factors
 
 __all__ = ["GroupNorm"]
 
@@ -31,14 +32,9 @@ class GroupNorm(AffineNormalizer):
         ``G``, must divide ``num_channels``.
     num_channels : int
         ``C``.
-    eps : float, > 0
-    affine : bool
-        Per-channel ``gamma``, ``beta`` of shape ``(C,)``.
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    eps, affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer` (``gamma``, ``beta`` per
+        channel).
     """
 
     def __init__(
@@ -48,13 +44,9 @@ class GroupNorm(AffineNormalizer):
         *,
         eps: float = 1e-5,
         affine: bool = True,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
-        )
+        super().__init__(num_channels, eps=eps, affine=affine, **options)
         self.num_groups = check_integer("num_groups", num_groups, minimum=1)
         if self.num_channels % self.num_groups:
             raise ValueError(f"num_groups={num_groups} must divide num_channels={num_channels}")

@@ -35,13 +35,13 @@ offset disappears, a constant input without padding gives exactly the bias, and 
 shifted window mean still dwarfs its spread the variances are recomputed in two passes (box
 sums of ``(x - mu_U)^2``, one kernel offset at a time). KernelNorm and the naive form
 compute the variance in two passes, and shift the input the same way where some
-``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.base.needs_refinement`).
+``|mu_U| > REFINE_RATIO sigma_U`` (:func:`~regnorm.normalizers.standardization.needs_refinement`).
 With dropout in training the fused form needs the per-unit masks, hence the unfolded units,
 for the statistics (only the convolution stays fused).
 
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics of each
 sample are computed on ``x / s``, ``s`` the sample's max-abs, as in
-:func:`~regnorm.normalizers.base.standardize_factors`.
+:func:`~regnorm.normalizers.standardization.standardize_factors`.
 
 **Dropout in evaluation** (a difference from the official code, on purpose). The official
 KernelNorm code calls ``F.dropout(x, p)`` without ``training=self.training``, and
@@ -59,16 +59,7 @@ from typing import Any
 import numpy as np
 
 from ..validation import check_integer, check_real, normalize_rng
-from .base import (
-    ONE_PASS_RATIO,
-    Normalizer,
-    check_eps,
-    inverse_std,
-    max_abs_unit,
-    needs_refinement,
-    overflow_allowed,
-    squares_overflow,
-)
+from .base import Normalizer, check_eps, check_flag
 from .convolution import (
     conv2d,
     conv2d_channels_last,
@@ -76,6 +67,14 @@ from .convolution import (
     fold_windows,
     output_size,
     pad2d,
+)
+from .standardization import (
+    ONE_PASS_RATIO,
+    inverse_std,
+    max_abs_unit,
+    needs_refinement,
+    overflow_allowed,
+    squares_overflow,
 )
 
 __all__ = ["KNConv", "KernelNorm"]
@@ -115,10 +114,11 @@ class _WindowNormalization:
     def _first_element(self, x_pad: Any) -> Any:
         """Each sample's first input element (not padding), shape (N, 1, 1, 1).
 
-        Where a window's mean dwarfs its spread (:func:`~regnorm.normalizers.base.
-        needs_refinement`) the padded input, padding included, is shifted by it: that leaves
-        every window's deviations unchanged, ``x - shift`` is exact near the offset (a rounded
-        mean would not be), and a constant input without padding becomes exactly 0.
+        Where a window's mean dwarfs its spread
+        (:func:`~regnorm.normalizers.standardization.needs_refinement`) the padded input,
+        padding included, is shifted by it: that leaves every window's deviations unchanged,
+        ``x - shift`` is exact near the offset (a rounded mean would not be), and a constant
+        input without padding becomes exactly 0.
         """
         p = self.padding
         return x_pad[:, 0:1, p : p + 1, p : p + 1]
@@ -171,11 +171,9 @@ class KernelNorm(_WindowNormalization, Normalizer):
         If given, inputs must have this many channels.
     rng : seed or Generator, optional
         Draws the dropout masks.
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        ``None``: any floating input; a dtype: inputs must have it.
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.Normalizer` (without parameters, ``dtype=None``
+        takes any floating input).
 
     Notes
     -----
@@ -195,11 +193,9 @@ class KernelNorm(_WindowNormalization, Normalizer):
         eps: float = 1e-5,
         num_channels: int | None = None,
         rng: Any = None,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        Normalizer.__init__(self, num_channels, xp=xp, dtype=dtype, check_finite=check_finite)
+        Normalizer.__init__(self, num_channels, **options)
         self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
 
     def _forward(self, x: Any, training: bool) -> Any:
@@ -263,11 +259,8 @@ class KNConv(_WindowNormalization, Normalizer):
         rounding; the backward pass is the same for both.
     rng : seed or Generator, optional
         Draws the initial weights (He normal, std ``sqrt(2 / (C k^2))``) and dropout masks.
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.Normalizer`.
 
     Attributes
     ----------
@@ -290,17 +283,13 @@ class KNConv(_WindowNormalization, Normalizer):
         bias: bool = True,
         fused: bool = True,
         rng: Any = None,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        Normalizer.__init__(self, in_channels, xp=xp, dtype=dtype, check_finite=check_finite)
+        Normalizer.__init__(self, in_channels, **options)
         self._init_windows(kernel_size, stride, padding, dropout, eps, rng)
         self.out_channels = check_integer("out_channels", out_channels, minimum=1)
-        for name, flag in (("bias", bias), ("fused", fused)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be True or False, got {flag!r}")
-        self.bias, self.fused = bias, fused
+        self.bias = check_flag("bias", bias)
+        self.fused = check_flag("fused", fused)
         k = self.kernel_size
         fan_in = in_channels * k * k
         w = self.rng.standard_normal((self.out_channels, in_channels, k, k)) * np.sqrt(2 / fan_in)

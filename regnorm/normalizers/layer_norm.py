@@ -12,9 +12,7 @@ parameters are per channel (``(C,)``), as in the normalizer-family comparison of
 
 from __future__ import annotations
 
-from typing import Any
-
-from .base import AffineNormalizer, standardize_backward, standardize_factors
+from .base import AffineNormalizer
 
 __all__ = ["LayerNorm"]
 
@@ -24,19 +22,8 @@ class LayerNorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
-    eps : float, > 0
-    affine : bool
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    num_channels, eps, affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     """
 
-    def _normalize(self, x: Any, training: bool) -> tuple[Any, Any]:
-        base, factor, _, _, self._cache = standardize_factors(x, (1, 2, 3), eps=self.eps)
-        return base, factor
-
-    def _normalize_backward(self, dz: Any) -> Any:
-        return standardize_backward(dz, self._cache)
+    axes = (1, 2, 3)

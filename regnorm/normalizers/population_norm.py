@@ -25,18 +25,11 @@ class PopulationNorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
-        ``C``.
+    num_channels, eps, affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     mean, var : array of shape (C,), optional
         Population mean ``mu_P`` (default zeros) and variance ``sigma_P^2`` (default ones,
         must be >= 0). Stored as ``state["mean"]`` and ``state["var"]``.
-    eps : float, > 0
-    affine : bool
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
     """
 
     def __init__(
@@ -47,13 +40,9 @@ class PopulationNorm(AffineNormalizer):
         var: Any = None,
         eps: float = 1e-5,
         affine: bool = True,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
-        )
+        super().__init__(num_channels, eps=eps, affine=affine, **options)
         xp = self.xp
         self.state["mean"] = self._stat("mean", mean, 0.0)
         self.state["var"] = self._stat("var", var, 1.0)

@@ -46,7 +46,7 @@ from scipy import special
 
 from ..backend import array_namespace, to_numpy
 from ..validation import check_choice, check_integer, check_real, check_real_dtype
-from .base import AffineNormalizer
+from .base import AffineNormalizer, check_flag
 
 __all__ = [
     "ACTIVATIONS",
@@ -189,11 +189,8 @@ class ProxyNorm(AffineNormalizer):
         quantile proxy of 200 mid-point quantiles, not standardized, and ``eps = 0.03``
         (``proxy``, ``num_quantiles``, ``standardize_quantiles`` and ``eps`` must then be
         left at their defaults). ``"regnorm"``: the closed form for ReLU, ``eps = 1e-5``.
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.Normalizer`.
 
     Attributes
     ----------
@@ -212,9 +209,7 @@ class ProxyNorm(AffineNormalizer):
         standardize_quantiles: bool = False,
         eps: float | None = None,
         convention: str = "regnorm",
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
         self.convention = check_choice("convention", convention, ("regnorm", "graphcore"))
         if self.convention == "graphcore":
@@ -236,9 +231,7 @@ class ProxyNorm(AffineNormalizer):
             num_channels,
             eps=1e-5 if eps is None else eps,
             affine=True,
-            xp=xp,
-            dtype=dtype,
-            check_finite=check_finite,
+            **options,
         )
         if isinstance(activation, str):
             check_choice("activation", activation, tuple(ACTIVATIONS))
@@ -263,12 +256,8 @@ class ProxyNorm(AffineNormalizer):
                 f"proxy='closed_form' exists for activation='relu' only, got "
                 f"activation={self.activation!r}; use proxy='quantile'"
             )
-        if not isinstance(standardize_quantiles, bool):
-            raise TypeError(
-                f"standardize_quantiles must be True or False, got {standardize_quantiles!r}"
-            )
+        self.standardize_quantiles = check_flag("standardize_quantiles", standardize_quantiles)
         self.num_quantiles = check_integer("num_quantiles", num_quantiles, minimum=2)
-        self.standardize_quantiles = standardize_quantiles
         self._quantiles = self.xp.asarray(
             gaussian_quantiles(self.num_quantiles, standardize=standardize_quantiles)
         )

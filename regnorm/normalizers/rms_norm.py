@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (
-    AffineNormalizer,
+from .base import AffineNormalizer
+from .standardization import (
     inverse_std,
     max_abs_unit,
     overflow_allowed,
@@ -38,16 +38,10 @@ class RMSNorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
+    num_channels, affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     eps : float, > 0
         Added to the mean square.
-    affine : bool
-        Learn ``gamma`` (ones) and ``beta`` (zeros), shape ``(C,)``.
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
 
     Examples
     --------

@@ -21,11 +21,11 @@ and the same over ``N`` for BN. One-hot weights reduce SN to IN, LN or BN. The f
 the article's, is a difference of second moments whose rounding error is ``u mu^2 / sigma^2``
 relative (``u`` the unit roundoff): every digit for ``0.01 randn + 100`` in float32. It is
 kept where it loses at most ``u ONE_PASS_RATIO`` of ``sigma^2 + eps``
-(:data:`~regnorm.normalizers.base.ONE_PASS_RATIO`); elsewhere the second form (the law of
+(:data:`~regnorm.normalizers.standardization.ONE_PASS_RATIO`); elsewhere the second form (the law of
 total variance, no cancellation) is computed, with its own gradient.
 Where squares overflow (``|x|`` beyond about ``1e154`` in float64) the statistics are
 computed on ``x / s`` with ``s`` the max-abs of the whole input (the three kinds of statistics
-must share one unit), as in :func:`~regnorm.normalizers.base.standardize_factors`.
+must share one unit), as in :func:`~regnorm.normalizers.standardization.standardize_factors`.
 
 **Conventions** (``convention=``). ``"regnorm"`` (default): biased IN variances, running
 variance updated with the unbiased batch variance (as BatchNorm), running statistics start at
@@ -58,10 +58,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from ..validation import check_choice, check_real
-from .base import (
+from ..validation import check_choice
+from .base import AffineNormalizer, check_momentum
+from .standardization import (
     ONE_PASS_RATIO,
-    AffineNormalizer,
     inverse_std,
     max_abs_unit,
     overflow_allowed,
@@ -83,8 +83,8 @@ class SwitchableNorm(AffineNormalizer):
 
     Parameters
     ----------
-    num_channels : int
-    eps : float, > 0
+    num_channels, eps
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
     momentum : float in (0, 1]
         For the BN moving averages.
     eval_mode : {"moving_average", "batch_average"}
@@ -92,12 +92,8 @@ class SwitchableNorm(AffineNormalizer):
     convention : {"regnorm", "official"}
         ``"official"``: the official code's unbiased IN variance, derived LN/BN variances,
         uncorrected running variance starting at 0 and pooled batch average (module notes).
-    affine : bool
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    affine, xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.AffineNormalizer`.
 
     Attributes
     ----------
@@ -120,17 +116,11 @@ class SwitchableNorm(AffineNormalizer):
         eval_mode: str = "moving_average",
         convention: str = "regnorm",
         affine: bool = True,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            num_channels, eps=eps, affine=affine, xp=xp, dtype=dtype, check_finite=check_finite
-        )
+        super().__init__(num_channels, eps=eps, affine=affine, **options)
         xp = self.xp
-        self.momentum = check_real(
-            "momentum", momentum, minimum=0.0, maximum=1.0, min_inclusive=False
-        )
+        self.momentum = check_momentum(momentum)
         self.eval_mode = check_choice("eval_mode", eval_mode, ("moving_average", "batch_average"))
         self.convention = check_choice("convention", convention, ("regnorm", "official"))
         dt = self.param_dtype

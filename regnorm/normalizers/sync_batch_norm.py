@@ -28,14 +28,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..validation import check_integer
-from .base import (
+from .batch_norm import BatchNorm
+from .standardization import (
     Standardization,
     inverse_std,
     max_abs_unit,
     overflow_allowed,
     squares_overflow,
 )
-from .batch_norm import BatchNorm
 
 __all__ = ["SyncBatchNorm", "combine_moments"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..validation import check_integer, normalize_rng
-from .base import Normalizer
+from .base import Normalizer, check_flag
 
 __all__ = ["WeightNorm"]
 
@@ -37,11 +37,8 @@ class WeightNorm(Normalizer):
         Learn ``b`` (zeros).
     rng : seed or Generator, optional
         Draws the initial directions ``w ~ N(0, 1)`` (the scale of ``w`` does not matter).
-    xp : namespace, str or None
-    dtype : floating dtype or None
-        Of the parameters and state (``None``: follow the input).
-    check_finite : bool
-        Refuse inputs with NaN or inf.
+    xp, dtype, check_finite
+        As for :class:`~regnorm.normalizers.base.Normalizer`.
 
     Attributes
     ----------
@@ -57,15 +54,11 @@ class WeightNorm(Normalizer):
         *,
         bias: bool = True,
         rng: Any = None,
-        xp: Any = None,
-        dtype: Any = None,
-        check_finite: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__(in_channels, xp=xp, dtype=dtype, check_finite=check_finite)
+        super().__init__(in_channels, **options)
         self.out_channels = check_integer("out_channels", out_channels, minimum=1)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
-        self.bias = bias
+        self.bias = check_flag("bias", bias)
         w = normalize_rng(rng).standard_normal((self.out_channels, self.num_channels))
         xp, dt = self.xp, self.param_dtype
         self.params["w"] = xp.asarray(w, dtype=dt)

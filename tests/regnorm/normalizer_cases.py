@@ -65,7 +65,7 @@ STATISTICS = [
     "sync_batch_norm",
 ]
 
-#: the layers whose deviations come from :func:`regnorm.normalizers.base.moments`
+#: the layers whose deviations come from :func:`regnorm.normalizers.standardization.moments`
 REFINED = ["batch_norm", "layer_norm", "instance_norm", "group_norm"]
 
 #: the axes of each layer's statistics on (N, C, H, W) input (GN: 2 groups of 2 channels)

@@ -11,7 +11,7 @@ import pytest
 
 from regnorm.backend import get_namespace, to_numpy
 from regnorm.normalizers import BatchNorm, GroupNorm, LayerNorm, SwitchableNorm
-from regnorm.normalizers.base import REFINE_RATIO
+from regnorm.normalizers.standardization import REFINE_RATIO
 from tests.regnorm.finite_differences import check_layer_gradients
 from tests.regnorm.normalizer_cases import AXES, LAYERS, REFINED, STATISTICS, make
 from tests.tolerances import assert_allclose_rounding, assert_close_normwise, summation_bound
@@ -262,12 +262,12 @@ def test_constant_input_gives_zero(name, dtype, value):
 
 # -- the refined paths on ordinary data: same output to rounding, correct gradients --------
 FORCED = {  # layer -> (module, constant) whose value 0 forces the path for hard inputs
-    "batch_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "group_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "switchable_norm": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
-    "kernel_norm": ("regnorm.normalizers.base", "REFINE_RATIO"),
-    "kn_conv": ("regnorm.normalizers.base", "ONE_PASS_RATIO"),
-    "kn_conv_naive": ("regnorm.normalizers.base", "REFINE_RATIO"),
+    "batch_norm": ("regnorm.normalizers.standardization", "REFINE_RATIO"),
+    "group_norm": ("regnorm.normalizers.standardization", "REFINE_RATIO"),
+    "switchable_norm": ("regnorm.normalizers.standardization", "ONE_PASS_RATIO"),
+    "kernel_norm": ("regnorm.normalizers.standardization", "REFINE_RATIO"),
+    "kn_conv": ("regnorm.normalizers.standardization", "ONE_PASS_RATIO"),
+    "kn_conv_naive": ("regnorm.normalizers.standardization", "REFINE_RATIO"),
 }
 
 
