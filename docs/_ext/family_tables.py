@@ -231,10 +231,17 @@ def sections(
     """Every full-size record of ``claims`` (that ``keep`` keeps) in a table, its note below
     (as in ``REPORT.md``)."""
     records = [r for r in rec.full if r.id in claims and keep(r)]
-    lines = claim_sections(records)
-    return "\n".join(
-        f"### Records of {ln[4:]}" if ln.startswith("### ") else ln for ln in lines
-    ).rstrip()
+    lines: list[str] = []
+    for line in "\n".join(claim_sections(records)).splitlines():
+        if line.startswith("### "):
+            line = f"### Records of {line[4:]}"
+        # a wrapped note's next line can start like a list item ("+ dropout"): keep one item
+        # per line so Markdown reads each note as one
+        if lines and re.match(r"\d+\. ", lines[-1]) and line and not re.match(r"\d+\. ", line):
+            lines[-1] += " " + line
+        else:
+            lines.append(line)
+    return "\n".join(lines).rstrip()
 
 
 # --- batch noise (C1-C4, C13) ----------------------------------------------------------------
