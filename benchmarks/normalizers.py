@@ -21,37 +21,17 @@ noisy -- compare ratios, not absolute times.
 from __future__ import annotations
 
 import argparse
-import time
 import tracemalloc
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from timing import best_time, machine_line
 
-from regnorm.normalizers import (
-    BatchNorm,
-    GroupNorm,
-    InstanceNorm,
-    KernelNorm,
-    KNConv,
-    LayerNorm,
-    PopulationNorm,
-    ProxyNorm,
-    SwitchableNorm,
-    WeightNorm,
-    relu_gaussian_moments,
-)
+from regnorm.normalizers import relu_gaussian_moments
 from regnorm.normalizers.convolution import conv2d
+from regnorm.normalizers.registry import label, make_normalizer
 
 EPS = 1e-5
-
-
-def best_time(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def peak_memory(fn):
@@ -72,7 +52,7 @@ def knconv_benchmark(repeats, quick):
     n, c, hw, k = (2, 32, 16, 3) if quick else (8, 64, 32, 3)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, hw, hw))
-    layer = KNConv(c, c, k, stride=1, padding=1, rng=1)
+    layer = make_normalizer("kn_conv", c, kernel_size=k, stride=1, padding=1, rng=1)
     w = layer.params["weight"]
     cases = {
         "fused KNConv": lambda: layer.forward(x, training=False),
@@ -140,28 +120,34 @@ def normalizer_benchmark(repeats, quick):
     x = rng.standard_normal(shape)
     g, b = rng.uniform(0.5, 1.5, c), rng.normal(0, 0.5, c)
     mu_p, var_p = rng.normal(0, 0.1, c), rng.uniform(0.9, 1.1, c)
-    wn = WeightNorm(c, c, bias=False, rng=0)
+    wn = make_normalizer("weight_norm", c, bias=False, rng=0)
     w = wn.params["w"]
-    cases = {
-        "BatchNorm": (BatchNorm(c), lambda: _affine(_std(x, (0, 2, 3)), g, b)),
-        "PopulationNorm": (
-            PopulationNorm(c, mean=mu_p, var=var_p),
+    # registry name -> (layer arguments, NumPy expression of the same output)
+    references = {
+        "batch_norm": ({}, lambda: _affine(_std(x, (0, 2, 3)), g, b)),
+        "population_norm": (
+            {"mean": mu_p, "var": var_p},
             lambda: _affine(
                 (x - mu_p[None, :, None, None]) / np.sqrt(var_p[None, :, None, None] + EPS), g, b
             ),
         ),
-        "LayerNorm": (LayerNorm(c), lambda: _affine(_std(x, (1, 2, 3)), g, b)),
-        "InstanceNorm": (InstanceNorm(c), lambda: _affine(_std(x, (2, 3)), g, b)),
-        "GroupNorm(G=8)": (GroupNorm(8, c), lambda: _affine(_gn(x, 8), g, b)),
-        "SwitchableNorm": (SwitchableNorm(c), lambda: _affine(_sn(x), g, b)),
-        "WeightNorm": (
-            wn,
+        "layer_norm": ({}, lambda: _affine(_std(x, (1, 2, 3)), g, b)),
+        "instance_norm": ({}, lambda: _affine(_std(x, (2, 3)), g, b)),
+        "group_norm": ({"num_groups": 8}, lambda: _affine(_gn(x, 8), g, b)),
+        "switchable_norm": ({}, lambda: _affine(_sn(x), g, b)),
+        "weight_norm": (
+            {"bias": False, "rng": 0},
             lambda: np.einsum(
                 "nchw,oc->nohw", x, w / np.linalg.norm(w, axis=1, keepdims=True), optimize=True
             ),
         ),
-        "ProxyNorm(relu)": (ProxyNorm(c), lambda: _proxy(x, g, b)),
-        "KernelNorm(k=2)": (KernelNorm(2), lambda: _kernel_norm(x, 2)),
+        "proxy_norm": ({}, lambda: _proxy(x, g, b)),
+        "kernel_norm": ({"kernel_size": 2}, lambda: _kernel_norm(x, 2)),
+    }
+    extra = {"group_norm": "(G=8)", "proxy_norm": "(relu)", "kernel_norm": "(k=2)"}
+    cases = {
+        label(name) + extra.get(name, ""): (make_normalizer(name, c, **kw), ref)
+        for name, (kw, ref) in references.items()
     }
     print(
         f"\nForward pass vs a plain NumPy expression of the same output, input {shape} "
@@ -187,6 +173,7 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="small shapes")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
+    print(machine_line())
     knconv_benchmark(args.repeats, args.quick)
     normalizer_benchmark(args.repeats, args.quick)
     return 0

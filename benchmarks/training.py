@@ -1,26 +1,26 @@
-"""Training throughput of the seed-batched teacher-student network (issue 7).
+"""Training throughput of the replicate-batched teacher-student network.
 
 Compares one SGD step (forward + backward + update) of
 :class:`simulations.relu_network.ReLUNetwork` with BN layers from :mod:`regnorm.normalizers`
-(seeds folded into channels) against the same network written directly in NumPy (BN over
-the batch axis of a ``(S, M, H)`` array, hand-written backward), and both against the
+(replicates folded into channels) against the same network written directly in NumPy (BN
+over the batch axis of a ``(S, M, H)`` array, hand-written backward), and both against the
 machine's limit (the floating-point rate of one large matrix product).
 
-Run: ``python benchmarks/training.py [--seeds 16] [--batch 32 128] [--width 32]``.
-Prints samples per second per seed, the ratio regnorm / plain NumPy (target: within 1.5x)
-and the fraction of the matmul peak reached. Timings on a shared machine are inflated by
-contention; the best of several repeats is reported, the repeats of the two
-implementations alternating so that both see the same load.
+Run: ``python benchmarks/training.py [--repetitions 16] [--M 32 128] [--width 32]``.
+Prints samples per second per replicate, the ratio regnorm / plain NumPy (target: within
+1.5x) and the fraction of the matmul peak reached. Timings on a shared machine are inflated
+by contention; the best of several repeats is reported, the repeats of the two
+implementations alternating so that both see the same load (:mod:`timing`).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import interleaved_best, machine_line, matmul_rate
 
-from simulations.relu_network import ReLUNetwork, StudentConfig, _sgd_step
+from simulations.relu_network import ReLUNetwork, StudentConfig, sgd_step
 
 
 def plain_numpy_step(p, x, y, lr, eps=1e-5):
@@ -58,48 +58,22 @@ def plain_numpy_step(p, x, y, lr, eps=1e-5):
         p[k] -= lr * g[k]
 
 
-def _best(fn, steps, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        best = min(best, (time.perf_counter() - t) / steps)
-    return best
-
-
-def _best_interleaved(fa, fb, steps, repeats):
-    """Best time per call of ``fa`` and of ``fb``, their repeats alternating so that both see
-    the same load on a shared machine."""
-    ta = tb = np.inf
-    for _ in range(repeats):
-        ta = min(ta, _best(fa, steps, 1))
-        tb = min(tb, _best(fb, steps, 1))
-    return ta, tb
-
-
-def matmul_peak(n=1024, repeats=3):
-    """Measured float64 GFLOP/s of an n x n matrix product (the machine's limit here)."""
-    a = np.random.default_rng(0).standard_normal((n, n))
-    t = _best(lambda: a @ a, 2, repeats)
-    return 2 * n**3 / t / 1e9
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=16)
-    ap.add_argument("--batch", type=int, nargs="+", default=[8, 32, 128])
+    ap.add_argument("--repetitions", type=int, default=16, help="students trained at once")
+    ap.add_argument("--M", type=int, nargs="+", default=[8, 32, 128], help="batch sizes")
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--input-dim", type=int, default=16)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
-    S, H, d = args.seeds, args.width, args.input_dim
+    S, H, d = args.repetitions, args.width, args.input_dim
     rng = np.random.default_rng(0)
-    peak = matmul_peak()
-    print(f"seeds S={S}, width H={H}, input d={d}; matmul peak {peak:.1f} GFLOP/s (float64)")
-    print("   M   regnorm samples/s/seed   plain NumPy   ratio (regnorm/plain time)   % of peak")
-    for M in args.batch:
+    peak = matmul_rate(1024, 3) / 1e9
+    print(machine_line())
+    print(f"replicates S={S}, width H={H}, input d={d}; matmul peak {peak:.1f} GFLOP/s (float64)")
+    print("   M   regnorm samples/s/replicate plain NumPy   ratio (regnorm/plain time)   % of peak")
+    for M in args.M:
         x = rng.standard_normal((S, M, d))
         y = rng.standard_normal((S, M))
         net = ReLUNetwork(StudentConfig(input_dim=d, width=H, normalizers="batch_norm"), S, rng=1)
@@ -107,16 +81,16 @@ def main(argv=None) -> int:
         def regnorm_step(net=net, x=x, y=y, M=M):
             f = net.forward(x, training=True)
             net.backward(2.0 * (f - y) / M)
-            _sgd_step(net, 1e-3, None)
+            sgd_step(net, 1e-3)
 
         p = {k: np.array(v) for k, v in net.params.items()}
         for i in (1, 2):
             p[f"g{i}"], p[f"b{i}"] = np.ones((S, H)), np.zeros((S, H))
-        t_reg, t_np = _best_interleaved(
+        t_reg, t_np = interleaved_best(
             regnorm_step,
             lambda p=p, x=x, y=y: plain_numpy_step(p, x, y, 1e-3),
-            args.steps,
             args.repeats,
+            calls=args.steps,
         )
         flops = 6.0 * S * M * (d * H + H * H + H)
         print(

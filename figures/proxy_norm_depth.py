@@ -10,13 +10,18 @@ labelled "0 (by construction)". The title states GN's group count (read from the
 
 from __future__ import annotations
 
-import sys
 import time
+from pathlib import Path
 
 from matplotlib.transforms import blended_transform_factory
 
 from figures._common import figure_parser, report_written, save_data, save_figure
-from simulations.normalizer_family import DEPTH_NORMALIZERS, proxy_norm_depth_profile, summarize
+from simulations.normalizer_family import (
+    DEPTH_BLOCKS,
+    block_layers,
+    proxy_norm_depth_profile,
+    summarize,
+)
 
 NAME = "proxy_norm_depth"
 
@@ -39,11 +44,12 @@ FLOOR = 1e-9
 
 def _gn_groups(width: int) -> int:
     """GN's group count, from the layer the simulation builds (not a copy of its constant)."""
-    return DEPTH_NORMALIZERS["GN"][0](width).num_groups
+    return block_layers("GN", width)[0].num_groups
 
 
 def plot(s, cfg: dict):
-    """The three panels from the summary ``s`` (norm, metric, depth, mean, stderr)."""
+    """The three panels from the summary ``s`` (norm, metric, depth, mean, stderr) of a
+    profile run with the sizes ``cfg`` (its ``attrs["settings"]``)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -51,7 +57,7 @@ def plot(s, cfg: dict):
     fig.subplots_adjust(wspace=0.38)
     for ax, (metric, ylabel) in zip(axes, PANELS, strict=True):
         zero = []
-        for norm in DEPTH_NORMALIZERS:
+        for norm in DEPTH_BLOCKS:
             r = s[(s.norm == norm) & (s.metric == metric)].sort_values("depth")
             color, ls = STYLES[norm]
             if float(r["mean"].abs().max()) < FLOOR:
@@ -99,21 +105,26 @@ def plot(s, cfg: dict):
     return fig
 
 
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Measure, draw, and write ``out/proxy_norm_depth.parquet`` and ``out/proxy_norm_depth.png``;
+    returns the paths written."""
+    cfg = (
+        dict(depth=12, width=16, size=8, batch=16, repetitions=3)
+        if quick
+        else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
+    )
+    df = proxy_norm_depth_profile(seed=seed, executor=executor, **cfg)
+    s = summarize(df, ["norm", "metric", "depth"], "value")
+    return [save_data(df, out, NAME), save_figure(plot(s, df.attrs["settings"]), out, NAME)]
+
+
 def main(argv=None) -> int:
     args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
     t0 = time.perf_counter()
-    cfg = (
-        dict(depth=12, width=16, size=8, batch=16, repetitions=3)
-        if args.quick
-        else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
-    )
-    df = proxy_norm_depth_profile(seed=args.seed, executor=args.executor, **cfg)
-    paths = [save_data(df, args.out, NAME)]
-    s = summarize(df, ["norm", "metric", "depth"], "value")
-    paths.append(save_figure(plot(s, cfg), args.out, NAME))
+    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor)
     report_written(paths, t0)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

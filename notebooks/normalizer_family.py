@@ -75,7 +75,7 @@ display(summary)
 fig, ax = plt.subplots(figsize=(6, 3.8))
 m_line = np.geomspace(2, 32, 50)
 ax.plot(m_line, nf.bn_noise_exact(16 * m_line), color="0.6", lw=3, label="BN exact, C1 at m = 16 M")
-for i, name in enumerate(["BN", "SN"]):
+for i, name in enumerate(["batch_norm", "switchable_norm"]):
     s = summary[summary["normalizer"] == name]
     ax.errorbar(
         s["M"],
@@ -84,7 +84,7 @@ for i, name in enumerate(["BN", "SN"]):
         fmt="o-",
         color=f"C{i}",
         ms=4,
-        label=f"{name} (simulated)",
+        label=f"{normalizers.registry.label(name)} (simulated)",
     )
 ax.set_xscale("log", base=2)
 ax.set_yscale("log")
@@ -96,7 +96,7 @@ plt.show()
 # LN and GN are drawn on no log axis: their noise is rounding error, far below BN's.
 print(
     "largest LN or GN noise: {:.1e}".format(
-        summary[summary["normalizer"].isin(["LN", "GN"])]["mean"].abs().max()
+        summary[summary["normalizer"].isin(["layer_norm", "group_norm"])]["mean"].abs().max()
     )
 )
 
@@ -109,10 +109,10 @@ regnorm.claims.records_to_frame(records)[["id", "kind", "verdict", "analytic", "
 
 # %% [markdown]
 # ## To explore further
-# - Add `"IN"`, `"KernelNorm"`, `"ProxyNorm"` to the `batch_dependence_noise` list (names:
+# - Add `"IN"`, `"KN"`, `"ProxyNorm"` to the `batch_dependence_noise` list (names:
 #   `list(nf.BATCH_NORMALIZERS)`), or larger `Ms`.
 # - `nf.proxy_norm_depth_profile(depth=10, repetitions=2)` measures C18 (channel means and
-#   instance statistics by depth) for `list(nf.DEPTH_NORMALIZERS)`.
+#   instance statistics by depth) for `list(nf.DEPTH_BLOCKS)`.
 # - `normalizers.SwitchableNorm(C)` exposes its six control parameters (C14);
 #   `normalizers.KNConv` against `KernelNorm` followed by a convolution is C21.
 # - Full checks: `regnorm verify --claims C14,C17,C18,C19,C20,C21,C22`.

@@ -11,7 +11,8 @@ ZEROS = {(0, "BN"), (0, "IN"), (1, "IN"), (2, "IN")}
 
 
 def test_proxy_norm_depth_quick(tmp_path):
-    assert proxy_norm_depth.main(["--quick", "--out", str(tmp_path)]) == 0
+    paths = proxy_norm_depth.run(tmp_path, quick=True)
+    assert paths == [tmp_path / "proxy_norm_depth.parquet", tmp_path / "proxy_norm_depth.png"]
     assert (tmp_path / "proxy_norm_depth.png").stat().st_size > 10_000
     df = pd.read_parquet(tmp_path / "proxy_norm_depth.parquet")
     assert set(df.norm) == {"BN", "LN", "IN", "GN", "LN+PN", "GN+PN"}

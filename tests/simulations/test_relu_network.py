@@ -1,18 +1,20 @@
 """The teacher-student ReLU network family: gradients, training, reproducibility, bad input."""
 
-import re
-
 import numpy as np
 import pytest
 
 from regnorm.backend import to_numpy
+from regnorm.normalizers import registry
 from simulations.relu_network import (
+    NORMALIZER_NAMES,
+    REFUSED_NORMALIZERS,
     ReLUNetwork,
     ReLUTeacher,
     StudentConfig,
     TrainingProtocol,
-    population_zeta,
-    train_students,
+    set_population_statistics,
+    sgd_step,
+    train_relu_students,
 )
 from tests.tolerances import assert_allclose_rounding
 
@@ -112,13 +114,14 @@ def test_backend_generic_forward_backward(xp, name):
 
 @pytest.mark.parametrize("name", ["batch_norm", "group_norm", "switchable_norm", "proxy_norm"])
 def test_seed_folding_equals_separate_students(name):
-    """Seed s trained with others equals seed s trained alone (per-channel BN on folded
-    channels is per-seed BN; GN, LN + Proxy Norm and the per-seed SN layers likewise)."""
+    """Replicate s trained with others equals replicate s trained alone (per-channel BN on
+    folded channels is per-replicate BN; GN, LN + Proxy Norm and the per-replicate SN layers
+    likewise)."""
     seqs = np.random.SeedSequence(11).spawn(3)
     cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=name, groups=2)
-    prot = TrainingProtocol(batch_size=8, steps=30, lr=0.05)
-    all3 = train_students(cfg, prot, n_seeds=3, n_train=32, n_test=64, rng=seqs)
-    one = train_students(cfg, prot, n_seeds=1, n_train=32, n_test=64, rng=[seqs[1]])
+    prot = TrainingProtocol(M=8, steps=30, lr=0.05)
+    all3 = train_relu_students(cfg, prot, repetitions=3, n_train=32, n_test=64, rng=seqs)
+    one = train_relu_students(cfg, prot, repetitions=1, n_train=32, n_test=64, rng=[seqs[1]])
     assert_allclose_rounding(one.test_loss, all3.test_loss[1:2], ops=10_000)
     assert_allclose_rounding(one.gamma2[0], all3.gamma2[0][1:2], ops=10_000)
 
@@ -130,28 +133,28 @@ def test_layer_norm_per_seed_is_group_norm_over_folded_channels():
     net.forward(x)
     u = np.einsum("snd,shd->snh", x, net.params["W1"])
     z = (u - u.mean(2, keepdims=True)) / np.sqrt(u.var(2, keepdims=True) + net.norms[0].eps)
-    assert_allclose_rounding(net._cache[0]["h"], z, ops=100)
+    assert_allclose_rounding(net.hidden[0], z, ops=100)
 
 
 def test_training_reduces_loss_and_is_reproducible():
     cfg = StudentConfig(input_dim=8, width=16, depth=2, normalizers="batch_norm")
-    prot = TrainingProtocol(batch_size=16, steps=200, lr=0.05)
-    short = TrainingProtocol(batch_size=16, steps=1, lr=0.05)
-    a = train_students(cfg, prot, n_seeds=4, n_train=64, n_test=256, rng=7)
-    b = train_students(cfg, prot, n_seeds=4, n_train=64, n_test=256, rng=7)
-    start = train_students(cfg, short, n_seeds=4, n_train=64, n_test=256, rng=7)
+    prot = TrainingProtocol(M=16, steps=200, lr=0.05)
+    short = TrainingProtocol(M=16, steps=1, lr=0.05)
+    a = train_relu_students(cfg, prot, repetitions=4, n_train=64, n_test=256, rng=7)
+    b = train_relu_students(cfg, prot, repetitions=4, n_train=64, n_test=256, rng=7)
+    start = train_relu_students(cfg, short, repetitions=4, n_train=64, n_test=256, rng=7)
     np.testing.assert_array_equal(a.test_loss, b.test_loss)
     assert np.all(a.train_loss < 0.5 * start.train_loss)
 
 
-def test_population_zeta_matches_c4_for_relu_curvature():
+def test_set_population_statistics_matches_c4_for_relu_curvature():
     """With A'' = H(h_bar), zeta_c = (rho_c+2)/(8M) mean(H z^2) + mean(H)/(2M), computed here
     directly from the definitions on the PN layer's input."""
     cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers="population_norm")
     net = ReLUNetwork(cfg, S, rng=4)
     x = np.random.default_rng(2).standard_normal((S, 5000, D)) ** 3  # heavy tails: rho > 0
     M = 16
-    (zeta,) = population_zeta(net, x, M, curvature="relu")
+    (zeta,) = set_population_statistics(net, x, M, curvature="relu")
     u = np.einsum("snd,shd->snh", x, net.params["W1"])
     z = (u - u.mean(1, keepdims=True)) / np.sqrt(u.var(1, keepdims=True) + 1e-5)
     rho = (z**4).mean(1) - 3
@@ -162,7 +165,7 @@ def test_population_zeta_matches_c4_for_relu_curvature():
 
 
 def test_teacher_labels_have_unit_variance_and_noise_floor():
-    t = ReLUTeacher.random(1, 50, 4, delta=0.5, rng=0)
+    t = ReLUTeacher.random(1, 50, 4, delta2=0.25, rng=0)
     gens = [np.random.default_rng(1)]
     x, y = t.sample(200_000, gens)
     clean = t.clean(x)
@@ -189,22 +192,8 @@ def test_bad_student_config(kw, match):
         StudentConfig(input_dim=4, width=4, depth=2, **kw)
 
 
-def _regnorm_layer_names():
-    """snake_case names of the layer classes in regnorm.normalizers.__all__."""
-    from regnorm import normalizers as nz
-
-    names = []
-    for attr in nz.__all__:
-        obj = getattr(nz, attr)
-        if isinstance(obj, type) and issubclass(obj, nz.Normalizer) and obj is not nz.Normalizer:
-            names.append(re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", attr).lower())
-    return names
-
-
-@pytest.mark.parametrize("name", _regnorm_layer_names())
-def test_every_regnorm_layer_is_accepted_or_refused_with_reason(name):
-    from simulations.relu_network import NORMALIZER_NAMES, REFUSED_NORMALIZERS
-
+@pytest.mark.parametrize("name", registry.NORMALIZER_NAMES)
+def test_every_registry_normalizer_is_accepted_or_refused_with_reason(name):
     if name in NORMALIZER_NAMES:
         cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers=name, groups=2)
         net = ReLUNetwork(cfg, S, rng=0)
@@ -219,29 +208,32 @@ def test_every_regnorm_layer_is_accepted_or_refused_with_reason(name):
     assert "(N, C, H, W)" in msg or "weights='weight_norm'" in msg
 
 
-def test_all_regnorm_layers_are_covered():
-    names = set(_regnorm_layer_names())
-    assert {"batch_norm", "group_norm", "switchable_norm", "proxy_norm", "instance_norm"} <= names
-    assert {"kernel_norm", "kn_conv", "weight_norm", "layer_norm", "population_norm"} <= names
+def test_labels_and_class_names_give_the_canonical_names():
+    cfg = StudentConfig(input_dim=D, width=H, depth=3, normalizers=("BN", "LayerNorm", "none"))
+    assert cfg.normalizers == ("batch_norm", "layer_norm", "none")
+    with pytest.raises(
+        ValueError, match=r"normalizer='IN' \(instance_norm\) cannot normalize the dense"
+    ):
+        StudentConfig(input_dim=D, width=H, depth=1, normalizers="IN")
 
 
 @pytest.mark.parametrize("lr", [0.0, -0.1])
 def test_non_positive_learning_rate(lr):
     with pytest.raises(ValueError, match="lr must be"):
-        TrainingProtocol(batch_size=4, steps=10, lr=lr)
+        TrainingProtocol(M=4, steps=10, lr=lr)
 
 
 def test_batch_larger_than_training_set():
     cfg = StudentConfig(input_dim=4, width=4)
-    with pytest.raises(ValueError, match="batch_size=64 is larger than the training set"):
-        train_students(cfg, TrainingProtocol(batch_size=64, steps=1, lr=0.1), n_seeds=2, n_train=32)
+    with pytest.raises(ValueError, match="M=64 is larger than the training set"):
+        train_relu_students(cfg, TrainingProtocol(M=64, steps=1, lr=0.1), repetitions=2, n_train=32)
 
 
 def test_bad_types():
     with pytest.raises(TypeError, match="config must be a StudentConfig"):
         ReLUNetwork({"width": 3}, 2)
-    with pytest.raises(TypeError, match="batch_size must be an integer"):
-        TrainingProtocol(batch_size=8.0, steps=1, lr=0.1)
+    with pytest.raises(TypeError, match="M must be an integer"):
+        TrainingProtocol(M=8.0, steps=1, lr=0.1)
 
 
 def test_weight_norm_layer_matches_regnorm_weight_norm():
@@ -258,7 +250,7 @@ def test_weight_norm_layer_matches_regnorm_weight_norm():
     df = rng.standard_normal((S, N))
     net.forward(x)
     net.backward(df)
-    h = net._cache[0]["h"]
+    h = net.hidden[0]
     for s in range(S):
         wn = WeightNorm(D, H)
         wn.params["w"] = np.array(net.params["W1"][s])
@@ -271,30 +263,38 @@ def test_weight_norm_layer_matches_regnorm_weight_norm():
         assert_allclose_rounding(wn.grads["b"], net.grads["b1"][s], ops=100)
 
 
-def test_validated_fast_path_equals_public_layer_calls(xp):
-    """After its first validated call, a layer is called through its 4-D core; the numbers
-    are exactly those of the public forward/backward (which a fresh network uses)."""
-    from simulations.relu_network import _sgd_step
-
+def test_validated_fast_path_equals_checked_layer_calls(xp):
+    """After its first checked call, a layer is called through its fast path; the numbers are
+    exactly those of checked calls (which a network with fast_path=False always makes)."""
     cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=("batch_norm", "layer_norm"))
     fast = ReLUNetwork(cfg, S, rng=7, xp=xp)
-    public = ReLUNetwork(cfg, S, rng=7, xp=xp)
+    checked = ReLUNetwork(cfg, S, rng=7, xp=xp, fast_path=False)
+    seen_fast, seen_checked = [], []
+    for net, seen in ((fast, seen_fast), (checked, seen_checked)):
+        for norm in net.norms:
+            public = norm.forward
+
+            def spy(x, *, public=public, seen=seen, **kw):
+                seen.append(kw.get("check", True))
+                return public(x, **kw)
+
+            norm.forward = spy
     rng = np.random.default_rng(2)
-    for step in range(4):
+    for _ in range(4):
         x = xp.asarray(rng.standard_normal((S, N, D)))
         r = xp.asarray(rng.standard_normal((S, N)))
-        public._validated = [set() for _ in public.norms]  # always the public path
         outs = []
-        for net in (fast, public):
+        for net in (fast, checked):
             f = net.forward(x, training=True)
             net.backward(r)
             outs.append(
                 (to_numpy(f), to_numpy(net.grads["W1"]), to_numpy(net.norms[0].grads["gamma"]))
             )
-            _sgd_step(net, 0.1, None)
-        assert [e["lean"] for e in fast._cache] == [step > 0] * 2
+            sgd_step(net, 0.1)
         for a, b in zip(*outs, strict=True):
             np.testing.assert_array_equal(a, b)
+    assert seen_fast == [True, True] + [False] * 6  # two layers, four steps
+    assert seen_checked == [True] * 8
 
 
 def test_fast_path_still_checks_layer_parameters():

@@ -41,7 +41,7 @@ def test_batch_renorm_noise_limits():
 
 
 def test_predictions_of_the_small_batch_normalizers():
-    hw = nf._SHAPE[1] * nf._SHAPE[2]
+    hw = nf.SAMPLE_SHAPE[1] * nf.SAMPLE_SHAPE[2]
     for M in (2, 4, 8, 64):
         bn = float(standardization_error(M * hw))
         assert nf.noise_prediction("SyncBN", M) == bn
@@ -49,17 +49,17 @@ def test_predictions_of_the_small_batch_normalizers():
     assert nf.noise_prediction("RMSNorm", 8) is None
 
 
-@pytest.mark.parametrize("name", ["GhostBN", "SyncBN", "BRN"])
+@pytest.mark.parametrize("name", ["ghost_batch_norm", "sync_batch_norm", "batch_renorm"])
 def test_measured_noise_agrees_with_the_prediction(name):
     df = nf.batch_dependence_noise([name], Ms=(2, 16), repetitions=8, batches=10, seed=3)
     s = nf.summarize(df, ["normalizer", "M"], "noise")
     for row in s.itertuples():
         assert_z_within(row.mean, row.stderr, nf.noise_prediction(name, row.M))
-    if name == "GhostBN":  # negative control: at M = 16 it is not BN's noise at M = 16
+    if name == "ghost_batch_norm":  # negative control: at M = 16 it is not BN's noise at M = 16
         row = s[s.M == 16].iloc[0]
-        assert_z_exceeds(row["mean"], row["stderr"], nf.noise_prediction("BN", 16))
+        assert_z_exceeds(row["mean"], row["stderr"], nf.noise_prediction("batch_norm", 16))
 
 
 def test_rms_norm_is_batch_free():
-    df = nf.batch_dependence_noise(["RMSNorm"], Ms=(2, 8), repetitions=2, batches=3, seed=1)
+    df = nf.batch_dependence_noise(["rms_norm"], Ms=(2, 8), repetitions=2, batches=3, seed=1)
     assert float(df["noise"].max()) < 1e-24
