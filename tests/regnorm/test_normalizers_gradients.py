@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regnorm.normalizers import (
-    BatchNorm,
-    GroupNorm,
-    InstanceNorm,
-    LayerNorm,
-    PopulationNorm,
-    WeightNorm,
-)
+from regnorm.normalizers import BatchNorm, make_normalizer
 from tests.regnorm.finite_differences import check_layer_gradients
 
 
@@ -21,26 +14,31 @@ def _randomize_affine(layer, xp, rng):
         layer.params[key] = xp.asarray(rng.normal(1.0, 0.3, size=tuple(value.shape)))
 
 
-LAYERS = {
-    "bn": lambda xp: BatchNorm(4, xp=xp),
-    "bn_mean_only": lambda xp: BatchNorm(4, scale=False, xp=xp),
-    "bn_variance_only": lambda xp: BatchNorm(4, center=False, xp=xp),
-    "bn_no_affine": lambda xp: BatchNorm(4, affine=False, xp=xp),
-    "pn": lambda xp: PopulationNorm(4, mean=[0.1, -0.2, 0.3, 0.0], var=[1.0, 2.0, 0.5, 1.5], xp=xp),
-    "ln": lambda xp: LayerNorm(4, xp=xp),
-    "in": lambda xp: InstanceNorm(4, xp=xp),
-    "gn": lambda xp: GroupNorm(2, 4, xp=xp),
-    "wn": lambda xp: WeightNorm(4, 3, rng=1, xp=xp),
+#: case -> (registry name, constructor arguments)
+CASES = {
+    "batch_norm": ("batch_norm", {}),
+    "batch_norm_mean": ("batch_norm_mean", {}),
+    "batch_norm_variance": ("batch_norm_variance", {}),
+    "batch_norm_no_affine": ("batch_norm", {"affine": False}),
+    "population_norm": (
+        "population_norm",
+        {"mean": [0.1, -0.2, 0.3, 0.0], "var": [1.0, 2.0, 0.5, 1.5]},
+    ),
+    "layer_norm": ("layer_norm", {}),
+    "instance_norm": ("instance_norm", {}),
+    "group_norm": ("group_norm", {"num_groups": 2}),
+    "weight_norm": ("weight_norm", {"out_channels": 3, "rng": 1}),
 }
 
 
-@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("shape", [(5, 4), (3, 4, 3, 2)])
 def test_gradients_match_central_differences(xp, name, shape):
-    if name == "in" and len(shape) == 2:
+    if name == "instance_norm" and len(shape) == 2:
         pytest.skip("IN of (N, C) input is constant (single-element statistics)")
     rng = np.random.default_rng(7)
-    layer = LAYERS[name](xp)
+    registry_name, kwargs = CASES[name]
+    layer = make_normalizer(registry_name, 4, xp=xp, **kwargs)
     _randomize_affine(layer, xp, rng)
     x = rng.normal(0.5, 1.5, size=shape)
     assert check_layer_gradients(layer, x, xp) <= 1.0

@@ -37,11 +37,13 @@ def _randomize(layer, xp, seed=1):
 
 # -- finite differences ---------------------------------------------------------------------
 GRADIENT_LAYERS = {
-    "rms": lambda xp: RMSNorm(4, xp=xp),
-    "ghost": lambda xp: GhostBatchNorm(4, virtual_batch_size=2, xp=xp),
-    "ghost_uneven": lambda xp: GhostBatchNorm(4, virtual_batch_size=4, xp=xp),
-    "sync": lambda xp: SyncBatchNorm(4, shard_sizes=(1, 3, 1), xp=xp),
-    "sync_variance_only": lambda xp: SyncBatchNorm(4, shard_sizes=(2, 3), center=False, xp=xp),
+    "rms_norm": lambda xp: RMSNorm(4, xp=xp),
+    "ghost_batch_norm": lambda xp: GhostBatchNorm(4, virtual_batch_size=2, xp=xp),
+    "ghost_batch_norm_uneven": lambda xp: GhostBatchNorm(4, virtual_batch_size=4, xp=xp),
+    "sync_batch_norm": lambda xp: SyncBatchNorm(4, shard_sizes=(1, 3, 1), xp=xp),
+    "sync_batch_norm_variance": lambda xp: SyncBatchNorm(
+        4, shard_sizes=(2, 3), center=False, xp=xp
+    ),
 }
 
 
