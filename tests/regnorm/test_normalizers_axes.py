@@ -41,7 +41,7 @@ def _no_affine_eps_free(cls, *args, xp):
         (lambda xp: _no_affine_eps_free(LayerNorm, 8, xp=xp), (1, 2, 3)),
         (lambda xp: _no_affine_eps_free(InstanceNorm, 8, xp=xp), (2, 3)),
     ],
-    ids=["bn", "ln", "in"],
+    ids=["batch_norm", "layer_norm", "instance_norm"],
 )
 def test_means_zero_variances_one_over_the_statistics_axes(xp, make, axes):
     y = make(xp).forward(_x(xp))

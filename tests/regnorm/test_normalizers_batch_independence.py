@@ -17,12 +17,14 @@ from regnorm.normalizers import (
 )
 
 INDEPENDENT = {
-    "pn": lambda xp: PopulationNorm(6, mean=np.linspace(-1, 1, 6), var=np.linspace(1, 2, 6), xp=xp),
-    "ln": lambda xp: LayerNorm(6, xp=xp),
-    "in": lambda xp: InstanceNorm(6, xp=xp),
-    "gn": lambda xp: GroupNorm(3, 6, xp=xp),
-    "wn": lambda xp: WeightNorm(6, 4, rng=0, xp=xp),
-    "bn_eval": lambda xp: _trained_bn(xp),
+    "population_norm": lambda xp: PopulationNorm(
+        6, mean=np.linspace(-1, 1, 6), var=np.linspace(1, 2, 6), xp=xp
+    ),
+    "layer_norm": lambda xp: LayerNorm(6, xp=xp),
+    "instance_norm": lambda xp: InstanceNorm(6, xp=xp),
+    "group_norm": lambda xp: GroupNorm(3, 6, xp=xp),
+    "weight_norm": lambda xp: WeightNorm(6, 4, rng=0, xp=xp),
+    "batch_norm_eval": lambda xp: _trained_bn(xp),
 }
 
 
@@ -47,7 +49,7 @@ def _two_batches(seed=0):
 @pytest.mark.parametrize("name", sorted(INDEPENDENT))
 def test_output_of_a_sample_ignores_the_other_samples(xp, name):
     layer = INDEPENDENT[name](xp)
-    training = name != "bn_eval"
+    training = name != "batch_norm_eval"
     a, b = _two_batches()
     np.testing.assert_array_equal(
         _outputs(layer, xp, a, training)[0], _outputs(layer, xp, b, training)[0]
