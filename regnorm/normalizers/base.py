@@ -246,9 +246,6 @@ class Normalizer:
                         f"{expected[key]}, got {tuple(value.shape)}"
                     )
 
-    # the name simulations used before the public one; kept so that both work
-    _check_params = check_params
-
     __call__ = forward
 
     def zero_grad(self) -> None:

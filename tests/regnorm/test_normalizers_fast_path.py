@@ -86,13 +86,6 @@ def test_check_params_refuses_a_parameter_of_the_wrong_shape():
         layer.check_params()
 
 
-def test_the_private_name_still_checks_the_parameters():
-    layer = BatchNorm(3)
-    layer.params["beta"] = np.ones(2)
-    with pytest.raises(ValueError, match=r"params\['beta'\] must have shape"):
-        layer._check_params()
-
-
 def test_check_finite_cannot_be_asked_of_the_fast_path():
     x = np.ones((4, 3))
     with pytest.raises(ValueError, match="check_finite=True needs check=True"):
