@@ -9,44 +9,38 @@ judge, the per-seed slopes per doubling of M with their 95% t-intervals (printed
 
 from __future__ import annotations
 
-import sys
-import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
-from figures._common import (
-    dodge,
-    figure_parser,
-    report_written,
-    save_data,
-    save_figure,
-    verdict_panel,
-)
-from simulations.regularization import c11_records, default_run, seed_summary
+from figures._common import dodge, save_data, save_figure, verdict_panel
+from figures._regularization_plots import log2_batch_axis, protocol_caption, run_main
+from regnorm.estimates import group_summary
+from regnorm.sweeps import shared_run
+from simulations.checks.regularization import c11_records
+from simulations.regularization import batch_size_gamma
 
 NAME = "regularization_batch_size"
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    df = default_run("batch_size_gamma", quick=args.quick, seed=args.seed, executor=args.executor)
+def plot(df: pd.DataFrame):
+    """The figure of a :func:`simulations.regularization.batch_size_gamma` table."""
     fig, (ax, ax2, bx) = plt.subplots(1, 3, figsize=(16, 4.2), layout="constrained")
     Ms = sorted(df["M"].unique())
-    for k, layer in enumerate((1, 2)):
+    layers = sorted(df["open_layer"].unique())
+    for k, layer in enumerate(layers):
         sub = df[df["open_layer"] == layer]
         for a, col in ((ax, f"gamma2_{layer}"), (ax2, "test_loss")):
-            g = seed_summary(sub, "M", col)
-            a.errorbar(dodge(g["M"], k, 2), g["mean"], yerr=g["half_width"], marker="o",
-                       capsize=3, label=f"BN in layer {layer}")  # fmt: skip
-    ax2.axhline(df.attrs["settings"]["delta"] ** 2, color="k", ls=":", lw=1, label="noise floor")
+            g = group_summary(sub, "M", col)
+            a.errorbar(dodge(g["M"], k, len(layers)), g["mean"], yerr=g["half_width"],
+                       marker="o", capsize=3, label=f"BN in layer {layer}")  # fmt: skip
+    ax2.axhline(df.attrs["settings"]["delta2"], color="k", ls=":", lw=1, label="noise floor")
     for a, title in (
         (ax, r"learned $\gamma^2$ of the BN layer (mean over units)"),
         (ax2, "test loss"),
     ):
-        a.set_xscale("log", base=2)
-        a.set_xticks(Ms, [str(int(m)) for m in Ms])
-        a.set_xlabel("batch size M")
+        log2_batch_axis(a, Ms)
         a.set_title(title, fontsize=10)
         a.legend(fontsize=8)
     ax.set_ylabel(r"$\gamma^2$")
@@ -61,16 +55,20 @@ def main(argv=None) -> int:
         what="mean of the per-seed slopes",
     )
     bx.set_ylabel("BN opened in")
-    st = df.attrs["settings"]
-    fig.suptitle(
-        f"C11: BN opened one layer at a time; P={st['n_train']}, {st['steps']} steps, "
-        f"lr={st['lr']}, {st['n_seeds']} seeds",
-        fontsize=9,
-    )
-    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
-    report_written(paths, t0)
-    return 0
+    caption = protocol_caption(df.attrs["settings"])
+    fig.suptitle(f"C11: BN opened one layer at a time; {caption}", fontsize=9)
+    return fig
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Train (or reuse) the C11 runs, draw them, write ``out/NAME.{png,parquet}``."""
+    df = shared_run(batch_size_gamma, quick=quick, seed=seed, executor=executor)
+    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+
+
+def main(argv=None) -> int:
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

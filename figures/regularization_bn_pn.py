@@ -9,34 +9,29 @@ control. Right: the paired differences of test loss that the C9 verdicts judge, 
 
 from __future__ import annotations
 
-import sys
-import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
-from figures._common import (
-    dodge,
-    figure_parser,
-    report_written,
-    save_data,
-    save_figure,
-    verdict_panel,
-)
-from simulations.regularization import c9_records, default_run, seed_summary
+from figures._common import dodge, save_data, save_figure, verdict_panel
+from figures._regularization_plots import log2_batch_axis, protocol_caption, run_main
+from regnorm.estimates import group_summary
+from regnorm.sweeps import shared_run
+from simulations.checks.regularization import c9_records
+from simulations.regularization import bn_vs_pn
 
 NAME = "regularization_bn_pn"
 LABELS = {
-    "bn": "BN",
-    "pn_gamma_decay": r"PN + $\gamma$ decay (C4, Gauss-Newton $A''$)",
-    "pn_gamma_decay_relu": r"PN + $\gamma$ decay (C4, $A''$ = activation prob.)",
-    "pn": r"PN, no $\gamma$ decay",
+    "batch_norm": "BN",
+    "population_norm_gamma_decay": r"PN + $\gamma$ decay (C4, Gauss-Newton $A''$)",
+    "population_norm_gamma_decay_relu": r"PN + $\gamma$ decay (C4, $A''$ = activation prob.)",
+    "population_norm": r"PN, no $\gamma$ decay",
 }
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    df = default_run("bn_vs_pn", quick=args.quick, seed=args.seed, executor=args.executor)
+def plot(df: pd.DataFrame):
+    """The figure of a :func:`simulations.regularization.bn_vs_pn` table."""
     fig, axes = plt.subplots(
         1, 4, figsize=(19, 4.4), layout="constrained", gridspec_kw={"width_ratios": [1, 1, 1, 1.1]}
     )
@@ -47,17 +42,15 @@ def main(argv=None) -> int:
         ("train loss", "test loss", "generalization gap (test - train)"),
         strict=False,
     ):
-        summ = seed_summary(df, ["method", "M"], col)
+        summ = group_summary(df, ["method", "M"], col)
         for k, (method, label) in enumerate(LABELS.items()):
             s = summ[summ["method"] == method]
             ax.errorbar(dodge(s["M"], k, len(LABELS)), s["mean"], yerr=s["half_width"],
                         marker="o", ms=4, capsize=3, label=label)  # fmt: skip
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(Ms, [str(m) for m in Ms])
-        ax.set_xlabel("batch size M")
+        log2_batch_axis(ax, Ms)
         ax.set_ylabel(f"{title.split(' (')[0]} (MSE)")
         ax.set_title(title)
-    axes[1].axhline(df.attrs["settings"]["delta"] ** 2, color="k", ls=":", lw=1,
+    axes[1].axhline(df.attrs["settings"]["delta2"], color="k", ls=":", lw=1,
                     label="noise floor")  # fmt: skip
     # below the panels: inside any of them it would cover error bars
     fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8)
@@ -73,14 +66,21 @@ def main(argv=None) -> int:
     st = df.attrs["settings"]
     fig.suptitle(
         f"C9: BN vs PN + $\\gamma$ decay; 2-layer ReLU student (d={st['input_dim']}, "
-        f"H={st['width']}), P={st['n_train']}, {st['steps']} SGD steps, lr={st['lr']}, "
-        f"{st['n_seeds']} seeds",
+        f"H={st['width']}), {protocol_caption(st)}",
         fontsize=9,
     )
-    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
-    report_written(paths, t0)
-    return 0
+    return fig
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Train (or reuse) the C9 runs, draw them, write ``out/NAME.{png,parquet}``."""
+    df = shared_run(bn_vs_pn, quick=quick, seed=seed, executor=executor)
+    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+
+
+def main(argv=None) -> int:
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

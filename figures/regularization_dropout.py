@@ -8,29 +8,23 @@ by ``regnorm verify --claims C12``).
 
 from __future__ import annotations
 
-import sys
-import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from figures._common import (
-    figure_parser,
-    loss_bars,
-    report_written,
-    save_data,
-    save_figure,
-    verdict_panel,
-)
-from simulations.regularization import c12_records, default_run
+from figures._common import save_data, save_figure, verdict_panel
+from figures._regularization_plots import loss_bars, protocol_caption, run_main
+from regnorm.sweeps import shared_run
+from simulations.checks.regularization import c12_records
+from simulations.regularization import dropout_experiment
 
 NAME = "regularization_dropout"
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    df = default_run("dropout_experiment", quick=args.quick, seed=args.seed, executor=args.executor)
+def plot(df: pd.DataFrame):
+    """The figure of a :func:`simulations.regularization.dropout_experiment` table."""
     labels = list(dict.fromkeys(df["label"]))
     fig, (ax, bx) = plt.subplots(
         1, 2, figsize=(15, 4.8), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
@@ -46,16 +40,20 @@ def main(argv=None) -> int:
         "paired difference of test loss (MSE)",
     )
     bx.set_ylabel("difference of test losses")
-    st = df.attrs["settings"]
-    fig.suptitle(
-        f"C12: dropout and BN/WN; P={st['n_train']}, {st['steps']} steps, lr={st['lr']}, "
-        f"{st['n_seeds']} seeds",
-        fontsize=9,
-    )
-    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
-    report_written(paths, t0)
-    return 0
+    caption = protocol_caption(df.attrs["settings"])
+    fig.suptitle(f"C12: dropout and BN/WN; {caption}", fontsize=9)
+    return fig
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Train (or reuse) the C12 runs, draw them, write ``out/NAME.{png,parquet}``."""
+    df = shared_run(dropout_experiment, quick=quick, seed=seed, executor=executor)
+    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+
+
+def main(argv=None) -> int:
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -7,51 +7,39 @@ verdicts themselves are ``regnorm verify --claims C10``).
 
 from __future__ import annotations
 
-import sys
-import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
-from figures._common import (
-    figure_parser,
-    loss_bars,
-    report_written,
-    save_data,
-    save_figure,
-    verdict_panel,
-)
-from simulations.regularization import (
-    C10_METHODS,
-    c10_records,
-    default_run,
-)
+from figures._common import save_data, save_figure, verdict_panel
+from figures._regularization_plots import loss_bars, protocol_caption, run_main
+from regnorm.sweeps import shared_run
+from simulations.checks.regularization import c10_records
+from simulations.regularization import mean_variance_noise
 
 NAME = "regularization_mean_variance"
 LABELS = {
-    "sgd": "plain SGD",
-    "wn": "WN",
-    "wn_mean_bn": "WN + mean-only BN",
-    "wn_variance_bn": "WN + variance-only BN",
-    "bn": "BN",
+    "none": "plain SGD",
+    "weight_norm": "WN",
+    "batch_norm_mean": "WN + mean-only BN",
+    "batch_norm_variance": "WN + variance-only BN",
+    "batch_norm": "BN",
 }
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    df = default_run(
-        "mean_variance_noise", quick=args.quick, seed=args.seed, executor=args.executor
-    )
+def plot(df: pd.DataFrame):
+    """The figure of a :func:`simulations.regularization.mean_variance_noise` table."""
+    methods = list(dict.fromkeys(df["method"]))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
-    loss_bars(ax, df, "method", list(C10_METHODS))
-    x = np.arange(len(C10_METHODS))
-    ax.set_xticks(x, [LABELS[m] for m in C10_METHODS], rotation=20, fontsize=8)
+    loss_bars(ax, df, "method", methods)
+    ax.set_xticks(np.arange(len(methods)), [LABELS[m] for m in methods], rotation=20, fontsize=8)
     records = c10_records(df)
 
     def pair(r):
         mid = f"({LABELS[r.params['method']]})"
-        return f"BN - {mid}" if r.params["compared_with"] == "bn" else f"{mid} - WN"
+        return f"BN - {mid}" if r.params["compared_with"] == "batch_norm" else f"{mid} - WN"
 
     verdict_panel(
         ax2,
@@ -60,16 +48,20 @@ def main(argv=None) -> int:
         "paired difference of generalization gap (MSE; C10 claims < 0)",
     )
     ax2.set_ylabel("difference of gaps")
-    st = df.attrs["settings"]
-    fig.suptitle(
-        f"C10: mean vs variance noise; M={int(df['M'].iloc[0])}, P={st['n_train']}, "
-        f"{st['steps']} steps, {st['n_seeds']} seeds",
-        fontsize=9,
-    )
-    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
-    report_written(paths, t0)
-    return 0
+    caption = protocol_caption(df.attrs["settings"])
+    fig.suptitle(f"C10: mean vs variance noise; M={int(df['M'].iloc[0])}, {caption}", fontsize=9)
+    return fig
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Train (or reuse) the C10 runs, draw them, write ``out/NAME.{png,parquet}``."""
+    df = shared_run(mean_variance_noise, quick=quick, seed=seed, executor=executor)
+    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+
+
+def main(argv=None) -> int:
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -11,14 +11,16 @@ drawn unclipped (the band outside [0, 1] is shaded). The C15 and C16 verdicts ar
 
 from __future__ import annotations
 
-import sys
-import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
-from figures._common import dodge, figure_parser, report_written, save_data, save_figure
-from simulations.regularization import seed_summary
-from simulations.switchable_weights import default_run_weights
+from figures._common import dodge, save_data, save_figure
+from figures._regularization_plots import log2_batch_axis, run_main
+from regnorm.estimates import group_summary
+from regnorm.sweeps import shared_run
+from simulations.switchable_weights import switchable_weights
 
 NAME = "switchable_weights"
 COMPONENTS = {"bn": "BN", "in": "IN", "ln": "LN"}
@@ -35,10 +37,8 @@ def signed(x: float, digits: int = 1) -> str:
     return text.lstrip("-") if float(text) == 0 else text
 
 
-def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
-    t0 = time.perf_counter()
-    df = default_run_weights(quick=args.quick, seed=args.seed, executor=args.executor)
+def plot(df: pd.DataFrame):
+    """The figure of a :func:`simulations.switchable_weights.switchable_weights` table."""
     noises = list(dict.fromkeys(df["noise"]))
     fig, axes = plt.subplots(
         len(noises), 2, figsize=(13, 4.2 * len(noises)), squeeze=False, layout="constrained"
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
                     ("mean", "mean", "-", "o"),
                     ("var", "variance", "--", "s"),
                 ):
-                    s = seed_summary(sub, "M", f"{kind}_{comp}_{layer}")
+                    s = group_summary(sub, "M", f"{kind}_{comp}_{layer}")
                     ax.errorbar(dodge(s["M"], k, 2 * len(COMPONENTS)), s["mean"],
                                 yerr=s["half_width"], ls=ls, marker=marker, ms=4, capsize=3,
                                 color=COLORS[comp],
@@ -66,9 +66,7 @@ def main(argv=None) -> int:
             ax.axhspan(min(lo, 0.0), 0.0, color="0.9", zorder=0)
             ax.axhspan(1.0, max(hi, 1.0), color="0.9", zorder=0)
             ax.set_ylim(lo, hi)
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(Ms, [str(int(m)) for m in Ms])
-            ax.set_xlabel("batch size M")
+            log2_batch_axis(ax, Ms)
             ax.set_ylabel("learned SN weight")
             ax.set_title(
                 f"layer {layer}, {noise} noise\n(excess kurtosis of layer 1's input {rho})",
@@ -81,14 +79,22 @@ def main(argv=None) -> int:
     fig.suptitle(
         f"C15/C16: SN weights vs batch size; 1x1-conv student, {st['channels']} channels, "
         f"{st['size']}x{st['size']} images, {st['steps']} steps, lr={st['lr']}, "
-        f"logit lr={st['logit_lr']}, {st['n_seeds']} seeds, 95% t-intervals (dotted: initial "
+        f"logit lr={st['logit_lr']}, {st['repetitions']} seeds, 95% t-intervals (dotted: initial "
         "1/3; shaded: outside [0, 1], where no weight lies)",
         fontsize=9,
     )
-    paths = [save_figure(fig, args.out, NAME), save_data(df, args.out, NAME)]
-    report_written(paths, t0)
-    return 0
+    return fig
+
+
+def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+    """Train (or reuse) the C15/C16 students, draw them, write ``out/NAME.{png,parquet}``."""
+    df = shared_run(switchable_weights, quick=quick, seed=seed, executor=executor)
+    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+
+
+def main(argv=None) -> int:
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

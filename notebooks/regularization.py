@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import regnorm
+from regnorm.estimates import group_summary, paired_difference, t_half_width
 from simulations import regularization as reg
 
 # %% [markdown]
@@ -37,8 +38,8 @@ from simulations import regularization as reg
 
 # %%
 df = reg.mean_variance_noise(quick=True, seed=0)
-methods = ["sgd", "wn", "wn_mean_bn", "wn_variance_bn", "bn"]
-reg.seed_summary(df, ["method"], "gap").set_index("method").loc[methods]
+methods = list(reg.C10_METHODS)
+group_summary(df, ["method"], "gap").set_index("method").loc[methods]
 
 # %% [markdown]
 # ## Paired differences, the quantity the verdicts judge
@@ -46,18 +47,23 @@ reg.seed_summary(df, ["method"], "gap").set_index("method").loc[methods]
 # Student-t interval. "Between BN and WN" means the first is positive and the second negative.
 
 # %%
-gaps = {m: df[df["method"] == m].sort_values("seed_index")["gap"].to_numpy() for m in methods}
-pairs = [(mid, ref) for mid in ("wn_mean_bn", "wn_variance_bn") for ref in ("bn", "wn")]
-diffs = [reg.paired_difference(gaps[mid], gaps[ref]) for mid, ref in pairs]
+gaps = {m: df[df["method"] == m].sort_values("rep")["gap"].to_numpy() for m in methods}
+partial = ("batch_norm_mean", "batch_norm_variance")
+pairs = [(mid, ref) for mid in partial for ref in ("batch_norm", "weight_norm")]
+diffs = [paired_difference(gaps[mid], gaps[ref]) for mid, ref in pairs]
 fig, ax = plt.subplots(figsize=(6, 3.4))
 y = np.arange(len(pairs))
 ax.errorbar(
-    [d["mean"] for d in diffs], y, xerr=[d["half_width"] for d in diffs], fmt="o", capsize=3
+    [d.value for d in diffs],
+    y,
+    xerr=[t_half_width(d.stderr, d.dof) for d in diffs],
+    fmt="o",
+    capsize=3,
 )
 ax.axvline(0.0, color="0.5", lw=0.8)
 ax.set_yticks(y, [f"{mid} − {ref}" for mid, ref in pairs])
 ax.set_xlabel("paired difference of generalization gap (95% t-interval)")
-ax.set_title(f"C10 at M = {int(df['M'].iloc[0])}, {len(gaps['bn'])} seeds")
+ax.set_title(f"C10 at M = {int(df['M'].iloc[0])}, {len(gaps['batch_norm'])} seeds")
 fig.tight_layout()
 plt.show()
 
@@ -75,6 +81,6 @@ regnorm.claims.records_to_frame(records)[["id", "kind", "verdict", "numeric", "l
 # - `reg.mean_variance_noise(M=4, quick=True)`: a smaller batch makes the batch noise larger.
 # - `reg.bn_vs_pn` (C9), `reg.batch_size_gamma` (C11), `reg.dropout_experiment` (C12) and
 #   `simulations.switchable_weights.switchable_weights` (C15, C16) return tables of the same
-#   shape; `reg.paired_difference` and `reg.seed_summary` summarize them.
+#   shape; `regnorm.estimates.paired_difference` and `group_summary` summarize them.
 # - `executor="processes:2"` runs the seeds in parallel with the same numbers.
 # - Full size: `regnorm verify --claims C9,C10,C11,C12,C15,C16` (tens of minutes).

@@ -1,31 +1,15 @@
-"""C9-C12 experiment harness: paired differences, verdict logic, seeds in the records."""
+"""C9-C12 experiment harness: paired runs, verdict logic, typed runs, settings in the records."""
 
 import numpy as np
 import pytest
 
-from simulations.regularization import (
-    _order_record,
-    c10_records,
-    mean_variance_noise,
-    paired_difference,
-    run_methods,
-)
+from regnorm.estimates import paired_difference, t_interval
+from simulations.checks.regularization import c10_records, ordering_records
+from simulations.regularization import Comparison, mean_variance_noise, run_methods
 
 TINY = dict(
-    n_seeds=3, input_dim=4, width=6, n_train=32, n_test=64, steps=20, n_stat=50, stat_every=10
+    repetitions=3, input_dim=4, width=6, n_train=32, n_test=64, steps=20, n_stat=50, stat_every=10
 )
-
-
-def test_paired_difference_interval():
-    a = np.array([1.0, 2.0, 3.0, 4.0])
-    d = paired_difference(a, a - 1.0)  # constant difference: zero-width interval
-    assert d["mean"] == 1.0 and d["half_width"] == 0.0 and d["resolved"]
-    d = paired_difference([1.0, -1.0, 1.0, -1.0], [0.0] * 4)
-    # t_{0.975, 3} = 3.182446; sd = 1.1547, se = 0.57735
-    assert d["half_width"] == pytest.approx(3.182446305 * 1.154700538 / 2, rel=1e-8)
-    assert not d["resolved"]
-    with pytest.raises(ValueError, match="at least 2 seeds"):
-        paired_difference([1.0], [0.0])
 
 
 @pytest.mark.parametrize(
@@ -41,18 +25,20 @@ def test_paired_difference_interval():
         ([2.0, 1.0, 1.5], "nonpositive", 0.1, "deviates"),
     ],
 )
-def test_order_record_verdicts(diff, claimed, margin, verdict):
+def test_ordering_record_verdicts(diff, claimed, margin, verdict):
     d = paired_difference(diff, np.zeros(3))
-    rec = _order_record("C10", {"M": 8}, d, claimed=claimed, what="x", margin=margin)
+    comparison = Comparison({"M": 8}, d, claimed=claimed, what="x", margin=margin)
+    (rec,) = ordering_records("C10", [comparison])
     assert rec.verdict == verdict
     assert rec.numeric == pytest.approx(np.mean(diff))
-    assert rec.low == pytest.approx(d["low"]) and rec.high == pytest.approx(d["high"])
+    low, high = t_interval(d)
+    assert rec.low == pytest.approx(low) and rec.high == pytest.approx(high)
 
 
 def test_experiment_reproducible_and_records_carry_settings():
-    a = run_methods([{"method": "bn", "M": 8}], seed=3, sizes=TINY)
-    b = run_methods([{"method": "bn", "M": 8}], seed=3, sizes=TINY)
-    c = run_methods([{"method": "bn", "M": 8}], seed=4, sizes=TINY)
+    a = run_methods([{"method": "batch_norm", "M": 8}], seed=3, sizes=TINY)
+    b = run_methods([{"method": "batch_norm", "M": 8}], seed=3, sizes=TINY)
+    c = run_methods([{"method": "batch_norm", "M": 8}], seed=4, sizes=TINY)
     np.testing.assert_array_equal(a["test_loss"], b["test_loss"])
     assert not np.array_equal(a["test_loss"], c["test_loss"])
     df = mean_variance_noise(seed=1, M=8, sizes=TINY)
@@ -60,7 +46,7 @@ def test_experiment_reproducible_and_records_carry_settings():
     assert len(recs) == 4
     for r in recs:
         assert r.low <= r.numeric <= r.high and r.kind == "ordering"
-        assert r.params["seed"] == 1 and r.params["n_seeds"] == 3 and r.params["M"] == 8
+        assert r.params["seed"] == 1 and r.params["repetitions"] == 3 and r.params["M"] == 8
         assert "CI" in r.note
 
 
@@ -69,8 +55,23 @@ def test_unknown_method():
         run_methods([{"method": "bm", "M": 8}], sizes=TINY)
 
 
+def test_runs_are_typed():
+    """Per-layer normalizers travel as a tuple of registry names, never a joined string."""
+    with pytest.raises(TypeError, match="normalizers must be a tuple"):
+        run_methods([{"method": "none", "M": 8, "normalizers": "batch_norm+none"}], sizes=TINY)
+    with pytest.raises(ValueError, match="unknown keys \\['droput'\\]"):
+        run_methods([{"method": "none", "M": 8, "droput": 0.1}], sizes=TINY)
+    with pytest.raises(ValueError, match="normalizer='bm'"):
+        run_methods([{"method": "none", "M": 8, "normalizers": ("bm", "none")}], sizes=TINY)
+    runs = [{"method": "none", "M": 8, "normalizers": ("BN", "none"), "open_layer": 1}]
+    df = run_methods(runs, seed=2, sizes=TINY)
+    assert df["normalizers"].iloc[0] == ("batch_norm", "none")
+    # the layer without a normalizer has no gamma
+    assert df["gamma2_1"].notna().all() and df["gamma2_2"].isna().all()
+
+
 def test_same_numbers_on_local_processes():
-    runs = [{"method": "bn", "M": 8}, {"method": "wn", "M": 4, "dropout": 0.25}]
+    runs = [{"method": "batch_norm", "M": 8}, {"method": "weight_norm", "M": 4, "dropout": 0.25}]
     a = run_methods(runs, seed=5, sizes=TINY)
     b = run_methods(runs, seed=5, sizes=TINY, executor="processes:2")
     np.testing.assert_array_equal(a["test_loss"], b["test_loss"])
@@ -82,7 +83,12 @@ def test_same_numbers_on_local_processes():
 # interval and verdict come from the construction (and scipy's t quantile), not from the code.
 
 SEED_NOISE = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])  # mean 0, sd 0.7583
-SETTINGS = dict(n_seeds=6, input_dim=4, width=6, n_train=32, steps=20, lr=0.05, seed=0, delta=0.5)
+SETTINGS = dict(
+    repetitions=6, input_dim=4, width=6, n_train=32, steps=20, lr=0.05, seed=0, delta2=0.25
+)
+
+
+GD = "population_norm_gamma_decay"
 
 
 def _table(rows):
@@ -108,7 +114,8 @@ def _assert_interval(rec, d):
 
 
 def test_c9_verdicts_follow_from_the_interval_and_margin():
-    from simulations.regularization import AS_GOOD_MARGIN, c9_records
+    from simulations.checks.regularization import c9_records
+    from simulations.regularization import AS_GOOD_MARGIN
 
     bn = 1.0 + 0.01 * SEED_NOISE  # mean 1: the margin is AS_GOOD_MARGIN
     cases = {
@@ -123,10 +130,10 @@ def test_c9_verdicts_follow_from_the_interval_and_margin():
     for M, (pn, _) in cases.items():
         for s in range(6):
             rows += [
-                dict(method="bn", M=M, seed_index=s, test_loss=bn[s], zeta_2=0.1),
-                dict(method="pn", M=M, seed_index=s, test_loss=bn[s], zeta_2=np.nan),
-                dict(method="pn_gamma_decay", M=M, seed_index=s, test_loss=pn[s], zeta_2=0.1),
-                dict(method="pn_gamma_decay_relu", M=M, seed_index=s, test_loss=pn[s], zeta_2=0.1),
+                dict(method="batch_norm", M=M, rep=s, test_loss=bn[s], zeta_2=0.1),
+                dict(method="population_norm", M=M, rep=s, test_loss=bn[s], zeta_2=np.nan),
+                dict(method=GD, M=M, rep=s, test_loss=pn[s], zeta_2=0.1),
+                dict(method=f"{GD}_relu", M=M, rep=s, test_loss=pn[s], zeta_2=0.1),
             ]
     recs = c9_records(_table(rows))
     assert len(recs) == 6
@@ -138,12 +145,16 @@ def test_c9_verdicts_follow_from_the_interval_and_margin():
 
 
 def test_c10_verdicts():
-    from simulations.regularization import c10_records
-
-    gaps = {"sgd": 0.5, "wn": 0.4, "wn_mean_bn": 0.3, "wn_variance_bn": 0.4, "bn": 0.2}
-    noisy = {"bn": 0.001, "wn_variance_bn": 0.05}
+    gaps = {
+        "none": 0.5,
+        "weight_norm": 0.4,
+        "batch_norm_mean": 0.3,
+        "batch_norm_variance": 0.4,
+        "batch_norm": 0.2,
+    }
+    noisy = {"batch_norm": 0.001, "batch_norm_variance": 0.05}
     rows = [
-        dict(method=m, M=8, seed_index=s, gap=g + noisy.get(m, 0.0) * SEED_NOISE[s])
+        dict(method=m, M=8, rep=s, gap=g + noisy.get(m, 0.0) * SEED_NOISE[s])
         for m, g in gaps.items()
         for s in range(6)
     ]
@@ -152,17 +163,17 @@ def test_c10_verdicts():
     # BN (0.2) < mean-only (0.3) < WN (0.4): both hold; variance-only equals WN within a wide
     # interval: not resolved.
     assert verdicts == {
-        ("wn_mean_bn", "bn"): "holds",
-        ("wn_mean_bn", "wn"): "holds",
-        ("wn_variance_bn", "bn"): "holds",
-        ("wn_variance_bn", "wn"): "not resolved",
+        ("batch_norm_mean", "batch_norm"): "holds",
+        ("batch_norm_mean", "weight_norm"): "holds",
+        ("batch_norm_variance", "batch_norm"): "holds",
+        ("batch_norm_variance", "weight_norm"): "not resolved",
     }
     gaps_bn = 0.2 + 0.001 * SEED_NOISE
     _assert_interval(recs[0], gaps_bn - 0.3)
 
 
 def test_c11_slopes_and_verdicts():
-    from simulations.regularization import c11_records
+    from simulations.checks.regularization import c11_records
 
     Ms = (8, 16, 32, 64)
     rows = []
@@ -173,7 +184,7 @@ def test_c11_slopes_and_verdicts():
                     dict(
                         open_layer=layer,
                         M=M,
-                        seed_index=s,
+                        rep=s,
                         # layer 1: gamma^2 grows 0.1 per doubling; layer 2: flat with noise
                         gamma2_1=1.0 + 0.1 * i + 0.001 * SEED_NOISE[s] * i,
                         gamma2_2=1.0 + 0.05 * SEED_NOISE[s] * (i % 2),
@@ -203,7 +214,7 @@ def _c12_table(after_shift):
         "WN + dropout 0.25, M=128": 1.0,
     }
     rows = [
-        dict(label=lab, seed_index=s, test_loss=v + 0.01 * SEED_NOISE[s] * (k % 2))
+        dict(label=lab, rep=s, test_loss=v + 0.01 * SEED_NOISE[s] * (k % 2))
         for k, (lab, v) in enumerate(labels.items())
         for s in range(6)
     ]
@@ -211,7 +222,7 @@ def _c12_table(after_shift):
 
 
 def test_c12_verdicts_with_a_margin():
-    from simulations.regularization import c12_records
+    from simulations.checks.regularization import c12_records
 
     recs = c12_records(_c12_table(0.0))
     assert [r.verdict for r in recs] == ["holds", "holds", "holds", "not resolved"]
@@ -220,3 +231,13 @@ def test_c12_verdicts_with_a_margin():
     # Negative control: dropout after BN at large batch 30% worse than BN at small batch.
     worse = c12_records(_c12_table(0.3))
     assert worse[1].verdict == "deviates" and worse[0].verdict == "deviates"
+
+
+def test_c12_needs_the_six_runs_of_the_experiment():
+    from simulations.checks.regularization import c12_records
+
+    table = _c12_table(0.0)
+    table = table[table["label"] != "WN M=128"]
+    with pytest.raises(ValueError, match="six runs of dropout_experiment"):
+        c12_records(table)
+

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
+from simulations.checks.switchable_weights import c15_identity_record, c15_records, c16_records
 from simulations.switchable_weights import (
+    INPUT_NOISE,
     SNConvStudent,
-    c15_identity_record,
-    c16_records,
     sample_images,
     switchable_weights,
     train_sn_student,
 )
 
-TINY = dict(n_seeds=2, batch_sizes=(2, 4), steps=10, n_train=16, noises=("gaussian",))
+TINY = dict(repetitions=2, batch_sizes=(2, 4), steps=10, n_train=16, noises=("gaussian",))
 
 
 def test_sn_student_gradients_match_finite_differences():
@@ -70,7 +70,7 @@ def test_heavy_tailed_images_have_larger_kurtosis():
 
 def test_bad_input():
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="batch_size=32 is larger"):
+    with pytest.raises(ValueError, match="M=32 is larger"):
         train_sn_student(
             32, "gaussian", steps=1, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3, rng=rng
         )
@@ -98,7 +98,7 @@ def test_same_numbers_on_local_processes():
 
 SEED_NOISE = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])
 SN_SETTINGS = dict(
-    n_seeds=6, steps=10, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3, seed=0
+    repetitions=6, steps=10, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3, seed=0
 )
 
 
@@ -108,7 +108,7 @@ def _weights_table(columns):
 
     Ms = (1, 2, 4, 8)
     rows = [
-        dict(noise="gaussian", M=M, seed_index=s, **{k: f(i, s) for k, f in columns.items()})
+        dict(noise="gaussian", M=M, rep=s, **{k: f(i, s) for k, f in columns.items()})
         for i, M in enumerate(Ms)
         for s in range(6)
     ]
@@ -119,8 +119,6 @@ def _weights_table(columns):
 
 def test_c15_slopes_intervals_and_verdicts():
     from scipy import stats
-
-    from simulations.switchable_weights import c15_records
 
     df = _weights_table(
         {
@@ -151,8 +149,6 @@ def test_c15_slopes_intervals_and_verdicts():
 
 
 def test_c16_verdicts_follow_from_the_paired_difference():
-    from simulations.switchable_weights import c16_records
-
     df = _weights_table(
         {
             "rho_1": lambda i, s: 0.0,
@@ -169,6 +165,32 @@ def test_c16_verdicts_follow_from_the_paired_difference():
         assert r.numeric == pytest.approx(expected, abs=1e-12)
         assert r.low < r.numeric < r.high
         assert r.verdict == ("holds" if r.params["layer"] == 1 else "deviates")
+
+
+def test_each_student_trains_on_its_replicate_stream():
+    """Replicate ``rep`` of a law is the stream (law's position, rep) under the root seed,
+    the same at every M (paired over M) and whatever other laws run."""
+    sizes = dict(TINY, noises=("student_t5",))
+    df = switchable_weights(seed=3, sizes=sizes)
+    row = df[(df["M"] == 4) & (df["rep"] == 1)].iloc[0]
+    stream = np.random.SeedSequence(3, spawn_key=(list(INPUT_NOISE).index("student_t5"), 1))
+    kw = {k: TINY[k] for k in ("steps", "n_train")}
+    direct = train_sn_student(
+        4, "student_t5", lr=0.05, logit_lr=0.5, channels=8, size=6,
+        rng=np.random.default_rng(stream), **kw,
+    )  # fmt: skip
+    for col in ("mean_bn_1", "var_bn_2", "rho_1", "test_loss"):
+        assert row[col] == direct[col], col
+
+
+def test_records_name_the_article_of_the_claim():
+    """C15 and C16 are claims of article 000, not of the regularization family's 001."""
+    df = _weights_table(
+        {f"{k}_bn_{j}": (lambda i, s: 0.3) for k in ("mean", "var") for j in (1, 2)}
+    )
+    df["rho_1"] = 0.0
+    recs = c15_records(df) + c16_records(df) + [c15_identity_record(0)]
+    assert {r.source for r in recs} == {"000 §3.1-3.2"}
 
 
 def test_m1_identity_is_labelled_as_identity():

@@ -1,0 +1,155 @@
+"""The protocol of the switchable-weights experiment: SN students trained across batch sizes.
+
+Replicates are trained one after the other (SN's six logits are shared by all channels of a
+layer, so replicates cannot be folded into channels). Replicate ``r`` of an input law fixes
+the teacher, the data and the initial weights for every batch size: the design is paired
+over ``M``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from regnorm.backend import get_namespace, to_numpy
+from regnorm.validation import check_choice, check_integer, check_real
+
+from .model import INPUT_NOISE, ImageTeacher, SNConvStudent, sample_images
+
+if TYPE_CHECKING:  # pandas loads lazily: the command line imports this module
+    import pandas as pd
+
+__all__ = ["DELTA2", "SN_SIZES", "switchable_weights", "train_sn_student"]
+
+SN_SIZES = {
+    "quick": dict(
+        repetitions=4,
+        batch_sizes=(2, 8, 32),
+        steps=300,
+        lr=0.05,
+        logit_lr=0.5,
+        n_train=256,
+        channels=8,
+        size=6,
+        noises=("gaussian",),
+    ),
+    "full": dict(
+        repetitions=6,
+        batch_sizes=(1, 2, 4, 8, 16, 32, 64),
+        steps=800,
+        lr=0.05,
+        logit_lr=0.5,
+        n_train=512,
+        channels=8,
+        size=6,
+        noises=("gaussian_no_contrast", "gaussian", "student_t5"),
+    ),
+}
+
+#: Label-noise variance: ``y = teacher(x) + sqrt(delta2) eps``.
+DELTA2 = 0.09
+
+
+def train_sn_student(M, noise, *, steps, lr, logit_lr, n_train, channels, size, rng, xp=None):
+    """Train one SN student at batch size ``M``; return its learned SN weights per layer.
+
+    Returns a dict ``{"mean_in_1": ..., "var_bn_2": ..., "rho_1": ..., "test_loss": ...}``
+    (weights of layer 1 and 2, ``rho_1`` the excess kurtosis of layer 1's input to SN
+    pooled over channels, measured on the training set at the end).
+    """
+    M = check_integer("M", M, minimum=1)
+    n_train = check_integer("n_train", n_train, minimum=1)
+    if M > n_train:
+        raise ValueError(f"M={M} is larger than the training set (n_train={n_train})")
+    check_real("lr", lr, minimum=0.0, min_inclusive=False)
+    check_real("logit_lr", logit_lr, minimum=0.0, min_inclusive=False)
+    xp = get_namespace(xp)
+    delta = math.sqrt(DELTA2)
+    teacher = ImageTeacher(rng)
+    probe = sample_images(2000, size, noise, rng)
+    teacher.scale = float(np.std(teacher.clean(probe)))
+    x = sample_images(n_train, size, noise, rng)
+    y = teacher.clean(x) + delta * rng.standard_normal(n_train)
+    x_te = sample_images(1024, size, noise, rng)
+    y_te = teacher.clean(x_te) + delta * rng.standard_normal(1024)
+    net = SNConvStudent(channels, rng, xp)
+    X, Y = xp.asarray(x), xp.asarray(y)
+    per_epoch = n_train // M
+    for step in range(steps):
+        k = step % per_epoch
+        if k == 0:
+            order = rng.permutation(n_train)
+        idx = xp.asarray(order[k * M : (k + 1) * M])
+        xb, yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
+        f = net.forward(xb)
+        net.backward(2.0 * (f - yb) / M)
+        net.step(lr, logit_lr)
+    out = {}
+    for i, norm in enumerate(net.norms, start=1):
+        wm, wv = to_numpy(norm.mean_weights), to_numpy(norm.var_weights)
+        for j, comp in enumerate(("in", "ln", "bn")):
+            out[f"mean_{comp}_{i}"] = float(wm[j])
+            out[f"var_{comp}_{i}"] = float(wv[j])
+    u = np.einsum("oc,nchw->nohw", to_numpy(net.params["W1"]), x)
+    z = (u - u.mean(axis=(0, 2, 3), keepdims=True)) / u.std(axis=(0, 2, 3), keepdims=True)
+    out["rho_1"] = float(np.mean(z**4) - 3.0)
+    f_te = to_numpy(net.forward(xp.asarray(x_te), training=False))
+    out["test_loss"] = float(np.mean((f_te - y_te) ** 2))
+    return out
+
+
+def _noise_key(params: dict) -> tuple[int]:
+    """The stream of an input law: its position in :data:`INPUT_NOISE`, so a law's numbers do
+    not depend on which other laws are run; not ``M``, so every batch size of a replicate
+    sees the same teacher and data."""
+    return (list(INPUT_NOISE).index(params["noise"]),)
+
+
+def _train_point(point: dict, rng, *, sz: dict) -> dict:
+    """One sweep task: one SN student at ``point`` = (noise, M) on the replicate ``rng``."""
+    return train_sn_student(
+        point["M"],
+        point["noise"],
+        steps=sz["steps"],
+        lr=sz["lr"],
+        logit_lr=sz["logit_lr"],
+        n_train=sz["n_train"],
+        channels=sz["channels"],
+        size=sz["size"],
+        rng=rng,
+    )
+
+
+def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
+    """SN weights against the batch size, one row per (noise, M, rep).
+
+    Replicate ``rep`` of input law ``noise`` is the stream ``seed_sequence(seed, i, rep)``
+    (``i`` the law's position in :data:`INPUT_NOISE`): it fixes the teacher, data and initial
+    weights for every batch size (paired over ``M``). Every (noise, M, rep) student is one
+    task of a :func:`regnorm.sweeps.sweep` (``executor``: ``"processes:2"``, Dask, ...), with
+    the same numbers whatever the executor.
+    """
+    import functools
+
+    from regnorm.sweeps import sweep
+
+    sz = dict(SN_SIZES["quick" if quick else "full"], **(sizes or {}))
+    seed = check_integer("seed", seed, minimum=0)
+    repetitions = check_integer("repetitions", sz["repetitions"], minimum=1)
+    for noise in sz["noises"]:
+        check_choice("noise", noise, INPUT_NOISE)
+    points = [{"noise": noise, "M": int(M)} for noise in sz["noises"] for M in sz["batch_sizes"]]
+    task = functools.partial(_train_point, sz=sz)
+    df = sweep(
+        task,
+        points,
+        repetitions=repetitions,
+        seed=seed,
+        seed_key=_noise_key,
+        executor=executor,
+        progress=None,
+    )
+    df.attrs["settings"] = dict(sz, seed=seed, delta2=DELTA2)
+    return df
