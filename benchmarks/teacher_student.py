@@ -1,4 +1,4 @@
-"""Benchmark: teacher-student numerics (issue 4). A script, not a test.
+"""Benchmark: teacher-student numerics. A script, not a test.
 
 Prints, in one run on the same machine:
 
@@ -23,37 +23,22 @@ import os
 import time
 
 import numpy as np
+from timing import best_time, machine_line, matmul_rate
 
 from simulations import teacher_student as ts
 
-FLAT_VARIANTS = ["bn", "bn_uncentred", "wn_mean_only", "wn_variance_only", "wn"]
 
-
-def best_time(fn, repeat=3):
-    best = math.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def matmul_rate(n=2048):
-    a = np.random.default_rng(0).standard_normal((n, n))
-    b = np.random.default_rng(1).standard_normal((n, n))
-    a @ b
-    return 2 * n**3 / best_time(lambda: a @ b, 5)
-
-
-def sgd_rate(N, K, M=32, alpha=1.0, steps=512, solver="precond", fused=None):
+def sgd_rate(N, K, M=32, alpha=1.0, steps=512, solver="precond", fused=None, rng=None):
     """(flop rate, seconds per step) of :func:`train_students` on K columns.
 
     Counted flops: the two products per step, ``4 M r K`` (``r = min(P, N)``, the dimension
     the preconditioned solver trains in); the elementwise work is not counted. ``steps``
     as in the figure's runs (hundreds to thousands per call), so per-call setup is amortized.
+    ``rng`` draws the data set, the start and the minibatches (default: seed 0).
     """
+    rng = np.random.default_rng(0 if rng is None else rng)
     P = round(alpha * N)
-    data = ts.teacher(N, P, 0.25, rng=0)
+    data = ts.teacher(N, P, 0.25, rng=rng)
     kw = {}
     if solver == "precond":
         view = ts.spectral_view(data)
@@ -61,14 +46,14 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=512, solver="precond", fused=None):
         kw["precond"] = 1.0 / (np.asarray(view.lam) + 1.0 / (4 * M))
         kw["fused"] = fused
     r = data.X.shape[-1]
-    rng = np.random.default_rng(1)
     v0 = rng.standard_normal((r, K)) / math.sqrt(r)
-    names = [FLAT_VARIANTS[k % len(FLAT_VARIANTS)] for k in range(K)]
+    variants = list(ts.VARIANTS)
+    names = [variants[k % len(variants)] for k in range(K)]
     epochs = max(1, steps // (P // M))
     n_steps = epochs * (P // M)
 
     def run():
-        ts.train_students(data, names, M=M, v0=v0, lr=1e-4, epochs=epochs, rng=2, **kw)
+        ts.train_students(data, names, M=M, v0=v0, lr=1e-4, epochs=epochs, rng=rng, **kw)
 
     t = best_time(run, 2)
     flops = 4 * M * r * K * n_steps
@@ -76,7 +61,7 @@ def sgd_rate(N, K, M=32, alpha=1.0, steps=512, solver="precond", fused=None):
 
 
 def _rate_task(params, rng):
-    rate, per_step = sgd_rate(params["N"], params["K"], steps=params["steps"])
+    rate, per_step = sgd_rate(params["N"], params["K"], steps=params["steps"], rng=rng)
     return {"rate": rate, "per_step": per_step}
 
 
@@ -127,8 +112,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--ridge-N", type=int, default=1024)
     args = p.parse_args(argv)
-    load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} cores, load average {load:.2f} (timings inflated if > cores)")
+    print(machine_line())
     peak = matmul_rate()
     print(f"[1] float64 matmul (2048^3, all cores): {peak / 1e9:.1f} GFLOP/s")
 

@@ -14,28 +14,35 @@ process per core unless ``--executor`` says otherwise). Every size writes the sa
 :func:`regnorm.sweeps.sweep` with a store of their own in ``--out``
 (``teacher_student_store_<size>``) and resume if interrupted.
 
-Run: ``python -m figures.teacher_student --out results [--quick | --full]``.
+Run: ``python -m figures.teacher_student --out results [--quick | --full]``, or
+:func:`run` from Python. The plot reads ``N``, ``M`` and ``delta2`` from the sweep's table.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
 from figures._common import figure_parser, out_dir, report_written, save_data, save_figure
 from regnorm import learning_curves as lc
-from simulations.teacher_student import DELTA2, M_PAPER, bn_sweep, c8_summary, zeta_predictions
+from simulations.checks.teacher_student import DELTA2, M_PAPER
+from simulations.teacher_student import bn_sweep, c8_summary, sweep_setting
 
 NAME = "teacher_student"
 
 SIZES = {
-    "quick": dict(N=128, alphas=[0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 2.5, 3.0], reps=2),
-    "default": dict(N=512, alphas=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0], reps=5),
+    "quick": dict(N=128, alphas=[0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 2.5, 3.0], repetitions=2),
+    "default": dict(
+        N=512, alphas=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0, 3.0], repetitions=5
+    ),
     # alpha = 1 itself is left out at full scale: there BN's effective ridge parameter is
     # ~0.004 and the SGD noise of any affordable step competes with it (see the README)
-    "full": dict(N=4096, alphas=[0.1, 0.3, 0.5, 0.7, 0.85, 1.15, 1.5, 2.0, 2.5, 3.0], reps=5),
+    "full": dict(
+        N=4096, alphas=[0.1, 0.3, 0.5, 0.7, 0.85, 1.15, 1.5, 2.0, 2.5, 3.0], repetitions=5
+    ),
 }
 
 
@@ -45,8 +52,8 @@ SERIES = (
     ("eps_pinv", dict(color="C0", marker="o", mfc="none"), "pseudo-inverse (sim.)"),
     ("eps_ridge_M", dict(color="C2", marker="s", mfc="none"), r"ridge $1/(2M)$ (sim.)"),
     ("eps_ridge_opt", dict(color="C3", marker="^", mfc="none"), r"ridge $\delta^2$ (sim.)"),
-    ("eps_bn", dict(color="k", marker="s"), "BN student, population stats"),
-    ("eps_bn_trainstats", dict(color="C1", marker="D"), "BN student, training-set stats"),
+    ("eps_batch_norm", dict(color="k", marker="s"), "BN student, population stats"),
+    ("eps_batch_norm_trainstats", dict(color="C1", marker="D"), "BN student, training-set stats"),
 )
 
 
@@ -62,38 +69,43 @@ def _agg(df, col):
     return g.mean().index.to_numpy(), g.mean().to_numpy(), g.sem().to_numpy()
 
 
-def plot(df, summary, M=M_PAPER):
+def plot(df, summary):
+    """The figure of a :func:`~simulations.teacher_student.bn_sweep` table and its
+    :func:`~simulations.teacher_student.c8_summary`, at the sweep's own ``N``, ``M`` and
+    ``delta2``."""
     import matplotlib.pyplot as plt
 
+    N, M = int(sweep_setting(df, "N")), int(sweep_setting(df, "M"))
+    delta2 = float(sweep_setting(df, "delta2"))
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     a = np.linspace(0.1, 3.0, 600)
     a = a[np.abs(a - 1.0) > 1e-9]
-    sgd = lc.eps_sgd(a, DELTA2)
+    sgd = lc.eps_sgd(a, delta2)
     ax.plot(a, np.where(sgd < 5, sgd, np.nan), "C0-", lw=1.6, label="pseudo-inverse / SGD (C5)")
     ax.plot(
         a,
-        lc.eps_wn(a, 1 / (2 * M), DELTA2),
+        lc.eps_wn(a, 1 / (2 * M), delta2),
         "C2-",
         lw=1.6,
         label=r"WN + $\gamma$ decay, $\zeta=1/(2M)$ (C6)",
     )
     ax.plot(
         a,
-        lc.eps_wn(a, DELTA2, DELTA2),
+        lc.eps_wn(a, delta2, delta2),
         "C3-",
         lw=1.6,
         label=r"WN + $\gamma$ decay, optimal $\zeta=\delta^2$ (C7)",
     )
     ax.plot(
         a,
-        lc.eps_wn(a, 3 * a / (2 * M), DELTA2),
+        lc.eps_wn(a, 3 * a / (2 * M), delta2),
         "C4:",
         lw=1.3,
         label=r"WN + $\gamma$ decay, $\zeta=3\alpha/(2M)$",
     )
     ax.plot(
         a,
-        lc.eps_wn(a, a / (2 * M), DELTA2),
+        lc.eps_wn(a, a / (2 * M), delta2),
         "C6--",
         lw=1.3,
         label=r"WN + $\gamma$ decay, $\zeta=\alpha/(2M)$ (best fit)",
@@ -122,10 +134,9 @@ def plot(df, summary, M=M_PAPER):
     ax.set_xlim(0, 3.1)
     ax.set_xlabel(r"$\alpha = P/N$")
     ax.set_ylabel(r"generalization error $\|v - w^*\|^2$")
-    N = int(df["N"].iloc[0])
-    reps = int(df.groupby("alpha").size().min())
+    repetitions = int(df.groupby("alpha").size().min())
     ax.set_title(
-        rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={DELTA2}$ ({reps} reps, $\pm$1 s.e.)"
+        rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={delta2}$ ({repetitions} reps, $\pm$1 s.e.)"
     )
     ax.legend(fontsize=7, loc="upper right")
     if listed:
@@ -138,7 +149,7 @@ def plot(df, summary, M=M_PAPER):
             color="0.3",
         )
 
-    bn = summary[summary["variant"] == "bn"]
+    bn = summary[summary["variant"] == "batch_norm"]
     n_worse = 0
     for conv, style in (
         ("population", dict(color="k", marker="s")),
@@ -179,7 +190,7 @@ def plot(df, summary, M=M_PAPER):
         "alpha_three_half_M": r"$3\alpha/(2M)$",
     }
     for k, (key, lab) in enumerate(names.items()):
-        bx.plot(xs, [zeta_predictions(x, M)[key] for x in xs], f"C{k + 5}--", lw=1.2, label=lab)
+        bx.plot(xs, [lc.candidate_zetas(x, M)[key] for x in xs], f"C{k + 5}--", lw=1.2, label=lab)
     bx.set_xlabel(r"$\alpha$")
     bx.set_ylabel(r"effective $\zeta$ (ridge matched on the same data)")
     bx.set_title("C8: which gamma decay does BN follow?")
@@ -189,26 +200,74 @@ def plot(df, summary, M=M_PAPER):
     return fig
 
 
-def main(argv=None) -> int:
-    p = figure_parser(__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="N=4096, 10 alpha, 5 repetitions")
-    args = p.parse_args(argv)
-    mode = "quick" if args.quick else ("full" if args.full else "default")
+def run(
+    out: Path,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    executor=None,
+    full: bool = False,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Compute the sweep, draw the figure and write ``out/teacher_student{,_c8}.parquet`` and
+    ``out/teacher_student.png``; returns the paths written.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder (created if missing).
+    quick, full : bool
+        The size (:data:`SIZES`): ``quick``, ``full`` or (neither) ``default``; not both.
+    seed : int
+        Root seed of the sweep.
+    executor : optional
+        Executor spec of :func:`regnorm.sweeps.sweep` (``full`` defaults to one worker
+        process per core, each with one BLAS thread).
+    overwrite : bool
+        Discard this figure's sweep store in ``out`` (default and full sizes resume from it).
+    """
+    if quick and full:
+        raise ValueError("quick and full are two different sizes: give at most one")
+    mode = "quick" if quick else ("full" if full else "default")
     size = SIZES[mode]
-    out = out_dir(args.out)
-    t0 = time.perf_counter()
+    out = out_dir(str(out))
     store = None if mode == "quick" else out / f"{NAME}_store_{mode}"
-    if store is not None and args.overwrite and store.exists():
+    if store is not None and overwrite and store.exists():
         # an earlier run's half-finished sweep is part of the run being discarded
         shutil.rmtree(store)
-    # --full defaults to one worker process per core (each with one BLAS thread)
-    executor = args.executor or ("processes" if mode == "full" else None)
+    if executor is None and mode == "full":
+        executor = "processes"
     df = bn_sweep(
-        size["N"], size["alphas"], size["reps"], seed=args.seed, executor=executor, store=store
+        size["N"],
+        size["alphas"],
+        size["repetitions"],
+        M=M_PAPER,
+        delta2=DELTA2,
+        seed=seed,
+        executor=executor,
+        store=store,
     )
     summary = c8_summary(df)
     paths = [save_data(df, out, NAME), save_data(summary, out, f"{NAME}_c8")]
     paths.append(save_figure(plot(df, summary), out, NAME))
+    return paths
+
+
+def main(argv=None) -> int:
+    p = figure_parser(__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="N=4096, 10 alpha, 5 repetitions")
+    args = p.parse_args(argv)
+    if args.quick and args.full:
+        p.error("--quick and --full are two different sizes: give at most one")
+    t0 = time.perf_counter()
+    paths = run(
+        Path(args.out),
+        quick=args.quick,
+        seed=args.seed,
+        executor=args.executor,
+        full=args.full,
+        overwrite=args.overwrite,
+    )
     report_written(paths, t0)
     return 0
 

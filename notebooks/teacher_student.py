@@ -27,7 +27,7 @@ from simulations import teacher_student as ts
 
 N = 150  # input dimension: larger N brings the finite-N points closer to the N -> inf curves
 DELTA2 = 0.25  # label-noise variance
-REPS = 12  # independent data sets per alpha: the standard error falls like 1/sqrt(REPS)
+REPETITIONS = 12  # independent data sets per alpha: the standard error falls like 1/sqrt(.)
 ALPHAS = np.array([0.25, 0.5, 0.75, 1.5, 2.0, 3.0])
 rng = np.random.default_rng(0)
 
@@ -51,13 +51,13 @@ print("optimal zeta:", learning_curves.optimal_zeta(2.0, DELTA2))
 zetas = np.array([0.0, DELTA2])
 rows = []
 for alpha in ALPHAS:
-    data = ts.teacher(N, int(round(alpha * N)), DELTA2, reps=REPS, rng=rng)
-    err = np.asarray(ts.ridge_path(data, zetas))  # shape (REPS, 2)
-    mean, se = err.mean(axis=0), err.std(axis=0, ddof=1) / np.sqrt(REPS)
+    data = ts.teacher(N, int(round(alpha * N)), DELTA2, repetitions=REPETITIONS, rng=rng)
+    err = np.asarray(ts.ridge_path(data, zetas))  # shape (REPETITIONS, 2)
+    mean, se = err.mean(axis=0), err.std(axis=0, ddof=1) / np.sqrt(REPETITIONS)
     rows.append((alpha, *mean, *se))
     print(
         f"alpha {alpha:4.2f}: pinv {mean[0]:.3f} ± {se[0]:.3f} "
-        f"(finite-N exact {ts.finite_n_pinv(N, int(round(alpha * N)), DELTA2):.3f}), "
+        f"(finite-N exact {learning_curves.finite_n_pinv(N, int(round(alpha * N)), DELTA2):.3f}), "
         f"ridge {mean[1]:.3f} ± {se[1]:.3f} "
         f"(eps_wn {learning_curves.eps_wn(alpha, DELTA2, DELTA2):.3f})"
     )

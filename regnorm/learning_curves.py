@@ -11,21 +11,31 @@ error is ``E_x[(phi(x) - w*^T x)^2] = ||v - w*||^2`` for a linear student ``phi(
 * :func:`optimal_zeta` (C7): ``eps_wn`` is minimized at ``zeta = delta^2`` for every alpha.
 * :func:`effective_zeta`: the inverse of ``eps_wn`` in ``zeta`` on the branch
   ``0 <= zeta <= delta^2`` (used to read an effective ridge parameter off a measured error, C8).
+* :func:`finite_n_pinv`: the exact finite-N mean of the pseudo-inverse error (C5 at finite N).
+* :func:`candidate_zetas`: the candidate effective ridge parameters of a BN student (C8).
 
-All are NumPy/SciPy-only closed forms, vectorized (broadcast) over their arguments; they return
-``float`` for scalar input and an ndarray otherwise.
+The first four are NumPy/SciPy-only closed forms, vectorized (broadcast) over their arguments;
+they return ``float`` for scalar input and an ndarray otherwise.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .marchenko_pastur import resolvent_parts
-from .validation import check_real_array
+from .validation import check_integer, check_real, check_real_array
 
-__all__ = ["effective_zeta", "eps_sgd", "eps_wn", "optimal_zeta"]
+__all__ = [
+    "candidate_zetas",
+    "effective_zeta",
+    "eps_sgd",
+    "eps_wn",
+    "finite_n_pinv",
+    "optimal_zeta",
+]
 
 
 def _out(x: np.ndarray) -> Any:
@@ -56,9 +66,8 @@ def eps_sgd(alpha: Any, delta2: Any) -> Any:
     ``X^T X/N`` touches 0 and the pseudo-inverse amplifies the noise without bound) and ``0``
     when ``delta2 = 0`` (both one-sided limits are 0). This is the mathematics, not an error.
 
-    Exact finite-N values for Gaussian ``X`` (inverse-Wishart means) are
-    ``1 - P/N + delta^2 P/(N-P-1)`` (``P < N - 1``) and ``delta^2 N/(P-N-1)`` (``P > N + 1``);
-    :func:`eps_sgd` is their ``N -> inf`` limit.
+    The exact finite-N values for Gaussian ``X`` are :func:`finite_n_pinv`; :func:`eps_sgd`
+    is their ``N -> inf`` limit.
 
     Parameters
     ----------
@@ -185,3 +194,70 @@ def effective_zeta(eps: Any, alpha: Any, delta2: Any, *, xtol: float = 1e-13) ->
     z = np.where(e >= top, 0.0, z)
     z = np.where(e < best, np.nan, z)
     return _out(z)
+
+
+def finite_n_pinv(N: int, P: int, delta2: float) -> float:
+    """Exact finite-N expected pseudo-inverse error for Gaussian ``X`` (inverse-Wishart means).
+
+    .. math::
+
+        \\epsilon_{\\rm pinv}(N, P) = \\begin{cases}
+            1 - \\dfrac{P}{N} + \\dfrac{\\delta^2 P}{N - P - 1}, & P < N - 1 \\\\[4pt]
+            \\dfrac{\\delta^2 N}{P - N - 1}, & P > N + 1
+        \\end{cases}
+
+    and ``inf`` for ``N - 1 <= P <= N + 1``, where the inverse-Wishart mean does not exist
+    (C5, article 001 §2.3). :func:`eps_sgd` is the ``N -> inf`` limit at ``alpha = P/N``.
+
+    Parameters
+    ----------
+    N, P : int
+        Input dimension and number of samples (``>= 1``).
+    delta2 : float
+        Label-noise variance ``>= 0``.
+
+    Returns
+    -------
+    float
+    """
+    N = check_integer("N", N, minimum=1)
+    P = check_integer("P", P, minimum=1)
+    delta2 = check_real("delta2", delta2, minimum=0.0)
+    if P < N - 1:
+        return 1.0 - P / N + delta2 * P / (N - P - 1)
+    if P > N + 1:
+        return delta2 * N / (P - N - 1)
+    return math.inf
+
+
+def candidate_zetas(alpha: float, M: int) -> dict[str, float]:
+    """The candidate effective ridge parameters of a BN student (C8), on the ridge scale.
+
+    .. math::
+
+        \\zeta \\in \\Bigl\\{\\frac{1}{2M},\\ \\frac{\\alpha}{2M},\\ \\frac{3}{2M},\\
+            \\frac{3\\alpha}{2M}\\Bigr\\}
+
+    keyed ``half_M`` (the article), ``alpha_half_M`` (uncentred: a loss-scale ``1/(2M)``
+    mapped to the ridge scale by ``zeta = alpha zeta_loss``), ``three_half_M`` and
+    ``alpha_three_half_M`` (centred: the ``mu_B`` term of C4 added). Article 001 §2.3.
+
+    Parameters
+    ----------
+    alpha : float
+        ``P / N > 0``.
+    M : int
+        Batch size ``>= 1``.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    alpha = check_real("alpha", alpha, minimum=0.0, min_inclusive=False)
+    M = check_integer("M", M, minimum=1)
+    return {
+        "half_M": 1.0 / (2 * M),
+        "alpha_half_M": alpha / (2 * M),
+        "three_half_M": 3.0 / (2 * M),
+        "alpha_three_half_M": 3.0 * alpha / (2 * M),
+    }

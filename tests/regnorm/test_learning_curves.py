@@ -43,11 +43,9 @@ def test_zeta_to_zero_recovers_c5(delta2):
 
 def test_eps_sgd_values_and_erratum():
     # against the exact finite-N mean (inverse-Wishart moments) at N = 1e7, O(1/N) away
-    from simulations.teacher_student import finite_n_pinv
-
     N = 10**7
     for a in (0.5, 3.0):
-        exact = finite_n_pinv(N, round(a * N), 0.25)
+        exact = lc.finite_n_pinv(N, round(a * N), 0.25)
         assert lc.eps_sgd(a, 0.25) == pytest.approx(exact, rel=1e-5)
     # the article's delta^2/(1-alpha) for alpha > 1 is negative: impossible for an error
     assert 0.25 / (1 - 3.0) < 0 < lc.eps_sgd(3.0, 0.25)

@@ -1,6 +1,6 @@
 """Fused per-step kernels of the preconditioned teacher-student solver (NumPy + numba only).
 
-:func:`simulations.teacher_student.train_students` writes each SGD step as array-API
+:func:`simulations.teacher_student.sgd.train_students` writes each SGD step as array-API
 expressions, which run on any backend but make about a dozen passes over the ``(K, N)``
 parameters and some thirty small array calls per step; on a CPU that work, not the two
 matrix products, dominates. For NumPy arrays and when numba is installed the same step is
@@ -15,8 +15,76 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+__all__ = ["BLOCK", "ColumnSettings", "LoopSettings", "available", "kernels", "precond_loop"]
+
+#: The rows of :meth:`ColumnSettings.stacked`, the per-column settings the batch kernel reads.
+COLUMN_ROWS = ("lr", "center", "is_std", "is_rms", "is_none", "decay")
+
+
+@dataclass(frozen=True)
+class ColumnSettings:
+    """The per-student (column) settings of a fused loop, each a NumPy array of shape (K,).
+
+    Attributes
+    ----------
+    lr : ndarray
+        Step size before annealing.
+    center : ndarray
+        1 where the student subtracts the batch mean, else 0.
+    is_std, is_rms, is_none : ndarray
+        One-hot of the scale: batch std, batch root mean square, or none (``||w||``).
+    decay : ndarray
+        Explicit gamma decay ``zeta_loss``.
+    """
+
+    lr: np.ndarray
+    center: np.ndarray
+    is_std: np.ndarray
+    is_rms: np.ndarray
+    is_none: np.ndarray
+    decay: np.ndarray
+
+    def stacked(self) -> np.ndarray:
+        """The settings as one C-contiguous float64 array ``(6, K)``, rows :data:`COLUMN_ROWS`."""
+        return np.ascontiguousarray(
+            np.stack([np.asarray(getattr(self, k), dtype=np.float64) for k in COLUMN_ROWS])
+        )
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The schedule and the coordinates of a fused preconditioned loop.
+
+    Attributes
+    ----------
+    M : int
+        Batch size.
+    epochs : int
+        Passes over the data (``floor(P/M)`` steps each).
+    start_avg, mid_avg : int
+        Steps at which the averaging window and its second half start.
+    anneal : bool
+        Decay the step linearly to 0 over the averaging window.
+    D, lam, mvec : ndarray, shape (N,)
+        Diagonal preconditioner, ``diag(X^T X)/P`` and the training mean of the inputs.
+    flat : ndarray, shape (N,), optional
+        The centred columns' flat direction (``None``: none).
+    """
+
+    M: int
+    epochs: int
+    start_avg: int
+    mid_avg: int
+    anneal: bool
+    D: np.ndarray
+    lam: np.ndarray
+    mvec: np.ndarray
+    flat: Any = None
 
 
 @functools.cache
@@ -28,23 +96,33 @@ def kernels():
         return None
 
     @numba.njit(cache=True)
-    def batch(HT, yb, stats, f, lr, centre, is_std, is_rms, is_none, decay, dHT, coef, wacc):
+    def batch(HT, yb, stats, f, cols, dHT, coef, wacc):
         """Forward/backward on a batch, ``HT = U X_B^T`` (K, M), from ``stats`` (K, 4) of
-        ``u``; writes the step-scaled ``dHT`` (K, M), ``coef`` (K, 3) = a, b, m_k of the
-        update and ``wacc`` (K,), the factor of the population predictor ``v = wacc u``."""
+        ``u`` and the column settings ``cols`` (6, K) of :meth:`ColumnSettings.stacked`, the
+        step scaled by the annealing factor ``f``; writes the step-scaled ``dHT`` (K, M),
+        ``coef`` (K, 3) = a, b, m_k of the update and ``wacc`` (K,), the factor of the
+        population predictor ``v = wacc u``."""
+        lr, center, is_std, is_rms, is_none, decay = (
+            cols[0],
+            cols[1],
+            cols[2],
+            cols[3],
+            cols[4],
+            cols[5],
+        )
         K, M = HT.shape
         gamma = np.empty(K)
         nu = np.empty(K)
         mt = np.empty(K)
-        sl = np.empty(K)
+        lr_t = np.empty(K)
         for k in range(K):
             n2, q, mt[k], dt = stats[k, 0], stats[k, 1], stats[k, 2], stats[k, 3]
             # variance and ||Qu||^2 clipped at 0 where rounding makes them negative
             sig2 = is_std[k] * max(q - mt[k] ** 2, 0.0) + is_rms[k] * q
             gamma[k] = math.sqrt(sig2 + is_none[k] * n2)
             nu[k] = math.sqrt(n2)
-            sl[k] = f * lr[k]
-            nq2 = max(n2 - centre[k] * dt**2, 0.0)  # flat direction removed (centred columns)
+            lr_t[k] = f * lr[k]
+            nq2 = max(n2 - center[k] * dt**2, 0.0)  # flat direction removed (centred columns)
             # v = sigma_T(Qu) Qu/||Qu|| = wacc Qu: 1 without a scale (sigma_T = ||.||); where
             # Qu = 0 the student's centred output is constant and v = 0 for any factor
             if is_none[k] > 0.0:
@@ -73,7 +151,7 @@ def kernels():
             rh = 0.0
             for i in range(M):
                 h = HT[k, i] * inv
-                c = h - centre[k] * mu
+                c = h - center[k] * mu
                 r = gamma[k] * c / s - yb[i]
                 rh += r * c / s
                 g = (2.0 / M) * gamma[k] * r
@@ -82,17 +160,17 @@ def kernels():
             g_mean /= M
             dgamma = 2.0 * rh / M + 2.0 * decay[k] * gamma[k]
             cc = 0.0
-            scale = sl[k] * inv
+            scale = lr_t[k] * inv
             for i in range(M):
                 h = HT[k, i] * inv
-                c = h - centre[k] * mu
+                c = h - center[k] * mu
                 g = (2.0 / M) * gamma[k] * (gamma[k] * c / s - yb[i])
-                dh = (g - centre[k] * g_mean) / s
+                dh = (g - center[k] * g_mean) / s
                 dh -= (is_std[k] * (h - mu) + is_rms[k] * h) * gc / (M * s**3)
                 cc += h * dh
                 dHT[k, i] = dh * scale
-            dg = sl[k] * dgamma
-            coef[k, 0] = is_none[k] * dg * inv - sl[k] * cc * inv * inv
+            dg = lr_t[k] * dgamma
+            coef[k, 0] = is_none[k] * dg * inv - lr_t[k] * cc * inv * inv
             coef[k, 1] = (is_std[k] + is_rms[k]) * dg / gamma[k]
             coef[k, 2] = -is_std[k] * dg * mt[k] / gamma[k]
 
@@ -157,25 +235,35 @@ BLOCK = 512
 
 
 def precond_loop(
-    X, y, U, stats, *, M, epochs, rng, D, lam, mvec, flat, centre, is_std, is_rms, is_none,
-    decay, lr_c, start_avg, mid_avg, anneal,
-):  # fmt: skip
+    X: np.ndarray,
+    y: np.ndarray,
+    U: np.ndarray,
+    stats: np.ndarray,
+    *,
+    columns: ColumnSettings,
+    loop: LoopSettings,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[np.ndarray], list[int]]:
     """The preconditioned training loop of ``train_students`` with fused kernels.
 
-    All arrays NumPy float64: ``X`` (P, N); ``U`` (K, N); ``stats`` (K, 4), the columns'
-    ``||u||^2, u^T diag(lam) u, m^T u, d^T u`` (0 without ``flat``); ``D``, ``lam``
-    (``diag(X^T X)/P``), ``mvec`` (training mean), ``flat`` (N,); per-column arrays (K,).
-    Returns ``(U, v_sum, n_avg)``, ``v_sum`` the two half-window sums of the population
-    predictor (before the flat direction is removed).
+    All arrays NumPy float64: ``X`` (P, N), ``y`` (P,); ``U`` (K, N); ``stats`` (K, 4), the
+    columns' ``||u||^2, u^T diag(lam) u, m^T u, d^T u`` (0 without ``loop.flat``). ``rng``
+    shuffles the samples each epoch. Returns ``(U, v_sum, n_avg)``, ``v_sum`` the two
+    half-window sums of the population predictor (before the flat direction is removed).
 
     The parameters are held as column blocks (contiguous ``(K, B)`` arrays, ``B`` about
     :data:`BLOCK`): per step and block, the gradient product, the update and the next
     step's outputs (summed over blocks), so that the block is read once per step.
     """
     batch, update = kernels()
+    M, epochs, start_avg, mid_avg, anneal = (
+        loop.M, loop.epochs, loop.start_avg, loop.mid_avg, loop.anneal
+    )  # fmt: skip
+    D, lam, mvec = loop.D, loop.lam, loop.mvec
+    cols_k = columns.stacked()
     P, N = X.shape
     K = U.shape[0]
-    flatv = np.zeros(N) if flat is None else np.asarray(flat, dtype=np.float64)
+    flatv = np.zeros(N) if loop.flat is None else np.asarray(loop.flat, dtype=np.float64)
     stats = np.array(stats, dtype=np.float64, order="C")  # next step's norms, updated in place
     edges = np.linspace(0, N, max(1, round(N / BLOCK)) + 1).astype(int)
     cols = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
@@ -215,7 +303,7 @@ def precond_loop(
         block_outputs(q, Xb)
     for step in range(total):
         f = 1.0 if (step < start_avg or not anneal) else (total - step) / (total - start_avg)
-        batch(HT, yb, stats, f, lr_c, centre, is_std, is_rms, is_none, decay, dHT, coef, wacc)
+        batch(HT, yb, stats, f, cols_k, dHT, coef, wacc)
         averaging = step >= start_avg
         half = int(step >= mid_avg)
         n_avg[half] += averaging
