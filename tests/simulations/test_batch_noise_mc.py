@@ -33,7 +33,7 @@ from simulations.batch_noise import (
     standardization_error_mc,
     standardization_error_rows,
 )
-from simulations.checks.batch_noise import check_c1, check_c2, check_c3, check_c13
+from simulations.checks.batch_noise import CHECKS, check_c1, check_c2, check_c3, check_c13
 from tests.tolerances import (
     assert_allclose_quadrature,
     assert_allclose_rounding,
@@ -343,6 +343,11 @@ def test_exact_c4_gap_against_brute_force():
     assert exact_loss_gap(M, gamma, "relu", "gaussian", True) is None
     assert exact_loss_gap(M, gamma, "squared", "laplace", True) is None
     assert exact_loss_gap(M, gamma, "squared", "gaussian", False) is None
+
+
+def test_checks_listed_for_their_claims():
+    assert [c.id for c in CHECKS] == ["C1", "C2", "C3", "C4", "C13"]
+    assert CHECKS[-1] is check_c13
 
 
 @pytest.mark.slow
