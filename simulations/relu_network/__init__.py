@@ -27,7 +27,6 @@ from .training import (
     TrainingResult,
     sgd_step,
     train_relu_students,
-    train_students,  # transitional: the previous name
 )
 
 __all__ = [
@@ -45,5 +44,4 @@ __all__ = [
     "set_population_statistics",
     "sgd_step",
     "train_relu_students",
-    "train_students",
 ]

@@ -226,27 +226,3 @@ def sgd_step(net: ReLUNetwork, lr: float, zetas=None) -> None:
             if k == "gamma" and zetas is not None and zetas[i] is not None:
                 gk = gk + 2.0 * net.xp.reshape(zetas[i], (-1,)) * norm.params["gamma"]
             norm.params[k] = norm.params[k] - lr * gk
-
-
-# --- transitional: the names of the previous release, until simulations.regularization moves
-# to M, repetitions and delta2 (removed then) -------------------------------------------------
-_dataclass_init = TrainingProtocol.__init__
-
-
-def _init_accepting_batch_size(self, *args, batch_size=None, **kwargs):
-    if batch_size is not None:
-        kwargs["M"] = batch_size
-    _dataclass_init(self, *args, **kwargs)
-
-
-TrainingProtocol.__init__ = _init_accepting_batch_size
-
-
-def train_students(config, protocol, *, n_seeds=None, delta=None, **kwargs) -> TrainingResult:
-    """:func:`train_relu_students` under its previous name and keywords (``n_seeds``: the
-    ``repetitions``; ``delta``: the label noise's standard deviation)."""
-    if n_seeds is not None:
-        kwargs["repetitions"] = n_seeds
-    if delta is not None:
-        kwargs["delta2"] = delta**2
-    return train_relu_students(config, protocol, **kwargs)
