@@ -54,6 +54,23 @@ def test_eps_sgd_values_and_erratum():
     assert lc.eps_sgd(1.0, 0.0) == 0.0 and lc.eps_wn(1.0, 0.0, 0.0) == 0.0
 
 
+def test_finite_n_pinv_has_no_mean_next_to_p_equal_n():
+    """The inverse-Wishart mean exists only for |P - N| >= 2 (and diverges as P -> N +- 2)."""
+    assert [lc.finite_n_pinv(100, P, 0.25) for P in (99, 100, 101)] == [math.inf] * 3
+    assert 0.0 < lc.finite_n_pinv(100, 102, 0.25) < math.inf
+    assert_allclose_rounding(lc.finite_n_pinv(100, 50, 0.0), 0.5, ops=2)  # noise-free: 1 - P/N
+
+
+def test_candidate_zetas_differ_by_the_loss_to_ridge_scale_and_the_mu_b_term():
+    """alpha zeta_loss maps the loss scale to the ridge scale; the centred candidates are three
+    times the uncentred ones (C4's mu_B term)."""
+    z = lc.candidate_zetas(2.5, 16)
+    assert_allclose_rounding(z["half_M"], 1 / 32)
+    assert_allclose_rounding(z["alpha_half_M"], 2.5 * z["half_M"], ops=2)
+    assert_allclose_rounding(z["three_half_M"], 3 * z["half_M"], ops=2)
+    assert_allclose_rounding(z["alpha_three_half_M"], 3 * z["alpha_half_M"], ops=2)
+
+
 def test_large_zeta_limit_is_teacher_norm():
     # zeta -> inf shrinks v to 0: error -> ||w*||^2 = 1
     assert lc.eps_wn([0.5, 2.0], 1e9, 0.25) == pytest.approx([1.0, 1.0], abs=1e-8)
@@ -108,6 +125,10 @@ def test_vectorized_over_alpha_and_zeta():
         (lambda: lc.optimal_zeta(-2.0, 0.25), "alpha must be > 0"),
         (lambda: lc.effective_zeta(-0.1, 0.5, 0.25), "eps must be >= 0"),
         (lambda: lc.effective_zeta(0.5, 0.5, 0.0), "delta2 must be > 0"),
+        (lambda: lc.finite_n_pinv(0, 10, 0.25), "N must be"),
+        (lambda: lc.finite_n_pinv(10, 5, -0.25), "delta2 must be"),
+        (lambda: lc.candidate_zetas(0.0, 32), "alpha must be"),
+        (lambda: lc.candidate_zetas(2.0, 0), "M must be"),
     ],
 )
 def test_bad_input(call, match):
