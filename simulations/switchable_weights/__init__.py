@@ -19,7 +19,7 @@ from .model import (
     SNConvStudent,
     sample_images,
 )
-from .protocol import DELTA2, SN_SIZES, switchable_weights, train_sn_student
+from .protocol import DELTA2, SN_SIZES, SNProtocol, switchable_weights, train_sn_student
 
 __all__ = [
     "DELTA2",
@@ -28,6 +28,7 @@ __all__ = [
     "ImageTeacher",
     "SNConvStudent",
     "SN_SIZES",
+    "SNProtocol",
     "TEACHER_HIDDEN",
     "bn_in_statistics_gap",
     "c15_comparisons",

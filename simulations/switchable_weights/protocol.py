@@ -8,6 +8,7 @@ over ``M``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from .model import INPUT_NOISE, ImageTeacher, SNConvStudent, sample_images
 if TYPE_CHECKING:  # pandas loads lazily: the command line imports this module
     import pandas as pd
 
-__all__ = ["DELTA2", "SN_SIZES", "switchable_weights", "train_sn_student"]
+__all__ = ["DELTA2", "SN_SIZES", "SNProtocol", "switchable_weights", "train_sn_student"]
 
 SN_SIZES = {
     "quick": dict(
@@ -52,19 +53,59 @@ SN_SIZES = {
 DELTA2 = 0.09
 
 
-def train_sn_student(M, noise, *, steps, lr, logit_lr, n_train, channels, size, rng, xp=None):
+@dataclasses.dataclass(frozen=True)
+class SNProtocol:
+    """How one SN student is trained: problem size and minibatch SGD.
+
+    Parameters
+    ----------
+    steps : int
+        SGD steps.
+    lr : float
+        Step size of the weights and of SN's affine parameters (> 0).
+    logit_lr : float
+        Step size of SN's control logits (> 0).
+    n_train : int
+        Training images (the test set has 1024).
+    channels : int
+        Width of both hidden layers.
+    size : int
+        Images are ``size x size``.
+    """
+
+    steps: int
+    lr: float
+    logit_lr: float
+    n_train: int
+    channels: int
+    size: int
+
+    def __post_init__(self):
+        for name in ("steps", "n_train", "channels", "size"):
+            check_integer(name, getattr(self, name), minimum=1)
+        check_real("lr", self.lr, minimum=0.0, min_inclusive=False)
+        check_real("logit_lr", self.logit_lr, minimum=0.0, min_inclusive=False)
+
+    @classmethod
+    def from_sizes(cls, sizes: dict) -> SNProtocol:
+        """The protocol of a :data:`SN_SIZES` entry (other keys are ignored)."""
+        return cls(**{f.name: sizes[f.name] for f in dataclasses.fields(cls)})
+
+
+def train_sn_student(M, noise, protocol: SNProtocol, *, rng, xp=None):
     """Train one SN student at batch size ``M``; return its learned SN weights per layer.
 
     Returns a dict ``{"mean_in_1": ..., "var_bn_2": ..., "rho_1": ..., "test_loss": ...}``
     (weights of layer 1 and 2, ``rho_1`` the excess kurtosis of layer 1's input to SN
     pooled over channels, measured on the training set at the end).
     """
+    if not isinstance(protocol, SNProtocol):
+        raise TypeError(f"protocol must be an SNProtocol, got {type(protocol).__name__}")
     M = check_integer("M", M, minimum=1)
-    n_train = check_integer("n_train", n_train, minimum=1)
+    steps, lr, logit_lr = protocol.steps, protocol.lr, protocol.logit_lr
+    n_train, channels, size = protocol.n_train, protocol.channels, protocol.size
     if M > n_train:
         raise ValueError(f"M={M} is larger than the training set (n_train={n_train})")
-    check_real("lr", lr, minimum=0.0, min_inclusive=False)
-    check_real("logit_lr", logit_lr, minimum=0.0, min_inclusive=False)
     xp = get_namespace(xp)
     delta = math.sqrt(DELTA2)
     teacher = ImageTeacher(rng)
@@ -107,19 +148,9 @@ def _noise_key(params: dict) -> tuple[int]:
     return (list(INPUT_NOISE).index(params["noise"]),)
 
 
-def _train_point(point: dict, rng, *, sz: dict) -> dict:
+def _train_point(point: dict, rng, *, protocol: SNProtocol) -> dict:
     """One sweep task: one SN student at ``point`` = (noise, M) on the replicate ``rng``."""
-    return train_sn_student(
-        point["M"],
-        point["noise"],
-        steps=sz["steps"],
-        lr=sz["lr"],
-        logit_lr=sz["logit_lr"],
-        n_train=sz["n_train"],
-        channels=sz["channels"],
-        size=sz["size"],
-        rng=rng,
-    )
+    return train_sn_student(point["M"], point["noise"], protocol, rng=rng)
 
 
 def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
@@ -141,7 +172,7 @@ def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
     for noise in sz["noises"]:
         check_choice("noise", noise, INPUT_NOISE)
     points = [{"noise": noise, "M": int(M)} for noise in sz["noises"] for M in sz["batch_sizes"]]
-    task = functools.partial(_train_point, sz=sz)
+    task = functools.partial(_train_point, protocol=SNProtocol.from_sizes(sz))
     df = sweep(
         task,
         points,

@@ -7,6 +7,7 @@ from simulations.checks.switchable_weights import c15_identity_record, c15_recor
 from simulations.switchable_weights import (
     INPUT_NOISE,
     SNConvStudent,
+    SNProtocol,
     sample_images,
     switchable_weights,
     train_sn_student,
@@ -70,14 +71,15 @@ def test_heavy_tailed_images_have_larger_kurtosis():
 
 def test_bad_input():
     rng = np.random.default_rng(0)
+    small = SNProtocol(steps=1, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3)
     with pytest.raises(ValueError, match="M=32 is larger"):
-        train_sn_student(
-            32, "gaussian", steps=1, lr=0.1, logit_lr=0.1, n_train=16, channels=2, size=3, rng=rng
-        )
+        train_sn_student(32, "gaussian", small, rng=rng)
     with pytest.raises(ValueError, match="lr must be"):
-        train_sn_student(
-            2, "gaussian", steps=1, lr=0.0, logit_lr=0.1, n_train=16, channels=2, size=3, rng=rng
-        )
+        SNProtocol(steps=1, lr=0.0, logit_lr=0.1, n_train=16, channels=2, size=3)
+    with pytest.raises(ValueError, match="channels must be"):
+        SNProtocol(steps=1, lr=0.1, logit_lr=0.1, n_train=16, channels=0, size=3)
+    with pytest.raises(TypeError, match="protocol must be an SNProtocol"):
+        train_sn_student(2, "gaussian", {"steps": 1}, rng=rng)
     with pytest.raises(ValueError, match="noise='cauchy'"):
         sample_images(2, 3, "cauchy", rng)
 
@@ -174,11 +176,8 @@ def test_each_student_trains_on_its_replicate_stream():
     df = switchable_weights(seed=3, sizes=sizes)
     row = df[(df["M"] == 4) & (df["rep"] == 1)].iloc[0]
     stream = np.random.SeedSequence(3, spawn_key=(list(INPUT_NOISE).index("student_t5"), 1))
-    kw = {k: TINY[k] for k in ("steps", "n_train")}
-    direct = train_sn_student(
-        4, "student_t5", lr=0.05, logit_lr=0.5, channels=8, size=6,
-        rng=np.random.default_rng(stream), **kw,
-    )  # fmt: skip
+    protocol = SNProtocol(steps=10, lr=0.05, logit_lr=0.5, n_train=16, channels=8, size=6)
+    direct = train_sn_student(4, "student_t5", protocol, rng=np.random.default_rng(stream))
     for col in ("mean_bn_1", "var_bn_2", "rho_1", "test_loss"):
         assert row[col] == direct[col], col
 
