@@ -33,7 +33,6 @@ from simulations.normalizer_family import (
     GHOST_BATCH,
     MIN_CLIP_EVENTS,
     ROUNDING_NOISE,
-    SAMPLE_SHAPE,
     ZERO_BY_CONSTRUCTION,
     batch_dependence_noise,
     bn_noise_exact,
@@ -126,12 +125,13 @@ def check_c22(ctx):
         Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor
     )
     s = summarize(df, ["normalizer", "M"], "noise")
-    h, w = SAMPLE_SHAPE[1:]
+    shape = tuple(df.attrs["settings"]["sample_shape"])
+    c, h, w = shape
     for row in s.itertuples():
         params = {
             "normalizer": label(row.normalizer),
             "M": row.M,
-            "shape": (row.M, *SAMPLE_SHAPE),
+            "shape": (row.M, *shape),
             "batches": batches,
             "repetitions": reps,
             "seed": seed,
@@ -150,7 +150,7 @@ def check_c22(ctx):
         elif row.normalizer in _SMALL_BATCH_NOTES:
             statement, note = _SMALL_BATCH_NOTES[row.normalizer]
             note = note.format(M=row.M, m=row.M * h * w, g=min(row.M, GHOST_BATCH) * h * w)
-            events = reps * batches * SAMPLE_SHAPE[0] * brn_clip_probability(row.M * h * w)
+            events = reps * batches * c * brn_clip_probability(row.M * h * w)
             if row.normalizer == "batch_renorm" and events < MIN_CLIP_EVENTS:
                 # a rare-event mean: with few clip events expected, the sample's standard
                 # error says nothing about the law's value (it is ~0 when none occurred)
@@ -179,7 +179,7 @@ def check_c22(ctx):
             )
         elif row.normalizer == "switchable_norm":
             bn = s[(s.normalizer == "batch_norm") & (s.M == row.M)]["mean"].iloc[0]
-            factor = sn_noise_factor(SwitchableNorm(SAMPLE_SHAPE[0]))
+            factor = sn_noise_factor(SwitchableNorm(c))
             yield statistical_record(
                 "C22",
                 params,
