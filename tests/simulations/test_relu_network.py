@@ -305,3 +305,18 @@ def test_fast_path_still_checks_layer_parameters():
     net.norms[0].params["gamma"] = np.ones(S * H + 1)
     with pytest.raises(ValueError, match="gamma"):
         net.forward(x)
+
+
+def test_a_seed_sequence_gives_the_same_students_every_time():
+    """A SeedSequence root names the replicates' streams (its children 0..S-1), whatever it
+    spawned before: the same root object twice gives the same students."""
+    cfg = StudentConfig(input_dim=D, width=H, depth=1, normalizers="batch_norm")
+    prot = TrainingProtocol(M=4, steps=3, lr=0.05)
+    root = np.random.SeedSequence(21)
+    kw = dict(repetitions=2, n_train=8, n_test=16)
+    first = train_relu_students(cfg, prot, rng=root, **kw)
+    again = train_relu_students(cfg, prot, rng=root, **kw)
+    np.testing.assert_array_equal(first.test_loss, again.test_loss)
+    children = np.random.SeedSequence(21).spawn(2)
+    listed = train_relu_students(cfg, prot, rng=children, **kw)
+    np.testing.assert_array_equal(first.test_loss, listed.test_loss)
