@@ -139,6 +139,7 @@ def _check_common(M, trials, ddof=0, inside=True):
 
 
 def _dist_key(dist: InputDistribution) -> tuple:
+    """``(name, df)``: what a kernel rebuilds the law from, small to send to a worker."""
     return (dist.name, dict(dist.params).get("df"))
 
 
