@@ -36,6 +36,7 @@ ReLU) or on the layer input ``a_{l-1}`` ("before" it).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,11 @@ class StudentConfig:
         names = self.normalizers
         if isinstance(names, str):
             names = (names,) * self.depth
+        if not isinstance(names, Sequence):
+            raise TypeError(
+                "normalizers must be a normalizer name or a sequence of names, got "
+                f"{type(names).__name__} {names!r}"
+            )
         given = tuple(names)
         if len(given) != self.depth:
             raise ValueError(

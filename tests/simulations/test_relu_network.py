@@ -230,6 +230,10 @@ def test_batch_larger_than_training_set():
 
 
 def test_bad_types():
+    with pytest.raises(TypeError, match="normalizers must be a normalizer name or a sequence"):
+        StudentConfig(input_dim=D, width=H, normalizers=None)
+    with pytest.raises(TypeError, match="normalizer must be a normalizer name"):
+        StudentConfig(input_dim=D, width=H, depth=1, normalizers=(3,))
     with pytest.raises(TypeError, match="config must be a StudentConfig"):
         ReLUNetwork({"width": 3}, 2)
     with pytest.raises(TypeError, match="M must be an integer"):
