@@ -190,8 +190,11 @@ def _noise_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, f
 
 
 def _labelled_point(params: dict[str, Any]) -> tuple:
-    """The seed key of a point: the point with the normalizer's label, as its records name it,
-    so a point's stream is the same whatever spelling of the name the caller used."""
+    """The seed key of a point: the point with the normalizer's label, as its records name it.
+
+    The label keys the stream, not the grid's canonical name, so that each point draws the
+    numbers it drew when the grid held the labels (the published records stay reproducible).
+    """
     return ({**params, "normalizer": label(params["normalizer"])},)
 
 
