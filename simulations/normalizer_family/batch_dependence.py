@@ -193,7 +193,8 @@ def _labelled_point(params: dict[str, Any]) -> tuple:
     """The seed key of a point: the point with the normalizer's label, as its records name it.
 
     The label keys the stream, not the grid's canonical name, so that each point draws the
-    numbers it drew when the grid held the labels (the published records stay reproducible).
+    numbers it drew when the grid held the labels and the published records stay reproducible
+    (all but KernelNorm's, then named by its class: a batch-free layer, zero to rounding).
     """
     return ({**params, "normalizer": label(params["normalizer"])},)
 
