@@ -25,11 +25,13 @@ __all__ = [
     "README_END",
     "README_START",
     "claim_sections",
+    "claims_table",
     "figures_section",
     "findings_table",
     "format_number",
     "readme_block",
     "read_records",
+    "summary_line",
     "update_readme",
 ]
 
@@ -67,6 +69,50 @@ def format_number(x: Any, digits: int = 4) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}g}"
     return str(x)
+
+
+def claims_table(records: Sequence[ClaimRecord], markdown: bool = False) -> str:
+    """A fixed-width (or Markdown) table of claim records, one row per record."""
+    header = ["id", "verdict", "params", "analytic", "numeric", "stderr", "z", "note"]
+    rows = []
+    for r in records:
+        params = ", ".join(f"{k}={format_number(v)}" for k, v in r.params.items())
+        rows.append(
+            [
+                r.id,
+                r.verdict,
+                params,
+                format_number(r.analytic, 6),
+                format_number(r.numeric, 6),
+                format_number(r.stderr, 2),
+                format_number(r.z, 3),
+                r.note,
+            ]
+        )
+    if markdown:
+        esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in esc]
+        return "\n".join(lines)
+    widths = [
+        max(len(header[i]), *(len(row[i]) for row in rows)) if rows else len(header[i])
+        for i in range(len(header) - 1)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  note"]
+    for row in rows:
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
+    return "\n".join(lines)
+
+
+def summary_line(records: Sequence[ClaimRecord]) -> str:
+    """One line: the records, the claims, the verdict counts of the evidence, the identities."""
+    evidence = [r for r in records if r.evidence]
+    counts = ", ".join(f"{sum(r.verdict == v for r in evidence)} {v}" for v in VERDICTS)
+    claims = len({r.id for r in records})
+    identities = len(records) - len(evidence)
+    return f"{len(records)} records on {claims} claims: {counts}; {identities} identities"
 
 
 def _fixed(rs: Sequence[ClaimRecord]) -> dict[str, Any]:

@@ -17,19 +17,20 @@ from pathlib import Path
 
 import pytest
 
-MODULE = [sys.executable, "-m", "regnorm"]
+MODULE = [sys.executable, "-m", "figures"]
 SCRIPT = Path(sys.executable).with_name("regnorm")
 
 #: Runs the command line in a process where Dask distributed cannot be imported.
 WITHOUT_DASK = (
     "import sys; sys.modules['distributed'] = None; "
-    "from regnorm.cli import main; sys.exit(main(sys.argv[1:]))"
+    "from figures.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
 #: Runs the command line with a check whose code has a bug (a ValueError deep inside it).
 WITH_BROKEN_CHECK = """
 import sys
-from regnorm import claims, cli
+from figures import cli
+from regnorm import claims
 
 def broken_check(ctx):
     raise ValueError("a bug deep inside a check")
@@ -52,6 +53,12 @@ def regnorm(*args: str, cwd=None, env=None, command=MODULE) -> subprocess.Comple
         env={**os.environ, **(env or {})},
         timeout=300,
     )
+
+
+def console_script() -> list[str]:
+    if not SCRIPT.exists():
+        pytest.skip(f"no console script beside {sys.executable}")
+    return [str(SCRIPT)]
 
 
 def assert_user_error(p: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -78,9 +85,7 @@ def test_claim_ids_refused(args, fragments):
 
 
 def test_console_script_user_error():
-    if not SCRIPT.exists():
-        pytest.skip(f"no console script beside {sys.executable}")
-    p = regnorm("verify", "--quick", "--claims", "C5,,C7", command=[str(SCRIPT)])
+    p = regnorm("verify", "--quick", "--claims", "C5,,C7", command=console_script())
     assert_user_error(p, "--claims", "item 2 is empty")
 
 
@@ -190,23 +195,30 @@ def foreign_modules(tmp_path):
 
 
 def test_own_figures_despite_a_users_figures_py(foreign_modules):
-    p = regnorm("reproduce", "--figures", "nope", "--out", "out", cwd=foreign_modules)
+    p = regnorm(
+        "reproduce", "--figures", "nope", "--out", "out", cwd=foreign_modules,
+        command=console_script(),
+    )  # fmt: skip
     assert_user_error(p, "--figures: unknown figure nope", "bn_noise", "teacher_student")
 
 
-def test_workers_import_own_simulations_despite_a_users_simulations_py(foreign_modules):
+@pytest.mark.parametrize("how", ["console script", "python -m figures"])
+def test_workers_import_own_simulations_despite_a_users_simulations_py(foreign_modules, how):
+    (foreign_modules / "figures.py").unlink()  # python -m figures would run it: the user's choice
     p = regnorm(
-        "verify", "--quick", "--claims", "C22", "--executor", "processes:2", cwd=foreign_modules
-    )
+        "verify", "--quick", "--claims", "C22", "--executor", "processes:2", cwd=foreign_modules,
+        command=console_script() if how == "console script" else MODULE,
+    )  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "ran" not in p.stderr and "1 claims" in p.stdout
 
 
 def test_help_imports_none_of_the_experiments():
     code = (
-        "import sys; from regnorm.cli import main; rc = main(['--help']); "
+        "import sys, figures; from figures.cli import main; rc = main(['--help']); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('simulations', 'derivations', 'figures', 'distributed', 'matplotlib')))"
+        "('simulations', 'derivations', 'distributed', 'matplotlib') "
+        "or m.removeprefix('figures.') in figures.FIGURES))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from derivations import catalogue, docs
-from regnorm import cli
+from figures import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,14 +1,21 @@
 """The command line: exit codes, one-line errors, and the reproduce mechanism."""
 
+import ast
+import inspect
 import json
+import re
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
+import figures
+from figures import cli
 from regnorm import claims as C
-from regnorm import cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -29,22 +36,17 @@ def fake_world(monkeypatch, checks):
 
     checks.append(check)
 
-    def fig_main(argv):
-        import argparse
-        from pathlib import Path
+    calls = []
 
-        p = argparse.ArgumentParser()
-        p.add_argument("--out")
-        p.add_argument("--seed")
-        p.add_argument("--quick", action="store_true")
-        p.add_argument("--executor")
-        a = p.parse_args(argv)
-        (Path(a.out) / "demo.png").write_bytes(b"png")
-        return 0
+    def demo_run(out, *, quick=False, seed=0, executor=None):
+        calls.append((out, quick, seed, executor))
+        (out / "demo.png").write_bytes(b"png")
+        (out / "demo_store").mkdir(exist_ok=True)  # a folder of its own, by the naming rule
+        return [out / "demo.png"]
 
-    monkeypatch.setattr(
-        cli, "figure_modules", lambda: {"demo": types.SimpleNamespace(main=fig_main)}
-    )
+    monkeypatch.setattr(cli, "figure_captions", lambda: {"demo": "a demo"})
+    monkeypatch.setattr(cli, "figure_run", {"demo": demo_run}.__getitem__)
+    return calls
 
 
 def run(capsys, *args):
@@ -61,13 +63,53 @@ def test_verify_table_and_json(fake_world, capsys):
     assert rc == 0 and data[0]["id"] == "C1" and data[0]["verdict"] == "holds"
 
 
-def test_reproduce_writes_report(fake_world, capsys, tmp_path):
-    rc, out, err = run(capsys, "reproduce", "--out", str(tmp_path / "r"), "--quick")
-    assert rc == 0
+@pytest.mark.parametrize(
+    "executor", [[], ["--executor", "inprocess"]], ids=["default", "inprocess"]
+)
+def test_reproduce_calls_the_typed_run_and_writes_report(fake_world, capsys, tmp_path, executor):
+    rc, out, err = run(capsys, "reproduce", "--out", str(tmp_path / "r"), "--quick", *executor)
+    assert rc == 0, err
+    if executor:
+        # in this process: the figure's run was called with typed values, not argv strings
+        assert fake_world == [(tmp_path / "r", True, 0, "inprocess")]
     report = (tmp_path / "r" / "REPORT.md").read_text()
-    assert "`demo`" in report and "![demo](demo.png)" in report
+    assert "`demo`" in report and "![a demo](demo.png)" in report
     assert f"| C1 | {C.CATALOGUE['C1']} | 1 holds | 0 |" in report
     assert (tmp_path / "r" / "claims.parquet").exists()
+    entry = json.loads((tmp_path / "r" / "run.json").read_text())["figures"]["demo"]
+    assert list(entry["files"]) == ["demo.png"] and entry["folders"] == ["demo_store"]
+    assert re.search(r"This run \(finished .*\): [\d.]+ s wall, [\d.]+ s CPU on \d+ stage", report)
+
+
+def test_the_figures_are_an_explicit_list_of_typed_runs():
+    scripts = {p.stem for p in (ROOT / "figures").glob("*.py") if not p.stem.startswith("_")}
+    assert set(figures.FIGURES) == scripts - {"cli", "run_folder", "stages"}
+    assert set(figures.SHARED_RUNS) <= set(figures.FIGURES)
+    for name in figures.FIGURES:
+        params = inspect.signature(cli.figure_run(name)).parameters
+        assert list(params)[:4] == ["out", "quick", "seed", "executor"], name
+        assert all(params[k].kind is inspect.Parameter.KEYWORD_ONLY for k in list(params)[1:])
+    assert cli.figure_captions()["bn_noise"] == "the noise of batch statistics (claims C1 and C3)."
+
+
+def test_the_command_line_builds_no_argv_for_figures():
+    """It calls ``run``: no figure's ``main`` is called, nor an argument list built."""
+    tree = ast.parse((ROOT / "figures" / "cli.py").read_text())
+    mains = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "main"
+        and not (isinstance(n.func.value, ast.Name) and n.func.value.id == "cli")  # click's
+    ]
+    argv = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.List)
+        and any(isinstance(e, ast.Constant) and e.value in ("--out", "--seed") for e in n.elts)
+    ]
+    assert not mains and not argv
 
 
 @pytest.mark.parametrize(
@@ -160,10 +202,10 @@ def test_strict_returns_1_on_a_deviation(fake_world, checks, capsys):
 
 
 def test_foreign_module_already_imported_is_refused(monkeypatch, capsys, tmp_path):
-    monkeypatch.setitem(sys.modules, "figures", types.ModuleType("figures"))
-    rc, out, err = run(capsys, "reproduce", "--figures", "nope", "--out", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "simulations", types.ModuleType("simulations"))
+    rc, out, err = run(capsys, "verify", "--claims", "C5")
     assert rc == 2 and err.count("\n") == 1
-    assert "a module named 'figures'" in err and "already imported" in err
+    assert "a module named 'simulations'" in err and "already imported" in err
 
 
 def test_scheduler_probe_accepts_a_scheduler_and_refuses_a_worker():
@@ -176,18 +218,21 @@ def test_scheduler_probe_accepts_a_scheduler_and_refuses_a_worker():
         host="127.0.0.1",
         dashboard_address=None,
     ) as cluster:
-        assert cli._check_executor(cluster.scheduler_address) == cluster.scheduler_address
+        assert cli.check_executor(cluster.scheduler_address) == cluster.scheduler_address
         (worker,) = cluster.scheduler.workers
         with pytest.raises(cli.UserError, match="a Dask Worker answers there, not a scheduler"):
-            cli._check_executor(worker)
+            cli.check_executor(worker)
 
 
-def test_console_script_exit_code_and_no_traceback():
-    """The installed entry point, as a user runs it."""
+@pytest.mark.parametrize("module", ["figures", "regnorm"])
+def test_module_form_exit_code_and_no_traceback(module):
+    """``python -m figures`` is the command line; ``python -m regnorm`` says where it is."""
     p = subprocess.run(
-        [sys.executable, "-m", "regnorm", "verify", "--claims", "C404"],
+        [sys.executable, "-m", module, "verify", "--claims", "C404"],
         capture_output=True,
         text=True,
     )
-    assert p.returncode == 2
-    assert p.stderr.strip().startswith("regnorm: error:") and "Traceback" not in p.stderr
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert p.stderr.startswith("regnorm: error:") and "Traceback" not in p.stderr
+    if module == "regnorm":
+        assert "'regnorm' or 'python -m figures'" in p.stderr

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from regnorm import cli, report
-from regnorm.claims import CATALOGUE, ClaimRecord, run_claims
+from figures import cli
+from regnorm import report
+from regnorm.claims import CATALOGUE, ClaimRecord, records_to_json, run_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / report.SNAPSHOT
@@ -92,9 +93,11 @@ def test_figures_are_embedded_with_their_captions():
 
 
 def test_figure_caption_is_the_first_docstring_line():
-    mods = cli.figure_modules()
-    caption = cli._figure_caption("bn_noise", mods["bn_noise"])
-    assert caption == "the noise of batch statistics (claims C1 and C3)."
+    import figures.bn_noise
+
+    first = figures.bn_noise.__doc__.splitlines()[0]
+    assert first == "Figure: the noise of batch statistics (claims C1 and C3)."
+    assert cli.figure_captions()["bn_noise"] == first.removeprefix("Figure: ")
 
 
 def test_update_readme_replaces_only_the_block(tmp_path):
@@ -131,7 +134,7 @@ def test_check_option_exits_1_on_a_stale_block(tmp_path, capsys):
 @pytest.mark.slow
 def test_snapshot_verdicts_are_those_of_the_current_code():
     records = run_claims(None, quick=True, seed=0, progress=False)
-    fresh = json.loads(json.dumps([r.as_dict() for r in records], default=cli._json_default))
+    fresh = json.loads(records_to_json(records))
     stored = json.loads(SNAPSHOT.read_bytes())
     got = Counter((d["id"], d["statement"], d["verdict"]) for d in fresh)
     want = Counter((d["id"], d["statement"], d["verdict"]) for d in stored)
@@ -148,7 +151,7 @@ def test_report_reads_summary_then_figures_then_records_then_run_time(tmp_path):
     heads = ["## Summary of the claims", "## Figures", "## Claims, record by record"]
     heads.append("## Run time")
     assert [text.index(h) for h in heads] == sorted(text.index(h) for h in heads)
-    caption = cli._figure_caption("x", cli.figure_modules()["batch_dependence"])
+    caption = cli.figure_captions()["batch_dependence"]
     assert f"![{caption}](batch_dependence.png)" in text
     assert f"| C13 | {CATALOGUE['C13']} | 1 deviates | 4 |" in text
     assert "- claim C13 (" in text.split("## Run time")[1]

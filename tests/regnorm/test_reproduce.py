@@ -18,9 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regnorm import cli
-from regnorm._run_folder import RunFolder, records_from_json, records_to_json
-from regnorm.claims import ClaimRecord, deterministic_record, open_record
+from figures import cli
+from figures.run_folder import RunFolder
+from regnorm.claims import (
+    ClaimRecord,
+    deterministic_record,
+    open_record,
+    records_from_json,
+    records_to_json,
+)
 from tests.tolerances import assert_allclose_rounding
 
 ARGS = ["--quick", "--figures", "batch_dependence", "--claims", "C22,C19"]
@@ -31,7 +37,7 @@ MC_OPS = 10**6
 
 
 def command(out: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "regnorm", "reproduce", "--out", str(out), *args]
+    return [sys.executable, "-m", "figures", "reproduce", "--out", str(out), *args]
 
 
 def run_cli(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -75,32 +81,38 @@ def assert_one_line_error(p: subprocess.CompletedProcess, *fragments: str) -> No
         assert f in p.stderr
 
 
-def test_sigkill_midway_resumes_to_the_uninterrupted_result(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "executor", [[], ["--executor", "inprocess"]], ids=["workers", "inprocess"]
+)
+def test_sigkill_midway_resumes_to_the_uninterrupted_result(tmp_path, capsys, executor):
+    args = [*ARGS, *executor]
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    assert cli.main(["reproduce", "--out", str(clean), *ARGS]) == 0
+    assert cli.main(["reproduce", "--out", str(clean), *args]) == 0
     err = capsys.readouterr().err
     # one line per stage on stderr, each finished one with its wall time
     for stage in ("[figure] batch_dependence", "[claim] C22", "[claim] C19"):
         assert re.search(rf"^{re.escape(stage)}: done in \d+\.\d s", err, re.M), err
 
-    # killed while the figure runs: a stage cut short is not recorded
-    rc, err = run_until(killed, "[figure] batch_dependence ...", *ARGS)
-    assert rc == -9 and manifest(killed)["figures"] == {}
+    # killed as the stages start: a stage cut short is not recorded
+    rc, err = run_until(killed, "[figure] batch_dependence ...", *args)
+    assert rc == -9 and manifest(killed)["figures"] == {} and manifest(killed)["claims"] == {}
 
-    # restarted, and killed again while the second claim runs
-    rc, err = run_until(killed, "[claim] C19 ...", *ARGS)
+    # restarted, and killed again as soon as one stage is done
+    rc, err = run_until(killed, "[claim] C22: done", *args)
     assert rc == -9
-    assert "[figure] batch_dependence: done" in err and "[claim] C22: done" in err
-    assert set(manifest(killed)["figures"]) == {"batch_dependence"}
-    assert set(manifest(killed)["claims"]) == {"C22"}
-    kept = ["batch_dependence.png", "batch_dependence.parquet", ".claims/C22.json"]
+    done = manifest(killed)
+    assert "C22" in done["claims"]
+    kept = [".claims/C22.json", *(f for e in done["figures"].values() for f in e["files"])]
+    kept += [f".claims/{c}.json" for c in done["claims"] if c != "C22"]
     before = {f: ((killed / f).stat().st_mtime_ns, (killed / f).read_bytes()) for f in kept}
 
-    p = run_cli(killed, *ARGS)
+    p = run_cli(killed, *args)
     assert p.returncode == 0, p.stderr
-    for stage in ("[figure] batch_dependence", "[claim] C22"):
-        assert f"{stage}: kept from an earlier run" in p.stderr
-    assert "[claim] C19: done" in p.stderr
+    stages = [("figure", n) for n in done["figures"]] + [("claim", c) for c in done["claims"]]
+    for label, name in stages:
+        assert f"[{label}] {name}: kept from an earlier run" in p.stderr
+    for label, name in {("figure", "batch_dependence"), ("claim", "C19")} - set(stages):
+        assert f"[{label}] {name}: done" in p.stderr
     # what was kept was not written again
     assert before == {f: ((killed / f).stat().st_mtime_ns, (killed / f).read_bytes()) for f in kept}
     for name in ("batch_dependence.parquet", "claims.parquet"):

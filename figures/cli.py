@@ -1,13 +1,15 @@
-"""The ``regnorm`` command line.
+"""The ``regnorm`` command line (also ``python -m figures``).
 
 ``regnorm verify``     run the claims checks and print the claims table (or JSON).
 ``regnorm reproduce``  run every figure script and the claims checks; write figures (PNG),
                        data (Parquet) and ``REPORT.md`` into one folder.
 ``regnorm derive``     print a symbolic (sympy) derivation of :mod:`derivations`.
 
-This is the one module of :mod:`regnorm` that reaches up into ``simulations``,
-``derivations`` and ``figures``, and only lazily, inside its commands; it imports them from
-the folder that holds this ``regnorm`` package, whatever the working folder holds.
+It sits on the top floor with the figures it runs: it calls each figure script's typed
+``run`` (:data:`figures.FIGURES`) and the checks of the lists that
+:func:`regnorm.claims.load_checks` reads, and imports ``simulations``, ``derivations`` and
+``figures`` from the folder that holds them beside ``regnorm``, whatever the working folder
+holds.
 
 Exit codes
 ----------
@@ -31,21 +33,30 @@ import importlib.machinery
 import inspect
 import json
 import os
-import pkgutil
 import sys
 import textwrap
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["cli", "main"]
+from figures import FIGURES, SHARED_RUNS
 
-FIGURE_PACKAGE = "figures"
-#: The top-level packages installed beside ``regnorm`` (``pyproject.toml``'s wheel packages).
-OWN_PACKAGES = ("simulations", "derivations", "figures")
+__all__ = [
+    "UserError",
+    "all_checks",
+    "check_executor",
+    "cli",
+    "figure_captions",
+    "figure_run",
+    "main",
+]
+
+#: The packages installed side by side (``pyproject.toml``'s wheel packages).
+OWN_PACKAGES = ("regnorm", "simulations", "derivations", "figures")
 
 
 class UserError(click.UsageError):
@@ -53,15 +64,8 @@ class UserError(click.UsageError):
 
 
 def _packages_root() -> Path:
-    """The folder holding this ``regnorm`` package and its sibling packages."""
+    """The folder holding this ``figures`` package and its sibling packages."""
     return Path(__file__).resolve().parent.parent
-
-
-def _figure_names() -> list[str]:
-    """The figure scripts' names, from the files of our ``figures`` folder (nothing imported:
-    the help text must not load matplotlib)."""
-    folder = _packages_root() / "figures"
-    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
 
 
 def _is_own(module: Any, name: str, root: Path) -> bool:
@@ -79,10 +83,10 @@ def _shadows(entry: str, root: Path) -> bool:
 
 
 def own_packages() -> None:
-    """Make ``simulations``, ``derivations`` and ``figures`` import from beside ``regnorm``.
+    """Make ``regnorm``, ``simulations``, ``derivations`` and ``figures`` import from one folder.
 
-    ``python -m regnorm`` puts the working folder first on ``sys.path``, so a user's
-    ``figures.py`` there would be imported in place of ours. Loading ours once is not
+    ``python -m figures`` puts the working folder first on ``sys.path``, so a user's
+    ``simulations.py`` there would be imported in place of ours. Loading ours once is not
     enough: worker processes of the ``processes`` and Dask executors inherit ``sys.path`` and
     import the task functions by name, so the folder holding our packages goes before the
     first entry that shadows them.
@@ -91,7 +95,7 @@ def own_packages() -> None:
     ------
     UserError
         If a module of the same name but another origin is already imported (regnorm run
-        inside a program that has its own ``figures``).
+        inside a program that has its own ``simulations``).
     RuntimeError
         If one of the packages is missing beside ``regnorm`` (a broken installation).
     """
@@ -122,30 +126,30 @@ def own_packages() -> None:
 
 def all_checks() -> list:
     """The checks the commands choose from: the declared lists (one place to replace them)."""
-    from .claims import load_checks
+    from regnorm.claims import load_checks
 
     own_packages()
     return load_checks()
 
 
-def _iter_modules(package: str) -> list[str]:
-    own_packages()
-    pkg = sys.modules[package]
-    names = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            names.append(f"{package}.{info.name}")
-    return sorted(names)
-
-
-def figure_modules() -> dict[str, Any]:
-    """The figure scripts: ``{name: module}`` for each ``figures`` module with ``main``."""
+def figure_captions() -> dict[str, str]:
+    """Each figure script's caption (the first line of its docstring, less ``Figure:``), in
+    the report's order; read from the sources, so that nothing is imported."""
     out = {}
-    for name in _iter_modules(FIGURE_PACKAGE):
-        mod = importlib.import_module(name)
-        if callable(getattr(mod, "main", None)):
-            out[name.rsplit(".", 1)[1]] = mod
+    for name in FIGURES:
+        source = (_packages_root() / "figures" / f"{name}.py").read_text()
+        doc = (ast.get_docstring(ast.parse(source)) or "").splitlines()
+        out[name] = (doc[0].removeprefix("Figure:").strip() if doc else "") or name
     return out
+
+
+def figure_run(name: str) -> Callable[..., Any]:
+    """The typed ``run(out, *, quick, seed, executor)`` of figure script ``name``."""
+    own_packages()
+    run = getattr(importlib.import_module(f"figures.{name}"), "run", None)
+    if not callable(run):
+        raise RuntimeError(f"figure script figures.{name} has no run(out, *, quick, seed, ...)")
+    return run
 
 
 def _writable_dir(path: str, option: str) -> Path:
@@ -164,7 +168,7 @@ def _writable_dir(path: str, option: str) -> Path:
     return p
 
 
-def _check_executor(spec: str | None) -> str | None:
+def check_executor(spec: str | None) -> str | None:
     """Validate ``--executor`` before any work starts; returns the spec unchanged.
 
     A Dask spec needs Dask distributed importable, and a scheduler address a Dask scheduler
@@ -172,7 +176,7 @@ def _check_executor(spec: str | None) -> str | None:
     """
     if spec is None:
         return None
-    from .sweeps import DaskExecutor, resolve_executor
+    from regnorm.sweeps import DaskExecutor, resolve_executor
 
     try:
         executor = resolve_executor(spec)
@@ -263,53 +267,6 @@ def _may_use_executor(check: Any) -> bool:
     return False
 
 
-def claims_table(records: list, markdown: bool = False) -> str:
-    """A fixed-width (or Markdown) table of claim records."""
-    from .report import format_number as _fmt
-
-    header = ["id", "verdict", "params", "analytic", "numeric", "stderr", "z", "note"]
-    rows = []
-    for r in records:
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items())
-        rows.append(
-            [
-                r.id,
-                r.verdict,
-                params,
-                _fmt(r.analytic, 6),
-                _fmt(r.numeric, 6),
-                _fmt(r.stderr, 2),
-                _fmt(r.z, 3),
-                r.note,
-            ]
-        )
-    if markdown:
-        esc = [[c.replace("|", "\\|") for c in row] for row in rows]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in esc]
-        return "\n".join(lines)
-    widths = [
-        max(len(header[i]), *(len(row[i]) for row in rows)) if rows else len(header[i])
-        for i in range(len(header) - 1)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  note"]
-    for row in rows:
-        lines.append(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        )
-    return "\n".join(lines)
-
-
-def summary_line(records: list) -> str:
-    from .claims import VERDICTS
-
-    evidence = [r for r in records if getattr(r, "kind", "exact") != "identity"]
-    counts = ", ".join(f"{sum(r.verdict == v for r in evidence)} {v}" for v in VERDICTS)
-    claims = len({r.id for r in records})
-    identities = len(records) - len(evidence)
-    return f"{len(records)} records on {claims} claims: {counts}; {identities} identities"
-
-
 def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) -> list[str]:
     """The ids a ``--claims`` option selects (all registered if None or empty), said on stderr.
 
@@ -318,7 +275,7 @@ def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) 
     selected claims that ignore it (no sweep), so a user does not wait for workers that never
     start.
     """
-    from .claims import registered, resolve_ids
+    from regnorm.claims import registered, resolve_ids
 
     if isinstance(claims, tuple):
         claims = ",".join(claims) if claims else None
@@ -341,7 +298,7 @@ def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) 
 
 
 def _run_claims(claims: str | tuple[str, ...] | None, quick: bool, seed: int, executor: str | None):
-    from .claims import run_claims
+    from regnorm.claims import run_claims
 
     ids = selected_claims(claims, executor)
     return run_claims(ids, checks=all_checks(), quick=quick, seed=seed, executor=executor)
@@ -395,11 +352,13 @@ _executor_option = click.option(
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any record deviates.")
 def verify(claims, quick, as_json, seed, executor, strict):
     """Check THEORY.md's claims: closed form against Monte-Carlo, with z-scores."""
-    executor = _check_executor(executor)
+    executor = check_executor(executor)
     records = _run_claims(claims, quick, seed, executor)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=_json_default))
     else:
+        from regnorm.report import claims_table, summary_line
+
         click.echo(claims_table(records))
         click.echo(summary_line(records))
     if strict and any(r.verdict == "deviates" for r in records):
@@ -428,9 +387,7 @@ def _json_default(x: Any) -> Any:
     "only",
     default=None,
     metavar="NAMES",
-    help="Comma-separated figure scripts to run (default: all): "
-    + ", ".join(_figure_names())
-    + ".",
+    help="Comma-separated figure scripts to run (default: all): " + ", ".join(FIGURES) + ".",
 )
 @click.option(
     "--claims",
@@ -451,6 +408,14 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     """Run the figure scripts and the claims checks; write figures, data and REPORT.md.
 
     \b
+    Where: the stages (each figure script, each claim's checks) run side by side on local
+    worker processes, one per core (one BLAS thread each); a figure and the claims that
+    reuse its experiment run in one worker, one after the other. --executor processes:N
+    sets the number of workers, inprocess runs the stages one after the other in this
+    process, and a Dask executor runs them in this process with their sweeps on Dask.
+    REPORT.md gives the run's wall and CPU time.
+
+    \b
     Resume: DIR/run.json records the run's settings and each finished stage (a figure
     script with the size and SHA-256 of every file it wrote, or one claim's records in
     DIR/.claims/). Restarted with the same settings, for instance after a kill, a run keeps
@@ -467,37 +432,43 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     the same numbers.
 
     \b
-    Progress: one line per stage on stderr, with its wall time.
+    Progress: one line per stage on stderr as it is queued, and one with its wall time
+    when it is done.
     """
-    from ._run_folder import RunFolder, RunFolderError, run_settings
-    from .claims import registered, run_claims
+    from figures.run_folder import RunFolder, RunFolderError, run_settings, write_report
+    from figures.stages import plan_jobs, run_jobs, stage_workers
+    from regnorm.claims import registered
+    from regnorm.report import summary_line
 
-    executor = _check_executor(executor)
+    executor = check_executor(executor)
     if no_claims and claim_ids:
         given = ",".join(claim_ids)
         raise UserError(f"--claims {given!r} and --no-claims exclude each other; give one")
     out_dir = _writable_dir(out, "--out")
-    figs = figure_modules()
-    available = {name: _figure_caption(name, mod) for name, mod in figs.items()}
+    captions = figure_captions()
+    names = list(captions)
     if only is not None:
         wanted = [s.strip() for s in only.split(",") if s.strip()]
-        unknown = [w for w in wanted if w not in figs]
+        unknown = [w for w in wanted if w not in captions]
         if unknown or not wanted:
             raise UserError(
                 f"--figures: unknown figure {', '.join(unknown) or repr(only)}; "
-                f"available: {', '.join(figs) or 'none'}"
+                f"available: {', '.join(captions) or 'none'}"
             )
-        figs = {k: figs[k] for k in wanted}
+        names = list(dict.fromkeys(wanted))
     ids = [] if no_claims else selected_claims(claim_ids, executor)
+    workers = stage_workers(executor)
 
     t_run, c_run = time.perf_counter(), time.process_time()
     try:
         # the sources that make the results: regnorm and the packages beside it
-        packages = ("regnorm", *OWN_PACKAGES)
-        settings = run_settings(quick=quick, seed=seed, root=_packages_root(), packages=packages)
+        settings = run_settings(
+            quick=quick, seed=seed, root=_packages_root(), packages=OWN_PACKAGES
+        )
         run = RunFolder(out_dir, settings, overwrite=overwrite)
     except RunFolderError as exc:
         raise UserError(f"--out: {exc}") from None
+    worker_cpu: dict[int, float] = {}
     with run:
         if run.discarded == "run":
             click.echo(f"[run] deleted the earlier run in {out_dir}", err=True)
@@ -507,54 +478,53 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
                 "not write again stay, and are not in the report)",
                 err=True,
             )
-        argv = ["--out", str(out_dir), "--seed", str(seed)]
-        if quick:
-            argv.append("--quick")
-        if executor:
-            argv += ["--executor", executor]
-        if run.discarded:
-            # the figure scripts' sweep stores belong to the discarded run too
-            argv.append("--overwrite")
-        for name, mod in figs.items():
-            if _reproduce_stage(run, "figures", name):
-                continue
-            before = run.snapshot()
-            t0, c0 = time.perf_counter(), time.process_time()
-            rc = mod.main(argv)
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            if rc not in (None, 0):
-                raise RuntimeError(f"figure script {name} exited with code {rc}")
-            written = run.written_since(before)
-            run.record_figure(name, written, wall, cpu, executor)
-            click.echo(f"[figure] {name}: done in {wall:.1f} s ({len(written[0])} files)", err=True)
-            _write_report(run, available)
+        checks = all_checks() if ids else []
         if ids:
-            run.expect_claims(list(registered(all_checks())))
-        for cid in ids:
-            if _reproduce_stage(run, "claims", cid):
-                continue
-            t0, c0 = time.perf_counter(), time.process_time()
-            records = run_claims(
-                [cid],
-                checks=all_checks(),
-                quick=quick,
-                seed=seed,
-                executor=executor,
-                progress=False,
-            )
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            run.record_claim(cid, records, wall, cpu, executor)
-            click.echo(f"[claim] {cid}: done in {wall:.1f} s ({summary_line(records)})", err=True)
-            _write_report(run, available)
-        records = _write_report(run, available)
-    wall, cpu = time.perf_counter() - t_run, time.process_time() - c_run
-    click.echo(f"[run] finished in {wall:.1f} s ({cpu:.1f} s CPU)", err=True)
+            run.expect_claims(list(registered(checks)))
+        figs = {n: figure_run(n) for n in names if not _kept(run, "figures", n)}
+        todo = [cid for cid in ids if not _kept(run, "claims", cid)]
+        jobs = plan_jobs(
+            figs,
+            todo,
+            checks,
+            SHARED_RUNS,
+            out=str(out_dir),
+            quick=quick,
+            seed=seed,
+            # a stage on a worker runs its own sweeps in its process
+            executor=executor if workers == 0 else None,
+            overwrite=bool(run.discarded),
+        )
+        before = run.snapshot()
+        for job, results, pid, cpu in run_jobs(jobs, workers):
+            if pid is not None:
+                worker_cpu[pid] = max(cpu, worker_cpu.get(pid, 0.0))
+            for res in results:
+                if res.kind == "figures":
+                    folders = _folders_of(run, before, res.name)
+                    run.record_figure(
+                        res.name, (list(res.files), folders), res.wall_s, res.cpu_s, job.executor
+                    )
+                    said = f"{len(res.files)} files"
+                else:
+                    run.record_claim(
+                        res.name, list(res.records), res.wall_s, res.cpu_s, job.executor
+                    )
+                    said = summary_line(res.records)
+                label = "figure" if res.kind == "figures" else "claim"
+                click.echo(f"[{label}] {res.name}: done in {res.wall_s:.1f} s ({said})", err=True)
+            write_report(run, captions)
+        wall = time.perf_counter() - t_run
+        cpu = time.process_time() - c_run + sum(worker_cpu.values())
+        run.record_run(wall, cpu, workers)
+        records = write_report(run, captions)
+    click.echo(f"[run] finished in {wall:.1f} s ({cpu:.1f} s CPU, {workers} workers)", err=True)
     click.echo(f"wrote {out_dir / 'REPORT.md'}")
     if records:
         click.echo(summary_line(records))
 
 
-def _reproduce_stage(run, kind: str, name: str) -> bool:
+def _kept(run, kind: str, name: str) -> bool:
     """Say what happens to stage ``name``; True if it is kept from an earlier run."""
     label = "figure" if kind == "figures" else "claim"
     kept, problem = run.finished(kind, name)
@@ -567,25 +537,12 @@ def _reproduce_stage(run, kind: str, name: str) -> bool:
     return False
 
 
-def _write_report(run, available: dict[str, str]) -> list:
-    """Rebuild REPORT.md, claims.parquet and claims.json from what the run folder holds.
-
-    ``available`` maps each figure script's name to its caption; returns the records.
-    """
-    from ._run_folder import CLAIMS_FILE, CLAIMS_JSON, REPORT_FILE, records_to_json
-    from .claims import records_to_frame
-    from .sweeps import atomic_write_bytes, atomic_write_parquet
-
-    records = run.claim_records()
-    if records:
-        atomic_write_parquet(records_to_frame(records), run.path / CLAIMS_FILE)
-        atomic_write_bytes(run.path / CLAIMS_JSON, records_to_json(records))
-    else:
-        # no usable claim records: files left from them would outlive them
-        (run.path / CLAIMS_FILE).unlink(missing_ok=True)
-        (run.path / CLAIMS_JSON).unlink(missing_ok=True)
-    atomic_write_bytes(run.path / REPORT_FILE, _report(run, available, records).encode())
-    return records
+def _folders_of(run, before: dict, name: str) -> list[str]:
+    """The folders figure ``name`` made or changed since ``before``: by the file-naming rule
+    of :mod:`figures`, those named ``name`` or ``name_...`` (stages run side by side, so
+    what changed in the folder is not all one stage's)."""
+    folders = run.written_since(before)[1]
+    return [f for f in folders if f == name or f.startswith(f"{name}_")]
 
 
 @cli.command()
@@ -604,101 +561,6 @@ def derive(name, latex):
             f"unknown derivation {name!r}; available: {', '.join(catalogue.available())}"
         )
     click.echo(catalogue.render(name, latex=latex), nl=False)
-
-
-def _figure_caption(name: str, module: Any) -> str:
-    """The first line of a figure script's docstring, without its "Figure:" label."""
-    # vars(): an object that is not a module must not lend its class's docstring
-    doc = inspect.cleandoc(vars(module).get("__doc__") or "").splitlines()
-    caption = doc[0].removeprefix("Figure:").strip() if doc else ""
-    return caption or name
-
-
-def _report(run, available: dict[str, str], records: list) -> str:
-    """REPORT.md of a run folder: claim summary, figures, per-claim records, run time."""
-    from .report import claim_sections, figures_section, findings_table
-
-    m = run.manifest
-    st = m["settings"]
-    stages = [*m["figures"].values(), *m["claims"].values()]
-    wall = sum(e["wall_s"] for e in stages)
-    cpu = sum(e["cpu_s"] for e in stages)
-    lines = [
-        "# regnorm reproduce — report",
-        "",
-        f"regnorm {st['regnorm']}; settings: quick={st['quick']}, seed={st['seed']}; "
-        f"numpy {st['numpy']}, scipy {st['scipy']}; sources sha256 {st['source_sha256'][:12]}",
-        "",
-        "## Summary of the claims",
-        "",
-    ]
-    if records:
-        lines += [
-            summary_line(records) + ". Identities check the code, not the claim, and are "
-            "counted apart.",
-            "",
-            findings_table(records),
-        ]
-    else:
-        lines.append("(claims check not run)")
-    unchecked = [c for c in m.get("registered_claims", []) if c not in m["claims"]]
-    unchecked += [c for c in m["claims"] if not run.finished("claims", c)[0]]
-    unchecked.sort(key=lambda c: int(c[1:]))
-    if unchecked:
-        lines += ["", f"Not checked yet: {', '.join(unchecked)}."]
-
-    shown = [n for n in available if n in m["figures"]]
-    shown += sorted(n for n in m["figures"] if n not in available)
-    intact = {n: run.finished("figures", n) for n in shown}
-    pictures = [
-        (f, available.get(n, n))
-        for n in shown
-        if intact[n][0]
-        for f in m["figures"][n]["files"]
-        if f.endswith(".png")
-    ]
-    lines += ["", "## Figures", ""]
-    lines += figures_section(pictures) if pictures else ["(none run)", ""]
-    missing = [n for n in available if n not in m["figures"]]
-    if missing:
-        lines += [f"Not run yet: {', '.join(missing)}.", ""]
-
-    lines += ["## Claims, record by record", ""]
-    if records:
-        lines += [
-            "The full machine-readable records are in claims.parquet (one row per "
-            "record, parameters as JSON and as columns) and claims.json.",
-            "",
-            *claim_sections(records),
-        ]
-    else:
-        lines += ["(claims check not run)", ""]
-
-    lines += [
-        "## Run time",
-        "",
-        f"Compute time of the stages below: {wall:.1f} s wall, {cpu:.1f} s CPU (CPU of the "
-        "regnorm process; worker processes of an executor are not counted). A stage kept "
-        "from an earlier run keeps the times of the run that finished it.",
-        "",
-    ]
-    for name in shown:
-        e = m["figures"][name]
-        ok, problem = intact[name]
-        pngs = [f for f in e["files"] if f.endswith(".png")]
-        data = [f for f in e["files"] if not f.endswith(".png")]
-        where = f", executor {e['executor']}" if e["executor"] else ""
-        stale = "" if ok else f" **not usable: {problem}; run it again**"
-        lines.append(
-            f"- figure `{name}` ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where}; "
-            f"finished {e['finished_utc']} UTC): figures {', '.join(pngs) or 'none'}; "
-            f"data {', '.join(data) or 'none'}{stale}"
-        )
-    for cid in sorted(m["claims"], key=lambda c: int(c[1:])):
-        e = m["claims"][cid]
-        where = f", executor {e['executor']}" if e.get("executor") else ""
-        lines.append(f"- claim {cid} ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where})")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ Layout of a run folder ``OUT``::
     OUT/<files>           what the figure scripts wrote (each file atomically)
     OUT/REPORT.md         built from ``run.json`` and the files it lists, after every stage
     OUT/claims.parquet    every stored claim record, rebuilt with the report
+    OUT/claims.json       the same records as JSON (:func:`regnorm.claims.records_from_json`)
 
 A stage (one figure script, or the check of one claim id) counts as finished only when
 ``run.json`` lists it and every file it lists still has the recorded size and SHA-256, so a
@@ -28,10 +29,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .claims import ClaimRecord, records_from_json, records_to_json
-from .sweeps import atomic_write_bytes
+from regnorm.claims import ClaimRecord, claim_order, records_from_json, records_to_json
+from regnorm.sweeps import atomic_write_bytes
 
-__all__ = ["RunFolder", "RunFolderError", "run_settings", "source_hash"]
+__all__ = [
+    "CLAIMS_FILE",
+    "CLAIMS_JSON",
+    "REPORT_FILE",
+    "RunFolder",
+    "RunFolderError",
+    "run_settings",
+    "source_hash",
+]
 
 #: Bumped when the layout of ``run.json`` changes; a folder of another format is a
 #: different run.
@@ -82,7 +91,7 @@ def run_settings(*, quick: bool, seed: int, root: Path, packages: Sequence[str])
     import numpy
     import scipy
 
-    from . import __version__
+    from regnorm import __version__
 
     return {
         "quick": bool(quick),
@@ -387,10 +396,142 @@ class RunFolder:
             self.manifest["registered_claims"] = list(ids)
             self._save()
 
+    def record_run(self, wall_s: float, cpu_s: float, workers: int) -> None:
+        """Record the wall and CPU time of this invocation, and its number of stage workers.
+
+        ``cpu_s`` counts this process and the worker processes that ran its stages.
+        """
+        self.manifest["last_run"] = {
+            "wall_s": round(wall_s, 3),
+            "cpu_s": round(cpu_s, 3),
+            "workers": int(workers),
+            "finished_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        }
+        self._save()
+
     def claim_records(self) -> list[ClaimRecord]:
         """The stored records of every finished claim, in claim order."""
         out: list[ClaimRecord] = []
-        for id in sorted(self.manifest["claims"], key=lambda c: int(c[1:])):
+        for id in sorted(self.manifest["claims"], key=claim_order):
             if self.finished("claims", id)[0]:
                 out += records_from_json((self.path / CLAIMS_DIR / f"{id}.json").read_bytes())
         return out
+
+
+def write_report(run: RunFolder, captions: dict[str, str]) -> list[ClaimRecord]:
+    """Rebuild REPORT.md, claims.parquet and claims.json from what the run folder holds.
+
+    ``captions`` maps each figure script's name to its caption, in the report's order;
+    returns the records.
+    """
+    from regnorm.claims import records_to_frame
+    from regnorm.sweeps import atomic_write_parquet
+
+    records = run.claim_records()
+    if records:
+        atomic_write_parquet(records_to_frame(records), run.path / CLAIMS_FILE)
+        atomic_write_bytes(run.path / CLAIMS_JSON, records_to_json(records))
+    else:
+        # no usable claim records: files left from them would outlive them
+        (run.path / CLAIMS_FILE).unlink(missing_ok=True)
+        (run.path / CLAIMS_JSON).unlink(missing_ok=True)
+    atomic_write_bytes(run.path / REPORT_FILE, report_text(run, captions, records).encode())
+    return records
+
+
+def report_text(run: RunFolder, captions: dict[str, str], records: list[ClaimRecord]) -> str:
+    """REPORT.md of a run folder: claim summary, figures, per-claim records, run time."""
+    from regnorm.report import claim_sections, figures_section, findings_table, summary_line
+
+    m = run.manifest
+    st = m["settings"]
+    stages = [*m["figures"].values(), *m["claims"].values()]
+    wall = sum(e["wall_s"] for e in stages)
+    cpu = sum(e["cpu_s"] for e in stages)
+    lines = [
+        "# regnorm reproduce — report",
+        "",
+        f"regnorm {st['regnorm']}; settings: quick={st['quick']}, seed={st['seed']}; "
+        f"numpy {st['numpy']}, scipy {st['scipy']}; sources sha256 {st['source_sha256'][:12]}",
+        "",
+        "## Summary of the claims",
+        "",
+    ]
+    if records:
+        lines += [
+            summary_line(records) + ". Identities check the code, not the claim, and are "
+            "counted apart.",
+            "",
+            findings_table(records),
+        ]
+    else:
+        lines.append("(claims check not run)")
+    unchecked = [c for c in m.get("registered_claims", []) if c not in m["claims"]]
+    unchecked += [c for c in m["claims"] if not run.finished("claims", c)[0]]
+    unchecked.sort(key=claim_order)
+    if unchecked:
+        lines += ["", f"Not checked yet: {', '.join(unchecked)}."]
+
+    shown = [n for n in captions if n in m["figures"]]
+    shown += sorted(n for n in m["figures"] if n not in captions)
+    intact = {n: run.finished("figures", n) for n in shown}
+    pictures = [
+        (f, captions.get(n, n))
+        for n in shown
+        if intact[n][0]
+        for f in m["figures"][n]["files"]
+        if f.endswith(".png")
+    ]
+    lines += ["", "## Figures", ""]
+    lines += figures_section(pictures) if pictures else ["(none run)", ""]
+    missing = [n for n in captions if n not in m["figures"]]
+    if missing:
+        lines += [f"Not run yet: {', '.join(missing)}.", ""]
+
+    lines += ["## Claims, record by record", ""]
+    if records:
+        lines += [
+            "The full machine-readable records are in claims.parquet (one row per "
+            "record, parameters as JSON and as columns) and claims.json.",
+            "",
+            *claim_sections(records),
+        ]
+    else:
+        lines += ["(claims check not run)", ""]
+
+    lines += ["## Run time", ""]
+    last = m.get("last_run")
+    if last:
+        busy = last["cpu_s"] / last["wall_s"] if last["wall_s"] > 0 else 0.0
+        lines += [
+            f"This run (finished {last['finished_utc']} UTC): {last['wall_s']:.1f} s wall, "
+            f"{last['cpu_s']:.1f} s CPU on {last['workers']} stage worker"
+            f"{'s' if last['workers'] != 1 else ''} ({busy:.2f} cores busy on average; CPU of "
+            "the regnorm process and of the processes that ran its stages).",
+            "",
+        ]
+    lines += [
+        f"Compute time of the stages below: {wall:.1f} s wall, {cpu:.1f} s CPU (summed over "
+        "the stages; stages run side by side on several workers, so the sum of their wall "
+        "times exceeds the run's; worker processes of a sweep's own executor are not "
+        "counted). A stage kept from an earlier run keeps the times of the run that finished "
+        "it.",
+        "",
+    ]
+    for name in shown:
+        e = m["figures"][name]
+        ok, problem = intact[name]
+        pngs = [f for f in e["files"] if f.endswith(".png")]
+        data = [f for f in e["files"] if not f.endswith(".png")]
+        where = f", executor {e['executor']}" if e["executor"] else ""
+        stale = "" if ok else f" **not usable: {problem}; run it again**"
+        lines.append(
+            f"- figure `{name}` ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where}; "
+            f"finished {e['finished_utc']} UTC): figures {', '.join(pngs) or 'none'}; "
+            f"data {', '.join(data) or 'none'}{stale}"
+        )
+    for cid in sorted(m["claims"], key=claim_order):
+        e = m["claims"][cid]
+        where = f", executor {e['executor']}" if e.get("executor") else ""
+        lines.append(f"- claim {cid} ({e['wall_s']:.1f} s wall, {e['cpu_s']:.1f} s CPU{where})")
+    return "\n".join(lines) + "\n"
