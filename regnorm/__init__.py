@@ -9,7 +9,7 @@ Subpackages and modules
 -----------------------
 backend             array-API namespaces (NumPy default, CuPy, array-api-strict)
 sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
-claims              the claims registry (ids C1..C22 of THEORY.md) and verdicts
+claims              the claims (ids C1..C22 of THEORY.md): records, verdicts, checks
 batch_noise         exact and asymptotic noise of batch statistics (C1-C3)
 gamma_decay         the gamma-decay coefficient zeta of BN = PN + zeta gamma^2 (C4)
 pn_wn_equivalence   population normalization = weight normalization for Gaussian input (C13)
@@ -19,9 +19,11 @@ normalizers         BN, PN, LN, IN, GN, WN, Switchable, Proxy and Kernel Norm la
 
 From Python
 -----------
-Everything is usable right after ``import regnorm``: the claims checks (in ``simulations``
-and ``derivations``) are declared as entry points of the group ``regnorm.checks`` and loaded
-by :mod:`regnorm.claims` on first use.
+Everything is usable right after ``import regnorm``: the claims checks (the lists
+``simulations.checks.CHECKS`` and ``derivations.checks.CHECKS``) are declared as entry points
+of the group ``regnorm.checks``, which :func:`regnorm.claims.load_checks` reads when
+:func:`run_claims` is called; ``run_claims(ids, checks=[...])`` runs checks of one's own.
+The command line (``regnorm verify``, ``regnorm reproduce``) is :mod:`figures.cli`.
 
 >>> import regnorm
 >>> records = regnorm.run_claims("C13", quick=True, progress=False)  # doctest: +SKIP

@@ -63,22 +63,25 @@ def test_verify_table_and_json(fake_world, capsys):
     assert rc == 0 and data[0]["id"] == "C1" and data[0]["verdict"] == "holds"
 
 
-@pytest.mark.parametrize(
-    "executor", [[], ["--executor", "inprocess"]], ids=["default", "inprocess"]
-)
+@pytest.mark.parametrize("executor", ["processes:2", "inprocess"])
 def test_reproduce_calls_the_typed_run_and_writes_report(fake_world, capsys, tmp_path, executor):
-    rc, out, err = run(capsys, "reproduce", "--out", str(tmp_path / "r"), "--quick", *executor)
+    out_dir = tmp_path / "r"
+    rc, out, err = run(
+        capsys, "reproduce", "--out", str(out_dir), "--quick", "--executor", executor
+    )
     assert rc == 0, err
-    if executor:
-        # in this process: the figure's run was called with typed values, not argv strings
-        assert fake_world == [(tmp_path / "r", True, 0, "inprocess")]
-    report = (tmp_path / "r" / "REPORT.md").read_text()
+    # in this process, or on a worker: typed values, not argv strings, either way
+    assert fake_world == ([(out_dir, True, 0, "inprocess")] if executor == "inprocess" else [])
+    report = (out_dir / "REPORT.md").read_text()
     assert "`demo`" in report and "![a demo](demo.png)" in report
     assert f"| C1 | {C.CATALOGUE['C1']} | 1 holds | 0 |" in report
-    assert (tmp_path / "r" / "claims.parquet").exists()
-    entry = json.loads((tmp_path / "r" / "run.json").read_text())["figures"]["demo"]
+    assert (out_dir / "claims.parquet").exists()
+    entry = json.loads((out_dir / "run.json").read_text())["figures"]["demo"]
     assert list(entry["files"]) == ["demo.png"] and entry["folders"] == ["demo_store"]
-    assert re.search(r"This run \(finished .*\): [\d.]+ s wall, [\d.]+ s CPU on \d+ stage", report)
+    workers = 0 if executor == "inprocess" else 2
+    assert re.search(
+        rf"This run \(finished .*\): [\d.]+ s wall, [\d.]+ s CPU on {workers} stage", report
+    )
 
 
 def test_the_figures_are_an_explicit_list_of_typed_runs():

@@ -20,6 +20,7 @@ import pytest
 
 from figures import cli
 from figures.run_folder import RunFolder
+from regnorm import claims as C
 from regnorm.claims import (
     ClaimRecord,
     deterministic_record,
@@ -266,3 +267,45 @@ def test_overwrite_deletes_what_the_run_recorded_and_nothing_else(tmp_path):
         assert run.discarded == "run" and run.manifest["figures"] == {}
     assert sorted(p.name for p in out.iterdir()) == [".run.lock", "mine.txt", "run.json"]
     assert (tmp_path / "outside.png").exists()
+
+
+def test_jobs_put_a_figure_with_the_claims_that_share_its_run():
+    from figures.stages import plan_jobs
+
+    @C.claim("C9")
+    def c9(ctx):
+        return []
+
+    @C.claim("C5")
+    def c5(ctx):
+        return []
+
+    figs = {"a": print, "b": print}
+    jobs = plan_jobs(
+        figs, ["C9", "C5"], [c9, c5], {"a": ("C9", "C10")}, out="o", quick=True, seed=0
+    )
+    # the claims alone first, then a figure with its claims, then the other figures
+    assert [j.stages for j in jobs] == [
+        (("claims", "C5"),),
+        (("figures", "a"), ("claims", "C9")),
+        (("figures", "b"),),
+    ]
+    assert [c.name for c in jobs[1].checks] == [c9.name]
+    # a claim not selected does not join its figure
+    jobs = plan_jobs(figs, ["C5"], [c9, c5], {"a": ("C9",)}, out="o", quick=True, seed=0)
+    assert [j.stages for j in jobs] == [
+        (("claims", "C5"),),
+        (("figures", "a"),),
+        (("figures", "b"),),
+    ]
+
+
+@pytest.mark.parametrize(
+    "spec, cores, workers",
+    [(None, 2, 2), (None, 1, 0), ("processes:3", 2, 3), ("inprocess", 2, 0), ("dask:2", 2, 0)],
+)
+def test_stage_workers(monkeypatch, spec, cores, workers):
+    from figures.stages import stage_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert stage_workers(spec) == workers
