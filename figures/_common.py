@@ -1,4 +1,8 @@
-"""What every figure script shares: its arguments and how it writes files."""
+"""What every figure script shares: its arguments, how it writes files, two panel helpers.
+
+Files are named by one rule (:mod:`figures`): :func:`save_figure` and :func:`save_data` write
+``out/NAME.png`` and ``out/NAME.parquet`` (``NAME_PART`` for further tables) at every size.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import time
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 import pandas as pd
 
 from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
@@ -17,19 +20,14 @@ from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
 matplotlib.use("Agg")  # scripts only write files; never open a window
 
 __all__ = [
-    "QUANTITY_COLORS",
     "dodge",
     "figure_parser",
-    "loss_bars",
     "out_dir",
     "report_written",
     "save_data",
     "save_figure",
     "verdict_panel",
 ]
-
-#: one colour per measured quantity, the same in every regularization figure
-QUANTITY_COLORS = {"train_loss": "C2", "test_loss": "C0", "gap": "C1"}
 
 
 def dodge(M, k: int, n: int, step: float = 0.06):
@@ -39,28 +37,6 @@ def dodge(M, k: int, n: int, step: float = 0.06):
     moves by ``step`` doublings, the group centred on the true ``M``.
     """
     return M * 2.0 ** (step * (k - (n - 1) / 2))
-
-
-def loss_bars(ax, df: pd.DataFrame, by: str, order: list) -> None:
-    """Test loss and gap per group ``by`` (in ``order``): means over seeds, 95% t-intervals.
-
-    The label-noise floor ``delta^2`` (from ``df.attrs["settings"]``) bounds the test loss
-    only, so it is drawn across the test-loss bars alone.
-    """
-    from simulations.regularization import seed_summary
-
-    x = np.arange(len(order))
-    for off, col, label in ((-0.2, "test_loss", "test loss"), (0.2, "gap", "gap (test - train)")):
-        summ = seed_summary(df, by, col).set_index(by).loc[list(order)]
-        ax.bar(x + off, summ["mean"], 0.4, yerr=summ["half_width"], capsize=3,
-               color=QUANTITY_COLORS[col], label=label)  # fmt: skip
-    floor = df.attrs["settings"]["delta"] ** 2
-    ax.hlines(
-        [floor] * len(x), x - 0.4, x, color="k", ls=":", lw=1, label="noise floor (test loss)"
-    )
-    ax.set_ylabel("MSE")
-    ax.legend(fontsize=8)
-    ax.set_title("means over seeds, 95% t-interval (the verdicts use the right panel)", fontsize=10)
 
 
 def verdict_panel(
