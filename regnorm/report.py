@@ -410,13 +410,19 @@ def compare_records(
 
 
 def _print_comparison(diff: dict[str, list[str]]) -> None:
+    """Each kind's count, then its differences with the same change folded into one line
+    (``C4[*] params['center']: None -> True  (96 records)``)."""
+    import re
+    from collections import Counter
+
     for kind in ("missing", "verdicts", "numbers", "labels"):
         lines = diff[kind]
         print(f"{kind}: {len(lines)}")
-        for line in lines[:200]:
-            print(f"  {line}")
-        if len(lines) > 200:
-            print(f"  ... and {len(lines) - 200} more")
+        folded = Counter(re.sub(r"^(C\d+)\[\d+\]", r"\1[*]", line) for line in lines)
+        for line, n in list(folded.items())[:200]:
+            print(f"  {line}" + (f"  ({n} records)" if n > 1 else ""))
+        if len(folded) > 200:
+            print(f"  ... and {len(folded) - 200} more")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
