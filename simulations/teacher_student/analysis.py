@@ -71,6 +71,11 @@ def c8_summary(df: Any, variants: Sequence[str] = DEFAULT_VARIANTS):
     rows = []
     for (M, delta2, alpha), g in df.groupby(["M", "delta2", "alpha"], sort=True):
         M, delta2, alpha = int(M), float(delta2), float(alpha)
+        if len(g) < 2:
+            raise ValueError(
+                f"c8_summary needs at least 2 data sets (repetitions) per point for a standard "
+                f"error, got {len(g)} at M={M}, delta2={delta2}, alpha={alpha}"
+            )
         preds = lc.candidate_zetas(alpha, M)
         for v in variants:
             for conv, suffix in (("population", ""), ("training", "_trainstats")):

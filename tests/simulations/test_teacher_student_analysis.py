@@ -73,6 +73,9 @@ def test_a_table_without_its_setting_is_refused():
     df = _table(8, 0.25, 2.0, [0.05, 0.06], [0.3, 0.3], [0.05, 0.06]).drop(columns="M")
     with pytest.raises(ValueError, match="no column 'M'"):
         ts.c8_summary(df, variants=("batch_norm",))
+    one = _table(8, 0.25, 2.0, [0.05], [0.3], [0.05])
+    with pytest.raises(ValueError, match="at least 2 data sets .* got 1 at M=8"):
+        ts.c8_summary(one, variants=("batch_norm",))
     with pytest.raises(ValueError, match="holds 2 values of 'M'"):
         ts.sweep_setting(pd.DataFrame({"M": [8, 16]}), "M")
 
