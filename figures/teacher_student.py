@@ -28,8 +28,13 @@ import numpy as np
 
 from figures._common import figure_parser, out_dir, report_written, save_data, save_figure
 from regnorm import learning_curves as lc
-from simulations.checks.teacher_student import DELTA2, M_PAPER
-from simulations.teacher_student import bn_sweep, c8_summary, sweep_setting
+from simulations.teacher_student import (
+    DELTA2_PAPER,
+    M_PAPER,
+    bn_sweep,
+    c8_summary,
+    sweep_setting,
+)
 
 NAME = "teacher_student"
 
@@ -242,7 +247,7 @@ def run(
         size["alphas"],
         size["repetitions"],
         M=M_PAPER,
-        delta2=DELTA2,
+        delta2=DELTA2_PAPER,
         seed=seed,
         executor=executor,
         store=store,

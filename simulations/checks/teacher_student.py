@@ -1,7 +1,7 @@
 """Claims checks C5-C8 of the linear teacher-student model (article 001 §2.3).
 
 Each check runs an experiment of :mod:`simulations.teacher_student` at the article's
-setting (:data:`DELTA2`, :data:`M_PAPER`) and turns its result into claim records; the checks
+setting (``DELTA2_PAPER``, ``M_PAPER``) and turns its result into claim records; the checks
 are listed in :data:`CHECKS` (``regnorm verify --claims C5,C6,C7,C8``).
 """
 
@@ -19,12 +19,10 @@ from regnorm.claims import (
     statistical_record,
 )
 from regnorm.estimates import mean_estimate, paired_difference
-from simulations.teacher_student import bn_sweep, c8_summary, ridge_errors
+from simulations.teacher_student import DELTA2_PAPER, M_PAPER, bn_sweep, c8_summary, ridge_errors
 
-__all__ = ["CHECKS", "DELTA2", "MEAN_ONLY_NOTE", "M_PAPER"]
+__all__ = ["CHECKS", "MEAN_ONLY_NOTE"]
 
-DELTA2 = 0.25  # article 001 §2.3
-M_PAPER = 32
 
 #: What derivations.mean_only_bn proves for the mean-only student trained on its own batches.
 MEAN_ONLY_NOTE = (
@@ -42,9 +40,9 @@ def check_c5(ctx):
     N, repetitions = (100, 200) if ctx.quick else (800, 400)
     for alpha in (0.5, 2.0, 3.0):
         P = round(alpha * N)
-        e = ridge_errors(N, alpha, repetitions, [0.0], DELTA2, ctx.rng("C5", N, alpha))[:, 0]
+        e = ridge_errors(N, alpha, repetitions, [0.0], DELTA2_PAPER, ctx.rng("C5", N, alpha))[:, 0]
         est = mean_estimate(e)
-        exact, limit = lc.finite_n_pinv(N, P, DELTA2), lc.eps_sgd(alpha, DELTA2)
+        exact, limit = lc.finite_n_pinv(N, P, DELTA2_PAPER), lc.eps_sgd(alpha, DELTA2_PAPER)
         note = (
             f"analytic = exact finite-N mean (inverse Wishart) {exact:.5f}; the N->inf closed "
             f"form eps_sgd = {limit:.5f} differs by {exact - limit:+.2e} "
@@ -56,7 +54,7 @@ def check_c5(ctx):
                 "N": N,
                 "P": P,
                 "alpha": alpha,
-                "delta2": DELTA2,
+                "delta2": DELTA2_PAPER,
                 "reps": repetitions,
                 "seed": ctx.seed,
             },
@@ -69,7 +67,7 @@ def check_c5(ctx):
         )
         yield asymptotic_record(
             "C5",
-            {"N": N, "P": P, "alpha": alpha, "delta2": DELTA2, "limit": "N->inf"},
+            {"N": N, "P": P, "alpha": alpha, "delta2": DELTA2_PAPER, "limit": "N->inf"},
             asymptote=limit,
             exact=exact,
             note="closed form (N->inf limit, with the alpha>1 erratum) vs the exact finite-N mean",
@@ -81,23 +79,25 @@ def check_c5(ctx):
 def check_c6(ctx):
     """Ridge (WN + gamma decay) error vs eps_wn, with a 1/N extrapolation from N and 2N."""
     N, repetitions = (50, 300) if ctx.quick else (400, 200)
-    zetas = [1.0 / (2 * M_PAPER), DELTA2]
+    zetas = [1.0 / (2 * M_PAPER), DELTA2_PAPER]
     for alpha in (0.5, 1.0, 2.0, 3.0):
-        e1 = ridge_errors(N, alpha, repetitions, zetas, DELTA2, ctx.rng("C6", N, alpha))
-        e2 = ridge_errors(2 * N, alpha, repetitions, zetas, DELTA2, ctx.rng("C6", 2 * N, alpha))
+        e1 = ridge_errors(N, alpha, repetitions, zetas, DELTA2_PAPER, ctx.rng("C6", N, alpha))
+        e2 = ridge_errors(
+            2 * N, alpha, repetitions, zetas, DELTA2_PAPER, ctx.rng("C6", 2 * N, alpha)
+        )
         for k, z in enumerate(zetas):
             m1, m2 = mean_estimate(e1[:, k]), mean_estimate(e2[:, k])
             # 2 e(2N) - e(N) removes the O(1/N) bias; its two terms are independent
             ext = 2 * m2.value - m1.value
             se = math.sqrt(4 * m2.stderr**2 + m1.stderr**2)
-            analytic = lc.eps_wn(alpha, z, DELTA2)
+            analytic = lc.eps_wn(alpha, z, DELTA2_PAPER)
             yield statistical_record(
                 "C6",
                 {
                     "N": f"{N},{2 * N}",
                     "alpha": alpha,
                     "zeta": z,
-                    "delta2": DELTA2,
+                    "delta2": DELTA2_PAPER,
                     "reps": repetitions,
                 },
                 analytic=analytic,
@@ -121,14 +121,14 @@ def check_c7(ctx):
     N, repetitions = (50, 300) if ctx.quick else (400, 400)
     for alpha in (0.5, 1.0, 2.0):
         rng = ctx.rng("C7", N, alpha)
-        d = ridge_errors(N, alpha, repetitions, [DELTA2], DELTA2, rng, derivative=True)
+        d = ridge_errors(N, alpha, repetitions, [DELTA2_PAPER], DELTA2_PAPER, rng, derivative=True)
         est = mean_estimate(d[:, 0])
         yield statistical_record(
             "C7",
             {
                 "N": N,
                 "alpha": alpha,
-                "delta2": DELTA2,
+                "delta2": DELTA2_PAPER,
                 "reps": repetitions,
                 "quantity": "d eps/d zeta",
             },
@@ -140,15 +140,15 @@ def check_c7(ctx):
             source="001 §2.3",
         )
         res = optimize.minimize_scalar(
-            lambda z, a=alpha: lc.eps_wn(a, z, DELTA2),
+            lambda z, a=alpha: lc.eps_wn(a, z, DELTA2_PAPER),
             bounds=(1e-6, 10.0),
             method="bounded",
             options={"xatol": 1e-10},
         )
         yield deterministic_record(
             "C7",
-            {"alpha": alpha, "delta2": DELTA2, "quantity": "argmin of closed form"},
-            analytic=lc.optimal_zeta(alpha, DELTA2),
+            {"alpha": alpha, "delta2": DELTA2_PAPER, "quantity": "argmin of closed form"},
+            analytic=lc.optimal_zeta(alpha, DELTA2_PAPER),
             numeric=float(res.x),
             rtol=1e-5,
             note="numerical minimizer of eps_wn (bounded Brent, xatol 1e-10)",
@@ -186,7 +186,7 @@ def check_c8(ctx):
     else:
         N, alphas, repetitions = 512, (0.5, 1.5, 2.0, 3.0), 5
     df = bn_sweep(
-        N, alphas, repetitions, M=M_PAPER, delta2=DELTA2, seed=ctx.seed, executor=ctx.executor
+        N, alphas, repetitions, M=M_PAPER, delta2=DELTA2_PAPER, seed=ctx.seed, executor=ctx.executor
     )
     for _, r in c8_summary(df).iterrows():
         yield open_record(

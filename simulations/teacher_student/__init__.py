@@ -24,7 +24,14 @@ checks in :mod:`simulations.checks.teacher_student`.
 
 from .analysis import c8_summary, sweep_setting
 from .data import SpectralView, TeacherData, spectral_view, teacher
-from .protocol import DEFAULT_VARIANTS, bn_sweep, learning_curve_point, ridge_errors
+from .protocol import (
+    DEFAULT_VARIANTS,
+    DELTA2_PAPER,
+    M_PAPER,
+    bn_sweep,
+    learning_curve_point,
+    ridge_errors,
+)
 from .ridge import (
     matched_zeta,
     paired_zeta,
@@ -38,6 +45,8 @@ from .sgd import DEGENERATE_START_RTOL, VARIANTS, train_students
 __all__ = [
     "DEFAULT_VARIANTS",
     "DEGENERATE_START_RTOL",
+    "DELTA2_PAPER",
+    "M_PAPER",
     "SpectralView",
     "TeacherData",
     "VARIANTS",

@@ -70,7 +70,20 @@ from .ridge import (
 )
 from .sgd import VARIANTS, train_students
 
-__all__ = ["DEFAULT_VARIANTS", "bn_sweep", "learning_curve_point", "ridge_errors"]
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "DELTA2_PAPER",
+    "M_PAPER",
+    "bn_sweep",
+    "learning_curve_point",
+    "ridge_errors",
+]
+
+#: The article's setting (001 §2.3): the label-noise variance and the batch size of its
+#: experiments. Only the callers that reproduce the article use them; an analysis reads its
+#: setting from the table it analyses.
+DELTA2_PAPER = 0.25
+M_PAPER = 32
 
 #: The normalized students :func:`learning_curve_point` trains unless told otherwise (the
 #: ``weight_norm`` student with explicit decay is always trained as well).
