@@ -494,6 +494,7 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
             # a stage on a worker runs its own sweeps in its process
             executor=executor if workers == 0 else None,
             overwrite=bool(run.discarded),
+            run_id=f"{os.getpid()}-{time.time_ns()}",
         )
         before = run.snapshot()
         for job, results, pid, cpu in run_jobs(jobs, workers):

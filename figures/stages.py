@@ -66,6 +66,8 @@ class Job:
     overwrite : bool
         Whether the figure discards a store of an earlier run (passed to a ``run`` that
         takes ``overwrite``).
+    run_id : str
+        Names the invocation the job belongs to (a worker's CPU time is counted per run).
     """
 
     figure: str | None
@@ -77,6 +79,7 @@ class Job:
     seed: int
     executor: str | None = None
     overwrite: bool = False
+    run_id: str = ""
     stages: tuple[tuple[str, str], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -137,8 +140,18 @@ def _process_cpu() -> float:
     return t.user + t.system
 
 
+#: In a worker: the run of its last job and its CPU time then; and, per run, its CPU time
+#: before that run's first job (0 for a worker started for it: start-up and imports count).
+_LAST_JOB: dict[str, Any] = {"run": None, "cpu": 0.0}
+_CPU_BEFORE: dict[str, float] = {}
+
+
 def run_job(job: Job) -> tuple[int, float, list[StageResult]]:
-    """Run a job's stages in this process; returns (pid, this process's CPU so far, results)."""
+    """Run a job's stages in this process.
+
+    Returns ``(pid, cpu, results)``: ``cpu`` is this process's CPU time spent for the job's
+    run so far (since the end of its last job of another run, if any).
+    """
     results = []
     for kind, name in job.stages:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -161,7 +174,11 @@ def run_job(job: Job) -> tuple[int, float, list[StageResult]]:
             done = dict(records=tuple(recs))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         results.append(StageResult(kind, name, wall, cpu, **done))
-    return os.getpid(), _process_cpu(), results
+    now = _process_cpu()
+    if job.run_id != _LAST_JOB["run"]:
+        _CPU_BEFORE.setdefault(job.run_id, _LAST_JOB["cpu"])
+    _LAST_JOB.update(run=job.run_id, cpu=now)
+    return os.getpid(), now - _CPU_BEFORE[job.run_id], results
 
 
 def _relative(name: str, path: Any, out: Path) -> str:
@@ -186,7 +203,7 @@ def run_jobs(
     """Run ``jobs`` on ``workers`` local processes (0: here, in order); yield each as it ends.
 
     Yields ``(job, results, pid, cpu)``: ``pid`` is the worker's process id and ``cpu`` the
-    CPU time of that whole worker process so far (its start-up and imports included), or
+    CPU time that worker has spent on the jobs' run so far (see :func:`run_job`), or
     ``None`` and 0 for a job run in this process (whose CPU time is this process's).
     """
     if workers == 0:

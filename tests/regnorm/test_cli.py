@@ -84,6 +84,16 @@ def test_reproduce_calls_the_typed_run_and_writes_report(fake_world, capsys, tmp
     )
 
 
+def test_the_run_counts_only_its_own_cpu_time(fake_world, capsys, tmp_path):
+    """Workers reused from an earlier run (in one process) count their CPU time once."""
+    for out in ("a", "b"):
+        args = ["reproduce", "--out", str(tmp_path / out), "--quick", "--executor", "processes:2"]
+        assert cli.main(args) == 0
+    last = json.loads((tmp_path / "b" / "run.json").read_text())["last_run"]
+    # three processes (this one and two workers) cannot spend more than 3 s of CPU a second
+    assert last["cpu_s"] <= 3 * last["wall_s"] + 0.5, last
+
+
 def test_the_figures_are_an_explicit_list_of_typed_runs():
     scripts = {p.stem for p in (ROOT / "figures").glob("*.py") if not p.stem.startswith("_")}
     assert set(figures.FIGURES) == scripts - {"cli", "run_folder", "stages"}
