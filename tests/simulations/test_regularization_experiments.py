@@ -240,4 +240,3 @@ def test_c12_needs_the_six_runs_of_the_experiment():
     table = table[table["label"] != "WN M=128"]
     with pytest.raises(ValueError, match="six runs of dropout_experiment"):
         c12_records(table)
-
