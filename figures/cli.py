@@ -171,77 +171,16 @@ def _writable_dir(path: str, option: str) -> Path:
 def check_executor(spec: str | None) -> str | None:
     """Validate ``--executor`` before any work starts; returns the spec unchanged.
 
-    A Dask spec needs Dask distributed importable, and a scheduler address a Dask scheduler
-    answering there (:func:`_probe_scheduler`).
+    The rules are :func:`figures.executor_check.check_executor_spec`'s: a Dask spec needs
+    Dask distributed importable, and a scheduler address a Dask scheduler answering there.
     """
-    if spec is None:
-        return None
-    from regnorm.sweeps import DaskExecutor, resolve_executor
+    from figures.executor_check import ExecutorSpecError, check_executor_spec
 
     try:
-        executor = resolve_executor(spec)
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"--executor: {exc}") from None
-    if isinstance(executor, DaskExecutor):
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UserError(
-                f"--executor {spec}: needs Dask distributed, which is not installed: "
-                'pip install "dask[distributed]" '
-                '(or, in a regnorm checkout, pip install ".[dask]")'
-            ) from None
-        if executor.address:
-            _probe_scheduler(spec, executor.address)
+        check_executor_spec(spec)
+    except ExecutorSpecError as exc:
+        raise UserError(str(exc)) from None
     return spec
-
-
-def _probe_scheduler(spec: str, address: str) -> None:
-    """Refuse ``address`` unless a Dask scheduler answers an identity call there.
-
-    Dask's client, pointed at a service that does not speak its protocol, waits out its
-    timeout or reads the service's reply as a message length (a MemoryError of exabytes);
-    one identity call, bounded by Dask's ``distributed.comm.timeouts.connect``, turns both
-    into a one-line refusal before any work starts.
-    """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    import dask
-    from dask.utils import parse_timedelta
-    from distributed.comm import get_address_host_port
-    from distributed.core import rpc
-    from distributed.security import Security
-
-    try:
-        get_address_host_port(address)
-    except (ValueError, NotImplementedError) as exc:
-        raise UserError(
-            f"--executor {spec}: not a Dask scheduler address SCHEME://HOST:PORT ({exc})"
-        ) from None
-    where = f"--executor {spec}: no Dask scheduler answers there"
-    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "seconds")
-
-    async def identity() -> Any:
-        args = Security().get_connection_args("client")
-        async with rpc(address, timeout=timeout, connection_args=args) as scheduler:
-            return await asyncio.wait_for(scheduler.identity(), timeout)
-
-    try:
-        # in a thread of its own: main() may be called where an event loop runs (Jupyter)
-        with ThreadPoolExecutor(1) as thread:
-            info = thread.submit(asyncio.run, identity()).result()
-    except TimeoutError:
-        raise UserError(f"{where} (no reply within {timeout:g} s)") from None
-    except OSError as exc:
-        raise UserError(f"{where} ({exc})") from None
-    except (MemoryError, ValueError) as exc:
-        raise UserError(
-            f"{where} (the service there does not speak Dask's protocol: {type(exc).__name__})"
-        ) from None
-    kind = info.get("type") if isinstance(info, dict) else None
-    if kind != "Scheduler":
-        raise UserError(f"{where} (a Dask {kind or 'service'} answers there, not a scheduler)")
 
 
 def _may_use_executor(check: Any) -> bool:
