@@ -219,6 +219,8 @@ def run_methods(
     """
     from regnorm.sweeps import sweep
 
+    for key in sizes or {}:
+        check_choice("sizes key", key, SIZES["full"])
     sz = dict(_sizes(quick), **(sizes or {}))
     S = check_integer("repetitions", sz["repetitions"], minimum=2)
     seed = check_integer("seed", seed, minimum=0)

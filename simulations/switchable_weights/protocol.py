@@ -166,6 +166,8 @@ def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
 
     from regnorm.sweeps import sweep
 
+    for key in sizes or {}:
+        check_choice("sizes key", key, SN_SIZES["full"])
     sz = dict(SN_SIZES["quick" if quick else "full"], **(sizes or {}))
     seed = check_integer("seed", seed, minimum=0)
     repetitions = check_integer("repetitions", sz["repetitions"], minimum=1)

@@ -55,6 +55,13 @@ def test_unknown_method():
         run_methods([{"method": "bm", "M": 8}], sizes=TINY)
 
 
+def test_unknown_size_is_refused():
+    """A misspelt or retired size name (``n_seeds`` is now ``repetitions``) is an error,
+    never a silently ignored override."""
+    with pytest.raises(ValueError, match="sizes key='n_seeds' is not allowed"):
+        run_methods([{"method": "none", "M": 8}], sizes=dict(TINY, n_seeds=3))
+
+
 def test_runs_are_typed():
     """Per-layer normalizers travel as a tuple of registry names, never a joined string."""
     with pytest.raises(TypeError, match="normalizers must be a tuple"):

@@ -82,6 +82,8 @@ def test_bad_input():
         train_sn_student(2, "gaussian", {"steps": 1}, rng=rng)
     with pytest.raises(ValueError, match="noise='cauchy'"):
         sample_images(2, 3, "cauchy", rng)
+    with pytest.raises(ValueError, match="sizes key='n_seeds' is not allowed"):
+        switchable_weights(sizes=dict(TINY, n_seeds=3))
 
 
 def test_same_numbers_on_local_processes():
