@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_bool",
     "check_choice",
     "check_integer",
     "check_real",
@@ -23,6 +24,19 @@ __all__ = [
     "check_real_dtype",
     "normalize_rng",
 ]
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` must be ``True`` or ``False`` (not 0/1, not a string: ``"False"`` is truthy).
+
+    Raises
+    ------
+    TypeError
+        Naming the parameter and the value.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def check_integer(

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..seeding import seed_sequence, task_id
-from ..validation import check_integer
+from ..validation import check_bool, check_integer
 from .executors import Executor, resolve_executor
 from .grid import RESERVED_COLUMNS, Grid
 from .progress import progress_bar
@@ -185,8 +185,7 @@ def sweep(
     g = grid if isinstance(grid, Grid) else Grid(grid)
     repetitions = check_integer("repetitions", repetitions, minimum=1)
     seed = check_integer("seed", seed, minimum=0)
-    if not isinstance(discard_stale, bool):
-        raise TypeError(f"discard_stale must be True or False, got {discard_stale!r}")
+    discard_stale = check_bool("discard_stale", discard_stale)
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
     rule = _seed_rule(seed_key, g.names)

@@ -38,7 +38,13 @@ import numpy as np
 
 from regnorm.estimates import Estimate
 from regnorm.gamma_decay import LOSSES, glm_log_partition
-from regnorm.validation import check_choice, check_integer, check_real, check_real_array
+from regnorm.validation import (
+    check_bool,
+    check_choice,
+    check_integer,
+    check_real,
+    check_real_array,
+)
 
 from .engine import (
     GAUSSIAN_BLOCK,
@@ -112,11 +118,6 @@ def _grid(grid: np.ndarray, est: Estimate, trials: int) -> GridEstimate:
 # Argument checks
 
 
-def _check_flag(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
 def _grid_values(name: str, value: Any) -> np.ndarray:
     arr = check_real_array(name, value)
     if arr.ndim != 1 or arr.size == 0:
@@ -128,7 +129,7 @@ def _check_common(M, trials, ddof=0, inside=True):
     M = check_integer("M", M, minimum=2)
     trials = check_integer("trials", trials, minimum=2)
     ddof = check_choice("ddof", ddof, (0, 1))
-    _check_flag("inside", inside)
+    check_bool("inside", inside)
     if not inside and M < MIN_M_OUTSIDE:
         raise ValueError(
             f"M={M} with inside=False: the per-batch error has infinite variance for M < "
@@ -476,7 +477,7 @@ def loss_gap_mc(
     gammas = _grid_values("gamma", gamma)
     check_choice("loss", loss, LOSSES)
     beta = check_real("beta", beta)
-    _check_flag("center", center)
+    check_bool("center", center)
     M, trials, _ = _check_common(M, trials)
     dist = input_distribution(distribution, df=df)
     ps = simulate(

@@ -96,3 +96,18 @@ def test_public_functions_refuse_non_real_arguments_by_name(name):
     call, argument = CALLS[name]
     with pytest.raises(TypeError, match=rf"^{argument} must be a"):
         call()
+
+
+@pytest.mark.parametrize("bad", [0, 1, "False", "True", None, 1.0])
+def test_check_bool_refuses_what_is_not_a_bool(bad):
+    from regnorm.validation import check_bool
+
+    with pytest.raises(TypeError, match="center must be True or False"):
+        check_bool("center", bad)
+
+
+def test_check_bool_accepts_bools():
+    from regnorm.validation import check_bool
+
+    assert check_bool("center", True) is True
+    assert check_bool("center", np.bool_(False)) is False
