@@ -377,7 +377,8 @@ def compare_records(
     Returns ``{"numbers": [...], "verdicts": [...], "labels": [...], "missing": [...]}``, one
     line per difference: ``numbers`` for a numeric field or a numeric parameter that differs by
     more than ``rtol`` (relative), ``verdicts`` for a changed verdict, ``labels`` for a changed
-    text parameter (a renamed label: the numbers may still be the same computation), and
+    text parameter or a parameter renamed with its value kept (the numbers may still be the
+    same computation), and
     ``missing`` for claims whose number of records differs.
     """
     out: dict[str, list[str]] = {"numbers": [], "verdicts": [], "labels": [], "missing": []}
@@ -396,7 +397,16 @@ def compare_records(
                 x, y = getattr(a, f, None), getattr(b, f, None)
                 if not _same_number(x, y, rtol):
                     out["numbers"].append(f"{where} {f}: {x!r} -> {y!r}")
-            for key in sorted(set(a.params) | set(b.params)):
+            gone = {k: a.params[k] for k in a.params.keys() - b.params.keys()}
+            came = {k: b.params[k] for k in b.params.keys() - a.params.keys()}
+            renamed = set()
+            for old_key, value in sorted(gone.items()):
+                # a parameter renamed with its value unchanged is a label change
+                twins = [k for k, v in came.items() if v == value and k not in renamed]
+                if len(twins) == 1:
+                    renamed |= {old_key, twins[0]}
+                    out["labels"].append(f"{where} params key {old_key!r} -> {twins[0]!r}")
+            for key in sorted((set(a.params) | set(b.params)) - renamed):
                 x, y = a.params.get(key), b.params.get(key)
                 if x == y:
                     continue

@@ -28,7 +28,16 @@ def test_each_kind_of_difference_is_found():
     new[1] = dataclasses.replace(new[1], params=dict(new[1].params, law="normal"))
     diff = compare_records(_records(), new)
     assert [line.split(":")[0] for line in diff["numbers"]] == ["C1[0] numeric"]
-    # a parameter whose number changes (or goes) is a number, not a label
+    # a key renamed with its value kept is a label; a number that changes or goes is a number
+    renamed = [
+        _records()[0],
+        dataclasses.replace(
+            _records()[1],
+            params={("batch_size" if k == "M" else k): v for k, v in _records()[1].params.items()},
+        ),
+    ]
+    d = compare_records(_records(), renamed)
+    assert d["labels"] == ["C1[1] params key 'M' -> 'batch_size'"] and not d["numbers"]
     gone = [_records()[0], dataclasses.replace(_records()[1], params={"law": "gaussian"})]
     assert any("params['M']: 8 -> None" in x for x in compare_records(_records(), gone)["numbers"])
     assert diff["labels"] == ["C1[1] params['law']: 'gaussian' -> 'normal'"]
