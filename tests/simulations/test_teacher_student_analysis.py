@@ -84,3 +84,19 @@ def test_bn_sweep_records_its_setting_in_the_table():
     df = ts.bn_sweep(32, [2.0], 2, M=8, delta2=0.5, seed=0, train=False)
     assert ts.sweep_setting(df, "M") == 8 and ts.sweep_setting(df, "delta2") == 0.5
     assert len(df) == 2 and df["eps_pinv"].notna().all()
+
+
+def test_an_error_interval_below_the_ridge_optimum_reads_as_such():
+    """An error whose lower 1.96-s.e. end lies below eps_wn at the optimum zeta = delta2 has no
+    closed-form zeta there: the record's note says so, never 'nan'."""
+    from simulations.checks.teacher_student import c8_zeta_records
+
+    best = lc.eps_wn(2.0, 0.25, 0.25)
+    eps = [best * 0.6, best * 1.4, best * 0.7, best * 1.3]
+    s = ts.c8_summary(
+        _table(8, 0.25, 2.0, [0.05, 0.06, 0.07, 0.08], eps, [0.05] * 4), variants=("batch_norm",)
+    )
+    assert s["zeta_cf_hi"].isna().any()
+    notes = [r.note for r in c8_zeta_records(s, N=64, seed=0)]
+    assert all("nan" not in n.lower() for n in notes)
+    assert any("none (error below the ridge optimum)" in n for n in notes)
