@@ -395,8 +395,9 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
                 f"available: {', '.join(captions) or 'none'}"
             )
         names = list(dict.fromkeys(wanted))
-    ids = [] if no_claims else selected_claims(claim_ids, executor)
     workers = stage_workers(executor)
+    # on workers, --executor says where the stages run, not their sweeps: no note then
+    ids = [] if no_claims else selected_claims(claim_ids, executor if workers == 0 else None)
 
     t_run, c_run = time.perf_counter(), time.process_time()
     try:

@@ -72,6 +72,8 @@ def test_reproduce_calls_the_typed_run_and_writes_report(fake_world, capsys, tmp
     assert rc == 0, err
     # in this process, or on a worker: typed values, not argv strings, either way
     assert fake_world == ([(out_dir, True, 0, "inprocess")] if executor == "inprocess" else [])
+    # processes:2 runs the stages, so no check "ignores" it; inprocess is the sweeps' executor
+    assert ("is ignored by C1" in err) == (executor == "inprocess")
     report = (out_dir / "REPORT.md").read_text()
     assert "`demo`" in report and "![a demo](demo.png)" in report
     assert f"| C1 | {C.CATALOGUE['C1']} | 1 holds | 0 |" in report
