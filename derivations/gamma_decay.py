@@ -177,12 +177,12 @@ def derive() -> dict[str, sp.Expr]:
     out["zeta_relu_standard"] = sp.simplify(zeta_relu.subs({beta: 0, rho: 0}))
 
     # Gaussian z ~ N(0,1) (rho = 0, E z^2 = 1) for the remaining special cases.
-    def gaussian_case(a2_value: sp.Expr, centred: bool = True) -> sp.Expr:
-        zg = zeta_general if centred else zeta_general.subs(V_mu, 0)
+    def gaussian_case(a2_value: sp.Expr, center: bool = True) -> sp.Expr:
+        zg = zeta_general if center else zeta_general.subs(V_mu, 0)
         zg = zg.subs({F_gamma: a2_value * 1, mean_A2: a2_value})
         return sp.simplify(_c2(zg).subs(rho, 0))
 
     out["zeta_identity"] = gaussian_case(sp.Integer(1))
     out["zeta_squared_loss"] = gaussian_case(sp.Integer(2))
-    out["zeta_no_mean_subtraction_squared"] = gaussian_case(sp.Integer(2), centred=False)
+    out["zeta_no_mean_subtraction_squared"] = gaussian_case(sp.Integer(2), center=False)
     return out

@@ -29,7 +29,7 @@ The GLM "losses" (log-partition functions ``A``) provided here:
 ``"logistic"``
     logistic regression: ``A(h) = log(1 + e^h)``, ``A' = sigmoid``, ``A'' = sigmoid'``.
 
-Without mean subtraction (``centred=False``: no ``mu_B``, as in a layer without bias) the
+Without mean subtraction (``center=False``: no ``mu_B``, as in a layer without bias) the
 ``mu_B`` term is absent: ``zeta = 1/(2M)`` for the squared loss on ``N(0, 1)`` data.
 
 :func:`glm_log_partition` and :func:`zeta_from_data` are backend-generic (array API);
@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .backend import array_namespace
-from .validation import check_choice, check_integer, check_real, check_real_dtype
+from .validation import check_bool, check_choice, check_integer, check_real, check_real_dtype
 
 __all__ = [
     "LOSSES",
@@ -55,12 +55,12 @@ __all__ = [
 LOSSES = ("identity", "squared", "relu", "logistic")
 
 
-def gamma_decay_coefficient(M, *, rho=0.0, F_gamma, mean_A2, centred=True) -> float:
+def gamma_decay_coefficient(M, *, rho=0.0, F_gamma, mean_A2, center=True) -> float:
     """The gamma-decay coefficient ``zeta`` of claim C4 from its ingredients.
 
     .. math::
 
-        \\zeta = \\frac{\\rho + 2}{8M} F_\\gamma + [\\text{centred}] \\frac{\\mu_{A''}}{2M}
+        \\zeta = \\frac{\\rho + 2}{8M} F_\\gamma + [\\text{center}] \\frac{\\mu_{A''}}{2M}
 
     Parameters
     ----------
@@ -72,7 +72,7 @@ def gamma_decay_coefficient(M, *, rho=0.0, F_gamma, mean_A2, centred=True) -> fl
         ``mean A''(h_bar) z^2`` (the gamma entry of the Fisher information), ``>= 0``.
     mean_A2 : float
         ``mean A''(h_bar)``, ``>= 0``.
-    centred : bool
+    center : bool
         Whether BN subtracts the batch mean (the ``mu_B`` term is present only then).
 
     Returns
@@ -88,10 +88,9 @@ def gamma_decay_coefficient(M, *, rho=0.0, F_gamma, mean_A2, centred=True) -> fl
     rho = check_real("rho", rho, minimum=-2.0)
     F_gamma = check_real("F_gamma", F_gamma, minimum=0.0)
     mean_A2 = check_real("mean_A2", mean_A2, minimum=0.0)
-    if not isinstance(centred, bool):
-        raise TypeError(f"centred must be True or False, got {centred!r}")
+    center = check_bool("center", center)
     zeta = (rho + 2.0) / (8.0 * M) * F_gamma
-    if centred:
+    if center:
         zeta += mean_A2 / (2.0 * M)
     return zeta
 
@@ -148,13 +147,13 @@ class ZetaEstimate(NamedTuple):
     variance_part: float
     """``(rho + 2)/(8M) F_gamma``, from the noise of ``sigma_B``."""
     mean_part: float
-    """``mean_A2/(2M)`` from the noise of ``mu_B`` (0 when ``centred=False``)."""
+    """``mean_A2/(2M)`` from the noise of ``mu_B`` (0 when ``center=False``)."""
     F_gamma: float
     mean_A2: float
     rho: float
 
 
-def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, centred=True) -> ZetaEstimate:
+def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, center=True) -> ZetaEstimate:
     """Estimate the gamma-decay coefficient ``zeta(h)`` of C4 from pre-activations ``h``.
 
     The population statistics are those of the sample: ``mu_P = mean h``,
@@ -180,7 +179,7 @@ def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, centred=True) -> Z
         The GLM (see :func:`glm_log_partition`).
     gamma, beta : float
         BN scale and shift.
-    centred : bool
+    center : bool
         Whether BN subtracts ``mu_B`` (the ``mu_B`` term is dropped otherwise).
 
     Returns
@@ -198,8 +197,7 @@ def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, centred=True) -> Z
     check_choice("loss", loss, LOSSES)
     gamma = check_real("gamma", gamma)
     beta = check_real("beta", beta)
-    if not isinstance(centred, bool):
-        raise TypeError(f"centred must be True or False, got {centred!r}")
+    center = check_bool("center", center)
     xp = array_namespace(h)
     h = check_real_dtype("h", xp.asarray(h))
     if h.ndim != 1 or h.shape[0] < 2:
@@ -217,7 +215,7 @@ def zeta_from_data(h, M, *, loss="relu", gamma=1.0, beta=0.0, centred=True) -> Z
     F = float(xp.mean(a2 * z2))
     mean_a2 = float(xp.mean(a2))
     var_part = (rho + 2.0) / (8.0 * M) * F
-    mean_part = mean_a2 / (2.0 * M) if centred else 0.0
+    mean_part = mean_a2 / (2.0 * M) if center else 0.0
     return ZetaEstimate(
         zeta=var_part + mean_part,
         variance_part=var_part,

@@ -55,8 +55,8 @@ def population_zeta(
     kinks = (-beta / gamma,) if (loss == "relu" and gamma != 0) else ()
     F = dist.standardized_expect(lambda z: a2(z) * z * z, kinks)
     mean_a2 = dist.standardized_expect(a2, kinks)
-    zeta = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, centred=center)
-    var_part = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, centred=False)
+    zeta = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, center=center)
+    var_part = gamma_decay_coefficient(M, rho=rho, F_gamma=F, mean_A2=mean_a2, center=False)
     return ZetaEstimate(
         zeta=zeta,
         variance_part=var_part,

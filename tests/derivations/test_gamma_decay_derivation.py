@@ -145,10 +145,10 @@ def test_gamma_decay_coefficient_matches_regnorm(res, rng):
             rng.uniform(0, 2, n),
         ]
     )
-    for centred, key in ((True, "zeta"), (False, "zeta_sigma")):
+    for center, key in ((True, "zeta"), (False, "zeta_sigma")):
         ref = evaluate(res[key], (M, rho, F, A2), pts)
         got = [
-            gd.gamma_decay_coefficient(int(mm), rho=r, F_gamma=f, mean_A2=a, centred=centred)
+            gd.gamma_decay_coefficient(int(mm), rho=r, F_gamma=f, mean_A2=a, center=center)
             for mm, r, f, a in pts
         ]
         assert_allclose_rounding(np.asarray(got, float), ref, ops=10)

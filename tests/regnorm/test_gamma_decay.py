@@ -15,7 +15,7 @@ def test_special_cases_of_theory():
     # N(0,1): rho = 0, z^2 averages to 1; A'' = 2 (squared), 1 (identity)
     assert_allclose_rounding(gamma_decay_coefficient(M, F_gamma=2.0, mean_A2=2.0), 3 / (2 * M))
     assert_allclose_rounding(gamma_decay_coefficient(M, F_gamma=1.0, mean_A2=1.0), 3 / (4 * M))
-    no_bias = gamma_decay_coefficient(M, F_gamma=2.0, mean_A2=2.0, centred=False)
+    no_bias = gamma_decay_coefficient(M, F_gamma=2.0, mean_A2=2.0, center=False)
     assert_allclose_rounding(no_bias, 1 / (2 * M))
     # Laplace (rho = 3): the sigma_B term grows by (rho + 2)/2
     assert_allclose_rounding(
