@@ -23,7 +23,7 @@ import sympy as sp
 from IPython.display import display
 
 import regnorm
-from derivations import catalogue
+from derivations import catalogue, checks
 from regnorm import batch_noise
 from simulations import batch_noise as mc
 
@@ -81,18 +81,11 @@ plt.show()
 
 # %% [markdown]
 # ## The verdicts of the symbolic checks
-# The checks of C5 and C7 registered by `derivations.krogh_hertz` establish the corrected
+# The checks of C5 and C7 in `derivations.checks` (its list `CHECKS`) establish the corrected
 # pseudo-inverse limits and the minimizer `zeta = delta2` by sympy.
 
 # %%
-ctx = regnorm.claims.CheckContext(quick=True)
-symbolic = [
-    rec
-    for cid in ("C5", "C7")
-    for check in regnorm.claims.registered()[cid]
-    if check.name.startswith("derivations.")
-    for rec in check.check(ctx)
-]
+symbolic = regnorm.run_claims("C5,C7", checks=checks.CHECKS, quick=True, progress=False)
 regnorm.claims.records_to_frame(symbolic)[["id", "kind", "verdict", "analytic", "note"]]
 
 # %% [markdown]
