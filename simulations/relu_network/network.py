@@ -43,7 +43,7 @@ import numpy as np
 
 from regnorm.backend import get_namespace
 from regnorm.normalizers import Normalizer, registry
-from regnorm.validation import check_choice, check_integer, check_real
+from regnorm.validation import check_bool, check_choice, check_integer, check_real
 
 from .teacher import INIT_STREAM, replicate_generators, replicate_sequences
 
@@ -299,7 +299,7 @@ class ReLUNetwork:
         self.xp = xp = get_namespace(xp)
         check_choice("dtype", dtype, ("float64", "float32"))
         self.dtype = getattr(xp, dtype)
-        self.fast_path = check_choice("fast_path", fast_path, (True, False))
+        self.fast_path = check_bool("fast_path", fast_path)
         d, H, L = config.input_dim, config.width, config.depth
         gens = replicate_generators(replicate_sequences(S, rng), INIT_STREAM)
         p: dict[str, np.ndarray] = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from regnorm.backend import get_namespace, to_numpy
-from regnorm.validation import check_choice, check_integer, check_real
+from regnorm.validation import check_bool, check_choice, check_integer, check_real
 
 from .network import ReLUNetwork, StudentConfig
 from .population import ZETA_CURVATURES, set_population_statistics
@@ -68,7 +68,7 @@ class TrainingProtocol:
         check_real("lr", self.lr, minimum=0.0, min_inclusive=False)
         check_integer("n_stat", self.n_stat, minimum=2)
         check_integer("stat_every", self.stat_every, minimum=1)
-        check_choice("gamma_decay", self.gamma_decay, (True, False))
+        check_bool("gamma_decay", self.gamma_decay)
         check_choice("curvature", self.curvature, ZETA_CURVATURES)
 
 

@@ -230,6 +230,11 @@ def test_batch_larger_than_training_set():
 
 
 def test_bad_types():
+    # "False" is truthy: accepted, it would train with the gamma decay it means to turn off
+    with pytest.raises(TypeError, match="gamma_decay must be True or False"):
+        TrainingProtocol(M=4, steps=1, lr=0.1, gamma_decay="False")
+    with pytest.raises(TypeError, match="fast_path must be True or False"):
+        ReLUNetwork(StudentConfig(input_dim=D, width=H), S, fast_path=1)
     with pytest.raises(TypeError, match="normalizers must be a normalizer name or a sequence"):
         StudentConfig(input_dim=D, width=H, normalizers=None)
     with pytest.raises(TypeError, match="normalizer must be a normalizer name"):
