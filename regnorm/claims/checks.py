@@ -202,7 +202,8 @@ def load_checks() -> list[Claim]:
         When an entry point cannot be loaded (an installation that lacks the package it
         names); the message names the entry point.
     TypeError
-        When an entry point is not a list of :class:`Claim`; the message names it.
+        When an entry point is not a list of :class:`Claim` (or names nothing); the message
+        names it.
     ValueError
         When one check is listed twice.
     """
@@ -219,6 +220,8 @@ def load_checks() -> list[Claim]:
                 f"{what} cannot be loaded ({exc}); reinstall regnorm with its packages "
                 "(pip install -e .)"
             ) from exc
+        except AttributeError as exc:
+            raise TypeError(f"{what} names no list of checks ({exc})") from exc
         if not isinstance(value, list | tuple):
             raise TypeError(
                 f"{what} is {type(value).__name__}, not a list of regnorm.claims.Claim "

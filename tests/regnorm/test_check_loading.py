@@ -74,6 +74,7 @@ NOT_CLAIMS = [len]
         ("json:dumps", TypeError, "entry point bad = 'json:dumps' .* is function, not a list"),
         (f"{__name__}:NOT_CLAIMS", TypeError, r"entry point bad = .*: item 0 is builtin_function"),
         ("no_such_module_here:CHECKS", ImportError, "entry point bad = .* cannot be loaded"),
+        ("json:CHECKS", TypeError, "entry point bad = 'json:CHECKS' .* names no list of checks"),
     ],
 )
 def test_an_entry_point_that_is_not_a_list_of_checks_is_refused(monkeypatch, value, error, match):
