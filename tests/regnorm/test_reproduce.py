@@ -309,3 +309,30 @@ def test_stage_workers(monkeypatch, spec, cores, workers):
 
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert stage_workers(spec) == workers
+
+
+def test_a_job_runs_its_figure_with_typed_values_then_its_claims(tmp_path):
+    from figures.stages import Job, run_job
+
+    seen = []
+
+    def fig(out, *, quick, seed, executor, overwrite=False):
+        seen.append((out, quick, seed, executor, overwrite))
+        (out / "f.png").write_bytes(b"png")
+        return [out / "f.png"]
+
+    @C.claim("C13")
+    def c13(ctx):
+        yield C.open_record("C13", {"seed": ctx.seed}, numeric=None, note="")
+
+    job = Job("f", fig, ("C13",), (c13,), str(tmp_path), True, 7, None, overwrite=True)
+    pid, cpu, results = run_job(job)
+    assert seen == [(tmp_path, True, 7, None, True)]
+    assert [(r.kind, r.name) for r in results] == [("figures", "f"), ("claims", "C13")]
+    assert results[0].files == ("f.png",) and results[1].records[0].params == {"seed": 7}
+
+    def outside(out, *, quick, seed, executor):
+        return [tmp_path.parent / "elsewhere.png"]
+
+    with pytest.raises(RuntimeError, match="figure g: run.* not inside the run folder"):
+        run_job(Job("g", outside, (), (), str(tmp_path), True, 0))
