@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import array_namespace
+from .backend import array_namespace, device_of
 from .validation import check_real, check_real_array, check_real_dtype
 
 __all__ = [
@@ -52,11 +52,13 @@ def _vector(name, w, xp):
     return w
 
 
-def _real_like(name, value, xp, dtype):
-    """``value`` (a real number, a sequence of them or a real array) as an array of ``xp``."""
+def _real_like(name, value, w):
+    """``value`` (a real number, a sequence of them or a real array) as an array of ``w``'s
+    namespace, dtype and device."""
+    xp = array_namespace(w)
     if hasattr(value, "dtype") and not isinstance(value, np.generic):
-        return xp.asarray(check_real_dtype(name, value), dtype=dtype)
-    return xp.asarray(check_real_array(name, value), dtype=dtype)
+        return xp.asarray(check_real_dtype(name, value), dtype=w.dtype)
+    return xp.asarray(check_real_array(name, value), dtype=w.dtype, device=device_of(w))
 
 
 def wn_parameters(gamma, beta, w, *, mean, std) -> WNParameters:
@@ -89,7 +91,7 @@ def wn_parameters(gamma, beta, w, *, mean, std) -> WNParameters:
     norm = float(xp.linalg.vector_norm(w))
     if not norm > 0:
         raise ValueError("w must not be the zero vector (||w|| = 0)")
-    mu_p = float(xp.sum(w * _real_like("mean", mean, xp, w.dtype)))
+    mu_p = float(xp.sum(w * _real_like("mean", mean, w)))
     return WNParameters(v=gamma / std, b=beta - gamma * mu_p / (std * norm))
 
 
@@ -115,8 +117,8 @@ def population_normalize(x, w, gamma, beta, *, mean, cov):
     beta = check_real("beta", beta)
     xp = array_namespace(x, w)
     x, w = check_real_dtype("x", xp.asarray(x)), _vector("w", w, xp)
-    mu_p = xp.sum(w * _real_like("mean", mean, xp, w.dtype))
-    cov = _real_like("cov", cov, xp, w.dtype)
+    mu_p = xp.sum(w * _real_like("mean", mean, w))
+    cov = _real_like("cov", cov, w)
     if cov.ndim == 0:
         var_p = cov * xp.sum(w * w)
     else:

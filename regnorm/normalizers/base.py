@@ -23,6 +23,14 @@ Inputs are ``(N, C)`` or ``(N, C, H, W)``. Internally an ``(N, C)`` input is tre
 All array code uses only ``xp.*`` functions of the Python array API standard, so the layers
 run unchanged on NumPy, CuPy and array-api-strict.
 
+**Devices.** A layer lives on one device: that of its backend (``xp=``, anything
+:func:`regnorm.backend.resolve_backend` accepts: ``xp="array_api_strict:device1"`` or a
+:class:`~regnorm.backend.Backend` puts the parameters and state on that device). Every array a
+layer makes is made on that device (or on its input's), so outputs, gradients and running
+statistics stay there; a checked call refuses an input on another device (``ValueError``).
+On CuPy with several GPUs, call the layer with its device current
+(:meth:`regnorm.backend.Backend.activate`).
+
 **Dtypes.** The output and the input gradient have the input's floating dtype (float64,
 float32, and float16 where the backend has it). With ``dtype=None`` (the default) the
 parameters, gradients and state are created as float64 and follow the input: a forward pass
@@ -44,7 +52,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backend import get_namespace
+from ..backend import device_of, resolve_backend
 from ..validation import check_integer, check_real
 from .standardization import standardize_backward, standardize_factors
 
@@ -86,8 +94,9 @@ class Normalizer:
     num_channels : int or None
         ``C``, checked against every input's axis 1 (``None``: any channel count, for the
         parameter-free :class:`~regnorm.normalizers.kernel_norm.KernelNorm`).
-    xp : namespace, str or None
-        Array backend of the parameters (see :func:`regnorm.backend.get_namespace`).
+    xp : Backend, namespace, str or None
+        Array backend and device of the parameters and state (anything
+        :func:`regnorm.backend.resolve_backend` accepts; ``None``: NumPy).
     dtype : floating dtype of ``xp`` or None
         Dtype of the parameters and state. ``None``: created as float64 and cast to each
         input's dtype by :meth:`forward`; a dtype: fixed, and inputs must have it.
@@ -109,7 +118,9 @@ class Normalizer:
         if num_channels is not None:
             num_channels = check_integer("num_channels", num_channels, minimum=1)
         self.num_channels = num_channels
-        self.xp = get_namespace(xp)
+        self.backend = resolve_backend(xp, parameter="xp")
+        self.xp = self.backend.xp
+        self.device = self.backend.device
         self.dtype = None if dtype is None else self._check_dtype(dtype)
         self.check_finite = check_flag("check_finite", check_finite)
         self.params: dict[str, Any] = {}
@@ -206,11 +217,13 @@ class Normalizer:
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         xp = self.xp
-        if check_flag("check", check) and tuple(dy.shape) != self._out_shape:
-            raise ValueError(
-                f"dy must have the shape of the last forward's output {self._out_shape}, "
-                f"got {tuple(dy.shape)}"
-            )
+        if check_flag("check", check):
+            if tuple(dy.shape) != self._out_shape:
+                raise ValueError(
+                    f"dy must have the shape of the last forward's output {self._out_shape}, "
+                    f"got {tuple(dy.shape)}"
+                )
+            self._check_device("dy", dy)
         dy4 = xp.reshape(dy, self._out_shape4) if self._rank == 2 else dy
         io = dy4.dtype if self._io_dtype is None else self._io_dtype
         compute = self._compute_dtype(io)
@@ -227,7 +240,7 @@ class Normalizer:
         return xp.reshape(dx4, self._shape) if self._rank == 2 else dx4
 
     def check_params(self) -> None:
-        """Refuse entries of ``params`` or ``state`` whose shape is not the layer's.
+        """Refuse entries of ``params`` or ``state`` whose shape or device is not the layer's.
 
         :meth:`forward` calls it unless ``check=False``; a caller of the fast path that
         replaces parameters (an optimizer step) calls it itself.
@@ -235,7 +248,7 @@ class Normalizer:
         Raises
         ------
         ValueError
-            Naming the entry, its expected and its actual shape.
+            Naming the entry, its expected and its actual shape (or device).
         """
         expected = self._param_shapes()
         for group_name, group in (("params", self.params), ("state", self.state)):
@@ -245,6 +258,7 @@ class Normalizer:
                         f"{type(self).__name__}: {group_name}[{key!r}] must have shape "
                         f"{expected[key]}, got {tuple(value.shape)}"
                     )
+                self._check_device(f"{group_name}[{key!r}]", value)
 
     __call__ = forward
 
@@ -327,6 +341,7 @@ class Normalizer:
                 f"{name}: x must have a real floating dtype, got {x.dtype} (integer input is "
                 "refused: convert it, e.g. with xp.astype(x, xp.float64))"
             )
+        self._check_device("x", x)
         if self.dtype is not None and x.dtype != self.dtype:
             raise TypeError(
                 f"{name}: x has dtype {x.dtype} but the layer was built with "
@@ -334,6 +349,14 @@ class Normalizer:
                 "dtype=None to follow the input's dtype"
             )
         return self._as_4d(x)
+
+    def _check_device(self, name: str, a: Any) -> None:
+        if self.device is not None and device_of(a) != self.device:
+            raise ValueError(
+                f"{type(self).__name__}: {name} is on device {device_of(a)!r} but the layer's "
+                f"parameters are on {self.device!r}; move it there (backend.asarray) or build "
+                f"the layer with xp= that backend"
+            )
 
     def _as_4d(self, x: Any) -> Any:
         """``x`` as ``(N, C, H, W)`` (an ``(N, C)`` input as ``(N, C, 1, 1)``); the rank and
@@ -420,8 +443,12 @@ class AffineNormalizer(Normalizer):
         self.eps = check_eps(eps)
         self.affine = check_flag("affine", affine)
         if affine:
-            self.params["gamma"] = self.xp.ones(num_channels, dtype=self.param_dtype)
-            self.params["beta"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
+            self.params["gamma"] = self.xp.ones(
+                num_channels, dtype=self.param_dtype, device=self.device
+            )
+            self.params["beta"] = self.xp.zeros(
+                num_channels, dtype=self.param_dtype, device=self.device
+            )
             self.zero_grad()
 
     def _forward(self, x: Any, training: bool) -> Any:

@@ -77,8 +77,9 @@ class BatchNorm(AffineNormalizer):
         self.center = check_flag("center", center)
         self.scale = check_flag("scale", scale)
         self.unbiased_running = check_flag("unbiased_running", unbiased_running)
-        self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
-        self.state["running_var"] = self.xp.ones(num_channels, dtype=self.param_dtype)
+        xp, dt, device = self.xp, self.param_dtype, self.device
+        self.state["running_mean"] = xp.zeros(num_channels, dtype=dt, device=device)
+        self.state["running_var"] = xp.ones(num_channels, dtype=dt, device=device)
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         keys = list(self.params) + list(self.state)

@@ -71,8 +71,9 @@ class BatchRenorm(AffineNormalizer):
         self.r_max = check_real("r_max", r_max, minimum=1.0)
         self.d_max = check_real("d_max", d_max, minimum=0.0)
         self.momentum = check_momentum(momentum)
-        self.state["running_mean"] = self.xp.zeros(num_channels, dtype=self.param_dtype)
-        self.state["running_std"] = self.xp.ones(num_channels, dtype=self.param_dtype)
+        xp, dt, device = self.xp, self.param_dtype, self.device
+        self.state["running_mean"] = xp.zeros(num_channels, dtype=dt, device=device)
+        self.state["running_std"] = xp.ones(num_channels, dtype=dt, device=device)
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: (self.num_channels,) for k in [*self.params, *self.state]}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_namespace
+from ..backend import array_namespace, device_of
 from ..validation import check_integer
 
 __all__ = [
@@ -31,7 +31,7 @@ def pad2d(x: Any, padding: int) -> Any:
         return x
     xp = array_namespace(x)
     n, c, h, w = x.shape
-    out = xp.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
+    out = xp.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype, device=device_of(x))
     out[:, :, padding : padding + h, padding : padding + w] = x
     return out
 
@@ -80,7 +80,7 @@ def fold_windows(u: Any, padded_size: tuple[int, int], stride: int) -> Any:
     """Adjoint of :func:`extract_windows`: sum window elements back into ``(N, C, Hp, Wp)``."""
     xp = array_namespace(u)
     n, c, k, _, oh, ow = u.shape
-    out = xp.zeros((n, c) + tuple(padded_size), dtype=u.dtype)
+    out = xp.zeros((n, c) + tuple(padded_size), dtype=u.dtype, device=device_of(u))
     for i in range(k):
         for j in range(k):
             si, sj = _window_slice(i, j, stride, oh, ow)

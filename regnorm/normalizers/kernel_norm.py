@@ -56,9 +56,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from ..validation import check_integer, check_real, normalize_rng
+from ..backend import random_generator
+from ..validation import check_integer, check_real
 from .base import Normalizer, check_eps, check_flag
 from .convolution import (
     conv2d,
@@ -94,14 +93,14 @@ class _WindowNormalization:
         self.padding = check_integer("padding", padding, minimum=0)
         self.dropout = check_real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
         self.eps = check_eps(eps)
-        self.rng = normalize_rng(rng)
+        self.rng = random_generator(self.backend, rng)
 
     def _mask(self, units_shape: tuple[int, ...], training: bool) -> Any:
         """Inverted-dropout multipliers (0 or 1/(1-q)) per unit element, or None."""
         if not training or self.dropout == 0.0:
             return None
         keep = self.rng.random(units_shape) >= self.dropout
-        return self.xp.asarray(keep.astype(np.float64) / (1.0 - self.dropout))
+        return self.xp.astype(keep, self.xp.float64) / (1.0 - self.dropout)
 
     def _typed_mask(self, units_shape: tuple[int, ...], training: bool, dtype: Any) -> Any:
         mask = self._mask(units_shape, training)
@@ -169,8 +168,9 @@ class KernelNorm(_WindowNormalization, Normalizer):
     eps : float, > 0
     num_channels : int, optional
         If given, inputs must have this many channels.
-    rng : seed or Generator, optional
-        Draws the dropout masks.
+    rng : seed, SeedSequence, Generator or ArrayGenerator, optional
+        Draws the dropout masks, on the layer's device
+        (:func:`regnorm.backend.random_generator`: NumPy's numbers on NumPy).
     xp, dtype, check_finite
         As for :class:`~regnorm.normalizers.base.Normalizer` (without parameters, ``dtype=None``
         takes any floating input).
@@ -257,8 +257,9 @@ class KNConv(_WindowNormalization, Normalizer):
         Compute :meth:`forward` with the fused formula (default) or as the naive composition
         KernelNorm -> convolution (:meth:`forward_naive`). Both give the same output to
         rounding; the backward pass is the same for both.
-    rng : seed or Generator, optional
-        Draws the initial weights (He normal, std ``sqrt(2 / (C k^2))``) and dropout masks.
+    rng : seed, SeedSequence, Generator or ArrayGenerator, optional
+        Draws the initial weights (He normal, std ``sqrt(2 / (C k^2))``) and dropout masks,
+        on the layer's device (:func:`regnorm.backend.random_generator`).
     xp, dtype, check_finite
         As for :class:`~regnorm.normalizers.base.Normalizer`.
 
@@ -292,11 +293,13 @@ class KNConv(_WindowNormalization, Normalizer):
         self.fused = check_flag("fused", fused)
         k = self.kernel_size
         fan_in = in_channels * k * k
-        w = self.rng.standard_normal((self.out_channels, in_channels, k, k)) * np.sqrt(2 / fan_in)
+        w = self.rng.standard_normal((self.out_channels, in_channels, k, k)) * math.sqrt(2 / fan_in)
         xp = self.xp
-        self.params["weight"] = xp.asarray(w, dtype=self.param_dtype)
+        self.params["weight"] = xp.astype(w, self.param_dtype)
         if bias:
-            self.params["bias"] = xp.zeros(self.out_channels, dtype=self.param_dtype)
+            self.params["bias"] = xp.zeros(
+                self.out_channels, dtype=self.param_dtype, device=self.device
+            )
         self.zero_grad()
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:

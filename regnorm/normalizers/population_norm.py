@@ -52,8 +52,8 @@ class PopulationNorm(AffineNormalizer):
     def _stat(self, name: str, value: Any, default: float) -> Any:
         xp = self.xp
         if value is None:
-            return xp.full(self.num_channels, default, dtype=self.param_dtype)
-        arr = xp.asarray(check_real_array(name, value), dtype=self.param_dtype)
+            return xp.full(self.num_channels, default, dtype=self.param_dtype, device=self.device)
+        arr = self.backend.asarray(check_real_array(name, value), dtype=self.param_dtype)
         if tuple(arr.shape) != (self.num_channels,):
             raise ValueError(
                 f"{name} must have shape (num_channels,) = ({self.num_channels},), "

@@ -123,16 +123,16 @@ class SwitchableNorm(AffineNormalizer):
         self.momentum = check_momentum(momentum)
         self.eval_mode = check_choice("eval_mode", eval_mode, ("moving_average", "batch_average"))
         self.convention = check_choice("convention", convention, ("regnorm", "official"))
-        dt = self.param_dtype
-        self.params["mean_logits"] = xp.ones(3, dtype=dt)
-        self.params["var_logits"] = xp.ones(3, dtype=dt)
+        dt, device = self.param_dtype, self.device
+        self.params["mean_logits"] = xp.ones(3, dtype=dt, device=device)
+        self.params["var_logits"] = xp.ones(3, dtype=dt, device=device)
         self.zero_grad()
         c = num_channels
-        self.state["running_mean"] = xp.zeros(c, dtype=dt)
+        self.state["running_mean"] = xp.zeros(c, dtype=dt, device=device)
         official = self.convention == "official"
-        self.state["running_var"] = (xp.zeros if official else xp.ones)(c, dtype=dt)
-        self.state["average_mean"] = xp.full(c, float("nan"), dtype=dt)
-        self.state["average_var"] = xp.full(c, float("nan"), dtype=dt)
+        self.state["running_var"] = (xp.zeros if official else xp.ones)(c, dtype=dt, device=device)
+        self.state["average_mean"] = xp.full(c, float("nan"), dtype=dt, device=device)
+        self.state["average_var"] = xp.full(c, float("nan"), dtype=dt, device=device)
 
     def _param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {k: (self.num_channels,) for k in list(self.params) + list(self.state)}

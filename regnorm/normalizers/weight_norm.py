@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..validation import check_integer, normalize_rng
+from ..backend import random_generator
+from ..validation import check_integer
 from .base import Normalizer, check_flag
 
 __all__ = ["WeightNorm"]
@@ -35,8 +36,9 @@ class WeightNorm(Normalizer):
         ``C_in`` (checked against the input's axis 1) and ``C_out``.
     bias : bool
         Learn ``b`` (zeros).
-    rng : seed or Generator, optional
-        Draws the initial directions ``w ~ N(0, 1)`` (the scale of ``w`` does not matter).
+    rng : seed, SeedSequence, Generator or ArrayGenerator, optional
+        Draws the initial directions ``w ~ N(0, 1)`` (the scale of ``w`` does not matter), on
+        the layer's device (:func:`regnorm.backend.random_generator`).
     xp, dtype, check_finite
         As for :class:`~regnorm.normalizers.base.Normalizer`.
 
@@ -59,12 +61,14 @@ class WeightNorm(Normalizer):
         super().__init__(in_channels, **options)
         self.out_channels = check_integer("out_channels", out_channels, minimum=1)
         self.bias = check_flag("bias", bias)
-        w = normalize_rng(rng).standard_normal((self.out_channels, self.num_channels))
-        xp, dt = self.xp, self.param_dtype
-        self.params["w"] = xp.asarray(w, dtype=dt)
-        self.params["nu"] = xp.ones(self.out_channels, dtype=dt)
+        w = random_generator(self.backend, rng).standard_normal(
+            (self.out_channels, self.num_channels)
+        )
+        xp, dt, device = self.xp, self.param_dtype, self.device
+        self.params["w"] = xp.astype(w, dt)
+        self.params["nu"] = xp.ones(self.out_channels, dtype=dt, device=device)
         if bias:
-            self.params["b"] = xp.zeros(self.out_channels, dtype=dt)
+            self.params["b"] = xp.zeros(self.out_channels, dtype=dt, device=device)
         self.zero_grad()
 
     @property

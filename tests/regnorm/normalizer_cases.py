@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from regnorm.backend import device_of, to_numpy
 from regnorm.normalizers import make_normalizer
 
 C = 4
@@ -76,8 +77,9 @@ def randomize(layer, xp, seed: int = 0) -> None:
     """Replace the parameters by random ones near their initial values (float64)."""
     rng = np.random.default_rng(seed)
     for key, value in layer.params.items():
-        base = np.asarray(value, dtype=np.float64)
-        layer.params[key] = xp.asarray(base + rng.normal(0.0, 0.3, size=base.shape))
+        base = to_numpy(value).astype(np.float64)
+        new = base + rng.normal(0.0, 0.3, size=base.shape)
+        layer.params[key] = xp.asarray(new, device=device_of(value))  # the layer's device
 
 
 def make(name: str, xp, seed: int = 0, **kwargs):

@@ -45,23 +45,40 @@ def test_missing_backend_says_how_to_install(monkeypatch):
         get_namespace("cupy")
 
 
-def test_cupy_without_gpu_is_a_clear_error(monkeypatch):
-    """CuPy installed but no CUDA device: the error says so and suggests numpy."""
+def _fake_cupy(monkeypatch, device_count):
+    """CuPy "installed", with a CUDA runtime whose device count is ``device_count()``."""
     import importlib
     import types
 
-    class Runtime:
-        @staticmethod
-        def getDeviceCount():
-            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
-
-    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=Runtime))
+    runtime = types.SimpleNamespace(getDeviceCount=device_count)
+    fake_cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime))
     real = importlib.import_module
     monkeypatch.setattr(
         importlib, "import_module", lambda n, *a, **k: fake_cupy if n == "cupy" else real(n)
     )
+
+
+def test_cupy_without_gpu_is_a_clear_error(monkeypatch):
+    """CuPy installed but no CUDA device: the error says so and suggests numpy."""
+
+    def no_driver():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    _fake_cupy(monkeypatch, no_driver)
     with pytest.raises(BackendUnavailableError, match="no usable CUDA device"):
         get_namespace("cupy")
+
+
+def test_cupy_with_no_visible_device(monkeypatch):
+    _fake_cupy(monkeypatch, lambda: 0)
+    with pytest.raises(BackendUnavailableError, match="no CUDA device is visible"):
+        get_namespace("cupy")
+
+
+def test_cupy_device_index_beyond_the_visible_gpus(monkeypatch):
+    _fake_cupy(monkeypatch, lambda: 1)
+    with pytest.raises(BackendUnavailableError, match=r"'cupy:3' names no visible CUDA device"):
+        get_namespace("cupy:3")
 
 
 def test_not_a_namespace_is_type_error():
