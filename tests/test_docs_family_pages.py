@@ -97,6 +97,97 @@ def test_unknown_or_unclosed_tables_are_refused(records):
         ft.render("<!-- table:c1_exact -->\nno end", records)
 
 
+# --- the names of older and newer records ------------------------------------------------------
+
+#: The renames of the records' labels as the redesign decided them, written out here apart
+#: from the generator's table: (claims, old parameter, current parameter, old -> new values).
+DECIDED = [
+    (("C4",), "centred", "center", {}),
+    (("C5", "C6", "C7", "C8"), "reps", "repetitions", {}),
+    (("C9", "C10", "C11", "C12", "C15", "C16"), "n_seeds", "repetitions", {}),
+    (("C9", "C10", "C11", "C12"), "delta", "delta2", {0.5: 0.25}),
+    (("C8",), "variant", "variant", {"bn": "batch_norm", "bn_uncentred": "batch_norm_rms"}),
+    (("C8",), "variant", "variant", {"wn_mean_only": "batch_norm_mean"}),
+    (("C8",), "variant", "variant", {"wn_variance_only": "batch_norm_variance"}),
+    (("C10",), "method", "method", {"wn_mean_bn": "batch_norm_mean"}),
+    (("C10",), "method", "method", {"wn_variance_bn": "batch_norm_variance"}),
+    (("C10",), "compared_with", "compared_with", {"bn": "batch_norm", "wn": "weight_norm"}),
+    (("C22",), "normalizer", "normalizer", {"KernelNorm": "KN"}),
+]
+OLD_NAMES = {old for _, old, new, _ in DECIDED if old != new}
+OLD_VALUES = {v for *_, values in DECIDED for v in values if isinstance(v, str)}
+
+
+def _values(claim: str, param: str) -> dict:
+    return {
+        k: v
+        for claims, old, _, values in DECIDED
+        if claim in claims and old == param
+        for k, v in values.items()
+    }
+
+
+#: The labels inside the notes: C8's note opens with the variant, C10's names the methods
+#: (plain SGD is now "none").
+NOTE_LABELS = {
+    "C8": _values("C8", "variant"),
+    "C10": {"sgd": "none", **_values("C10", "method"), **_values("C10", "compared_with")},
+}
+
+
+def _rename(claim: str, key: str, value):
+    for claims, old, new, values in DECIDED:
+        if claim in claims and key == old:
+            return new, values.get(value, value) if isinstance(value, str | float) else value
+    return key, value
+
+
+def _renamed_by_hand(path: Path, out: Path) -> Path:
+    """The record file ``path`` as the current code writes it: every decided rename applied."""
+    data = json.loads(path.read_text())
+    for d in data:
+        labels = NOTE_LABELS.get(d["id"], {})
+        d["note"] = re.sub(r"[\w-]+", lambda m, labels=labels: labels.get(m[0], m[0]), d["note"])
+        d["params"] = dict(_rename(d["id"], k, v) for k, v in d["params"].items())
+    out.write_text(json.dumps(data))
+    return out
+
+
+def test_the_stored_records_have_old_names_and_the_pages_show_the_new(records):
+    raw = json.loads(ft.FULL.read_text())
+    assert OLD_NAMES <= {k for d in raw for k in d["params"]}, "the stored run has old names"
+    for r in [*records.full, *records.quick]:
+        assert not OLD_NAMES & set(r.params), (r.id, r.params)
+        assert not OLD_VALUES & {v for v in r.params.values() if isinstance(v, str)}, r.params
+    text = "\n".join(p.read_text() for p in sorted(PAGES.glob("*.md")))
+    for name in ("center=True", "variant=batch_norm", "method=batch_norm_mean", "delta2=0.25"):
+        assert name in text, name
+    for name in ("centred=", "n_seeds", "reps=", "delta=", "wn_mean_bn", "bn_uncentred"):
+        assert name not in text, name
+
+
+def test_records_under_the_new_names_give_the_same_pages(tmp_path, records):
+    full, quick, run = _copy_records(tmp_path)
+    new = ft.load(
+        _renamed_by_hand(full, tmp_path / "new_full.json"),
+        _renamed_by_hand(quick, tmp_path / "new_quick.json"),
+        run,
+    )
+    assert [r.params for r in new.full] == [r.params for r in records.full]
+    for page in sorted(PAGES.glob("*.md")):
+        assert ft.render(page.read_text(), new) == page.read_text(), page.name
+
+
+def test_a_record_with_a_parameter_under_both_names_is_refused(tmp_path):
+    full, quick, run = _copy_records(tmp_path)
+    data = json.loads(full.read_text())
+    target = next(d for d in data if d["id"] == "C4")
+    target["params"]["center"] = target["params"]["centred"]
+    full.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="'center' twice"):
+        ft.load(full, quick, run)
+
+
 # --- no hand-copied numbers ----------------------------------------------------------------
 
 #: Numbers in prose that are not results of a claim, each with why.

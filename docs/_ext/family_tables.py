@@ -12,7 +12,10 @@ with code 1 when one is stale. As a Sphinx extension (``family_tables`` in ``con
 warns about a stale page, which fails a build run with ``-W``.
 
 The module reads record files only: the simulations that produce records are not imported,
-so a page can be rebuilt from the records wherever the package is installed.
+so a page can be rebuilt from the records wherever the package is installed. Records written
+before a parameter or a label was renamed (the stored full-size run) are read through one
+explicit table, :data:`RENAMED`, so the pages show the current names whichever code wrote
+a record file.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +67,108 @@ class Records:
     run: dict[str, Any]
 
 
+# --- the names of older records ------------------------------------------------------------
+
+
+def _variance(std: float) -> float:
+    return std * std
+
+
+#: The parameters of records written before the names were unified, and their current names:
+#: per claim (``"*"``: every claim), ``old parameter -> (current parameter, values)`` where
+#: ``values`` maps old values to current ones (a value it does not name is kept) or converts
+#: them (the label noise's standard deviation ``delta`` to its variance ``delta2``).
+RENAMED: dict[str, dict[str, tuple[str, Mapping[Any, Any] | Callable[[Any], Any]]]] = {
+    "*": {
+        "centred": ("center", {}),
+        "n_seeds": ("repetitions", {}),
+        "reps": ("repetitions", {}),
+    },
+    "C8": {
+        "variant": (
+            "variant",
+            {
+                "bn": "batch_norm",
+                "bn_uncentred": "batch_norm_rms",
+                "wn_mean_only": "batch_norm_mean",
+                "wn_variance_only": "batch_norm_variance",
+            },
+        ),
+    },
+    "C9": {"delta": ("delta2", _variance)},
+    "C10": {
+        "delta": ("delta2", _variance),
+        "method": (
+            "method",
+            {"wn_mean_bn": "batch_norm_mean", "wn_variance_bn": "batch_norm_variance"},
+        ),
+        "compared_with": ("compared_with", {"bn": "batch_norm", "wn": "weight_norm"}),
+    },
+    "C11": {"delta": ("delta2", _variance)},
+    "C12": {"delta": ("delta2", _variance)},
+    "C22": {"normalizer": ("normalizer", {"KernelNorm": "KN"})},
+}
+#: The same labels where the notes of older records name them, as whole words, per claim
+#: (C8's note opens with the variant; C10's names the methods, plain SGD now ``none``).
+RENAMED_IN_NOTES: dict[str, dict[str, str]] = {
+    "C8": dict(RENAMED["C8"]["variant"][1]),
+    "C10": {
+        "sgd": "none",
+        "wn": "weight_norm",
+        "wn_mean_bn": "batch_norm_mean",
+        "wn_variance_bn": "batch_norm_variance",
+        "bn": "batch_norm",
+    },
+}
+
+
+def _note_words(claim: str) -> re.Pattern[str] | None:
+    words = RENAMED_IN_NOTES.get(claim)
+    if not words:
+        return None
+    # longest first, and never inside a longer name (``mean_only_bn``, ``BN-var``)
+    names = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+    return re.compile(rf"(?<![\w-])({names})(?![\w-])")
+
+
+def current_names(r: ClaimRecord) -> ClaimRecord:
+    """``r`` with its parameters under their current names (:data:`RENAMED`), in their order,
+    and its note's labels too (:data:`RENAMED_IN_NOTES`).
+
+    Raises
+    ------
+    ValueError
+        If a record holds a parameter under its old and its current name both.
+    """
+    renames = {**RENAMED["*"], **RENAMED.get(r.id, {})}
+    params: dict[str, Any] = {}
+    for key, value in r.params.items():
+        name, values = renames.get(key, (key, {}))
+        if name in params:
+            raise ValueError(
+                f"a {r.id} record has the parameter {name!r} twice (as {key!r}): {r.params}"
+            )
+        if callable(values):
+            value = values(value)
+        elif isinstance(value, str | int | float | bool):
+            value = values.get(value, value)
+        params[name] = value
+    note = r.note
+    if (words := _note_words(r.id)) is not None:
+        note = words.sub(lambda m: RENAMED_IN_NOTES[r.id][m[1]], note)
+    if list(params.items()) == list(r.params.items()) and note == r.note:
+        return r
+    return replace(r, params=params, note=note)
+
+
+def read_current(path: Path) -> list[ClaimRecord]:
+    """The records of ``path`` under the current names."""
+    return [current_names(r) for r in read_records(path)]
+
+
 def load(full: Path = FULL, quick: Path = QUICK, run: Path = FULL_RUN) -> Records:
-    """The stored records (each path defaults to the repository's file)."""
-    return Records(read_records(full), read_records(quick), json.loads(Path(run).read_text()))
+    """The stored records under the current names (each path defaults to the repository's)."""
+    return Records(read_current(full), read_current(quick), json.loads(Path(run).read_text()))
 
 
 # --- selection and cells -------------------------------------------------------------------
@@ -360,7 +462,7 @@ def c4_ratio(rec: Records) -> str:
     rs = select(rec.full, "C4", "BN loss ~ PN loss")
     rows = pivot(
         rs,
-        ["loss", "distribution", "centred", "gamma"],
+        ["loss", "distribution", "center", "gamma"],
         "M",
         ratio_cell,
     )
@@ -445,7 +547,7 @@ def c8_tests(rec: Records) -> str:
 
 
 def c8_notes(rec: Records) -> str:
-    rs = select(rec.full, "C8", variant="bn", quantity="zeta_eff (paired ridge match)")
+    rs = select(rec.full, "C8", variant="batch_norm", quantity="zeta_eff (paired ridge match)")
     rows = [[r.params["inference"], str(r.params["alpha"]), r.note] for r in rs]
     return "\n".join(
         [
