@@ -1,0 +1,98 @@
+"""The documentation's examples run, and its API reference covers the public surface.
+
+Every ```python block of ``docs/*.md`` and ``docs/families/*.md`` runs, the blocks of one
+page in order in one namespace (as a reader pastes them into a notebook), except a block
+whose first line is a comment starting ``# not run:``, which says why (too long for a test,
+or it needs a GPU, ...).
+"""
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted([*DOCS.glob("*.md"), *(DOCS / "families").glob("*.md")])
+NOT_RUN = "# not run:"
+BLOCK = re.compile(r"^```python\n(.*?)^```", flags=re.S | re.M)
+
+
+def python_blocks(text: str) -> list[str]:
+    """The ```python blocks of a page's text, in order."""
+    return BLOCK.findall(text)
+
+
+def runnable(block: str) -> bool:
+    """Whether a block runs (its first line does not mark it ``# not run: why``)."""
+    first = block.lstrip().splitlines()[0] if block.strip() else ""
+    if first.startswith(NOT_RUN):
+        assert first[len(NOT_RUN) :].strip(), "a block marked not run says why"
+        return False
+    return True
+
+
+def test_blocks_are_found_and_a_marked_block_is_skipped():
+    page = (
+        "text\n```python\nx = 1\n```\n```python\n# not run: minutes\ny = 2\n```\n```bash\nls\n```\n"
+    )
+    blocks = python_blocks(page)
+    assert blocks == ["x = 1\n", "# not run: minutes\ny = 2\n"]
+    assert [runnable(b) for b in blocks] == [True, False]
+    with pytest.raises(AssertionError, match="says why"):
+        runnable("# not run:\nz = 3\n")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_python_blocks_of_the_page_run(page, tmp_path, monkeypatch):
+    blocks = [b for b in python_blocks(page.read_text()) if runnable(b)]
+    if not blocks:
+        pytest.skip("no runnable python block")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {"__name__": f"__docs_{page.stem}__"}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"{page.relative_to(ROOT)}[python block {i}]", "exec"), ns)
+
+
+# --- the API reference -------------------------------------------------------------------------
+
+DIRECTIVE = re.compile(r"^\.\. auto(module|function|data|class):: ([\w.]+)", flags=re.M)
+
+
+def _documented() -> set[str]:
+    return {m[2] for m in DIRECTIVE.finditer((DOCS / "api.md").read_text())}
+
+
+def public_surface() -> list[str]:
+    """The modules and figure entry points a notebook user touches: every public module of
+    ``regnorm`` (its subpackages re-export their modules' names) and the normalizer registry,
+    every family package of ``simulations``, the claims checks' packages, the figures' runs."""
+    import figures
+    import regnorm
+    import simulations
+
+    names = ["regnorm", "regnorm.normalizers.registry", "simulations.checks", "derivations.checks"]
+    for package in (regnorm, simulations):
+        names += [
+            f"{package.__name__}.{m.name}"
+            for m in pkgutil.iter_modules(package.__path__)
+            if not m.name.startswith("_") and m.name != "checks"
+        ]
+    names += [f"figures.{name}.run" for name in figures.FIGURES]
+    return sorted(names)
+
+
+def test_the_api_reference_names_every_public_module():
+    missing = [n for n in public_surface() if n not in _documented()]
+    assert not missing, f"docs/api.md does not document {missing}"
+
+
+def test_the_api_reference_names_only_what_exists():
+    for name in sorted(_documented()):
+        module, _, attr = name.rpartition(".")
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            assert hasattr(importlib.import_module(module), attr), name
