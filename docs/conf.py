@@ -1,5 +1,6 @@
 """Sphinx configuration of regnorm's documentation site (MyST markdown, notebooks, API)."""
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -37,3 +38,14 @@ autodoc_default_options = {"members": True}
 
 html_theme = "alabaster"
 html_title = "regnorm"
+
+
+def _no_type_docstrings(app, what, name, obj, options, lines):
+    """A constant without a doc comment gets no docstring, not its type's (``tuple``'s)."""
+    own = getattr(type(obj), "__doc__", None)
+    if what == "data" and own and "\n".join(lines).strip() == inspect.cleandoc(own).strip():
+        lines.clear()
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _no_type_docstrings)

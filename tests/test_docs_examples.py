@@ -7,6 +7,7 @@ or it needs a GPU, ...).
 """
 
 import importlib
+import inspect
 import pkgutil
 import re
 from pathlib import Path
@@ -65,6 +66,14 @@ def _documented() -> set[str]:
     return {m[2] for m in DIRECTIVE.finditer((DOCS / "api.md").read_text())}
 
 
+#: The simulation packages, one per claim family.
+FAMILIES = [
+    f"simulations.{m.name}"
+    for m in pkgutil.iter_modules([str(ROOT / "simulations")])
+    if m.ispkg and m.name != "checks"
+]
+
+
 def public_surface() -> list[str]:
     """The modules and figure entry points a notebook user touches: every public module of
     ``regnorm`` (its subpackages re-export their modules' names) and the normalizer registry,
@@ -87,6 +96,25 @@ def public_surface() -> list[str]:
 def test_the_api_reference_names_every_public_module():
     missing = [n for n in public_surface() if n not in _documented()]
     assert not missing, f"docs/api.md does not document {missing}"
+
+
+def _constants(package: str) -> list[str]:
+    """The public names of ``package`` that are neither modules, classes nor functions."""
+    mod = importlib.import_module(package)
+    return [
+        n
+        for n in mod.__all__
+        if not (inspect.ismodule(v := getattr(mod, n)) or inspect.isclass(v) or callable(v))
+    ]
+
+
+@pytest.mark.parametrize("package", [*FAMILIES, "regnorm.claims"])
+def test_the_api_reference_names_every_public_constant(package):
+    # autodoc documents a constant where it is defined (its doc comment is there): under the
+    # package or one of its modules
+    documented = {n.rpartition(".")[2] for n in _documented() if n.startswith(f"{package}.")}
+    missing = [n for n in _constants(package) if n not in documented]
+    assert not missing, f"docs/api.md documents no constant {missing} of {package}"
 
 
 def test_the_api_reference_names_only_what_exists():
