@@ -57,6 +57,75 @@ def test_python_blocks_of_the_page_run(page, tmp_path, monkeypatch):
         exec(compile(block, f"{page.relative_to(ROOT)}[python block {i}]", "exec"), ns)
 
 
+# --- the names the pages use ------------------------------------------------------------------
+
+#: A dotted name of ours in a code span (``regnorm.seeding.seed_sequence``, ``figures.NAME.run``).
+DOTTED = re.compile(r"`((?:regnorm|simulations|figures|derivations)(?:\.\w+)+)")
+#: A path of the repository with a file extension (``tests/regnorm/test_seeding.py``).
+REPO_PATH = re.compile(
+    r"(?<![\w/])((?:tests|docs|figures|simulations|regnorm|benchmarks|derivations|notebooks)"
+    r"/[\w/.*-]*\.\w+)"
+)
+#: Dotted names on the pages that are not Python objects, each with why.
+NOT_OBJECTS = {
+    "regnorm.checks",  # the entry-point group the claims checks are declared in
+}
+
+
+def resolves(name: str) -> bool:
+    """Whether ``name`` is a module of ours or an attribute path inside one."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[i:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def stale_names(text: str) -> list[str]:
+    """The dotted names and repository paths of a page that name nothing that exists."""
+    names = {m[1] for m in DOTTED.finditer(text)}
+    # ``figures.NAME`` is a placeholder, ``figures.py`` a file name
+    names = {n for n in names - NOT_OBJECTS if not re.search(r"\.(?:[A-Z]+|py)(?:\.|$)", n)}
+    paths = {m[1] for m in REPO_PATH.finditer(text)}
+    return sorted([n for n in names if not resolves(n)] + [p for p in paths if not glob(p)])
+
+
+def glob(path: str) -> list[Path]:
+    return list(ROOT.glob(path))
+
+
+def test_the_scan_finds_stale_names():
+    page = (
+        "`simulations.batch_noise_claims`, `regnorm.cli`, `simulations._fused` and "
+        "`tests/simulations/test_teacher_student.py`; but `figures.NAME.run`, "
+        "`regnorm.seeding.seed_sequence` and tests/regnorm/test_seeding.py exist"
+    )
+    assert stale_names(page) == [
+        "regnorm.cli",
+        "simulations._fused",
+        "simulations.batch_noise_claims",
+        "tests/simulations/test_teacher_student.py",
+    ]
+
+
+# the verdict changes are a record of two older runs, in the names of their time
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if p.name != "verdict_changes.md"],
+    ids=lambda p: p.relative_to(DOCS).as_posix(),
+)
+def test_every_module_function_and_path_a_page_names_exists(page):
+    assert not stale_names(page.read_text())
+
+
 # --- the API reference -------------------------------------------------------------------------
 
 DIRECTIVE = re.compile(r"^\.\. auto(module|function|data|class):: ([\w.]+)", flags=re.M)
