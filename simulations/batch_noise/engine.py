@@ -25,15 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from regnorm.backend import Backend, array_namespace, device_of, random_generator, resolve_backend
 from regnorm.estimates import Estimate
 from regnorm.seeding import generator, seed_sequence
-from regnorm.sweeps import resolve_executor
+from regnorm.sweeps import InProcessExecutor, resolve_executor
 from regnorm.validation import check_integer
 
 __all__ = [
     "BLOCK_DRAWS",
     "GAUSSIAN_BLOCK",
     "block_size",
+    "device_backend",
     "mean_from_sums",
     "power_sums",
     "root_seed",
@@ -85,6 +87,35 @@ def block_size(M: int, *, gaussian_two_draw: bool = False) -> int:
     return max(1, BLOCK_DRAWS // M)
 
 
+def device_backend(backend: Any, executor: Any = None) -> Backend | None:
+    """The backend an estimator's ``backend`` names, or None for the NumPy path.
+
+    Parameters
+    ----------
+    backend : anything :func:`regnorm.backend.resolve_backend` accepts
+        None and ``"numpy"`` mean the NumPy path (its kernels, any executor).
+    executor : None or executor spec
+        Where the chunks run; a device backend runs its blocks in this process, so only
+        None, ``"inprocess"`` / ``"serial"`` or an in-process executor go with it.
+
+    Raises
+    ------
+    ValueError, TypeError, regnorm.backend.BackendUnavailableError
+        A backend that cannot be resolved (as :func:`regnorm.backend.resolve_backend`), or
+        a device backend with an executor that runs tasks elsewhere.
+    """
+    b = resolve_backend(backend)
+    if b.name == "numpy":
+        return None
+    if executor is not None and not isinstance(resolve_executor(executor), InProcessExecutor):
+        raise ValueError(
+            f"executor={executor!r} with backend={b.spec!r}: on a device backend the blocks "
+            "run in this process, where their sums stay on the device; allowed: "
+            "executor=None or 'inprocess' (or backend=None for NumPy on any executor)"
+        )
+    return b
+
+
 @dataclass(frozen=True)
 class _Chunk:
     """One executor task: the blocks ``(j, batches)`` of a chunk, under the ``root`` seed."""
@@ -109,6 +140,7 @@ def simulate(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
+    backend: Backend | None = None,
 ) -> np.ndarray:
     """Sum of ``kernel(generator_j, n_j, *args)`` over the blocks of ``trials`` batches.
 
@@ -127,6 +159,10 @@ def simulate(
         Blocks per executor task, ``>= 1``; changes nothing in the result.
     executor : None or executor spec
         See :func:`regnorm.sweeps.resolve_executor` (None: in this process).
+    backend : Backend or None
+        None: the NumPy path. A device backend (from :func:`device_backend`, which also
+        checks the executor): the kernel gets the block's
+        :class:`regnorm.backend.ArrayGenerator` and returns its sums on the device.
 
     Returns
     -------
@@ -137,6 +173,8 @@ def simulate(
     root = root_seed(rng)
     n_blocks = -(-trials // block)
     blocks = [(j, min(block, trials - j * block)) for j in range(n_blocks)]
+    if backend is not None:
+        return _simulate_on_device(kernel, args, root, blocks, backend)
     tasks = [
         _Chunk(kernel, args, root, tuple(blocks[i : i + chunk_blocks]))
         for i in range(0, n_blocks, chunk_blocks)
@@ -153,18 +191,32 @@ def simulate(
     return total
 
 
-def power_sums(d: np.ndarray, order: int) -> np.ndarray:
-    """``[n, sum d, sum d^2, ..., sum d^order]`` over the last axis.
+def _simulate_on_device(
+    kernel: Callable, args: tuple, root: np.random.SeedSequence, blocks: list, backend: Backend
+) -> np.ndarray:
+    # The running total stays on the device: one transfer of the sums, after the last block.
+    total = None
+    with backend.activate():
+        for j, n in blocks:
+            arr = kernel(random_generator(backend, seed_sequence(root, j)), n, *args)
+            total = arr if total is None else total + arr
+    return backend.to_numpy(total)
+
+
+def power_sums(d: Any, order: int) -> Any:
+    """``[n, sum d, sum d^2, ..., sum d^order]`` over the last axis, in ``d``'s namespace
+    and on its device.
 
     ``d`` is the values minus a shift close to their mean, so that the variance from the sums
     does not cancel catastrophically.
     """
-    out = [np.full(d.shape[:-1], float(d.shape[-1]))]
-    p = np.ones_like(d)
+    xp = array_namespace(d)
+    out = [xp.full(d.shape[:-1], float(d.shape[-1]), dtype=d.dtype, device=device_of(d))]
+    p = xp.ones_like(d)
     for _ in range(order):
         p = p * d
-        out.append(p.sum(axis=-1))
-    return np.stack(out, axis=-1)
+        out.append(xp.sum(p, axis=-1))
+    return xp.stack(out, axis=-1)
 
 
 def mean_from_sums(ps: np.ndarray, shift: float | np.ndarray) -> Estimate:

@@ -26,18 +26,27 @@ Conventions: ``inside=True`` means the standardized value belongs to its batch (
 ``inside=False`` that it is independent of it. With ``x`` outside the batch the per-batch
 error has a finite variance only for ``M >= 6`` (it involves ``E[1/sigma_B^4]``), so those
 estimators refuse ``M < 6`` (a standard error could not be estimated).
+
+Backends: every estimator takes ``backend=`` (None: NumPy, with its kernels and executors;
+``"cupy"``, ``"array_api_strict:device1"``, any spec of
+:func:`regnorm.backend.resolve_backend`): then every draw is made on the device from the
+same block streams, the power sums are reduced there, and only their total crosses to the
+host (see :mod:`simulations.batch_noise.engine`). On array-api-strict the draws are NumPy's
+own numbers (a Student-t input excepted, see
+:mod:`simulations.batch_noise.input_distributions`), so the estimates equal NumPy's to
+rounding; CuPy draws its own numbers, so its estimates agree with NumPy's within their
+standard errors.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from regnorm.estimates import Estimate
-from regnorm.gamma_decay import LOSSES, glm_log_partition
+from regnorm.gamma_decay import LOSSES
 from regnorm.validation import (
     check_bool,
     check_choice,
@@ -46,11 +55,12 @@ from regnorm.validation import (
     check_real_array,
 )
 
+from . import _kernels
 from .engine import (
     GAUSSIAN_BLOCK,
     block_size,
+    device_backend,
     mean_from_sums,
-    power_sums,
     simulate,
     variance_from_sums,
 )
@@ -144,46 +154,8 @@ def _dist_key(dist: InputDistribution) -> tuple:
     return (dist.name, dict(dist.params).get("df"))
 
 
-def _standardized_sample(g, key, shape) -> np.ndarray:
-    dist = input_distribution(key[0], df=key[1])
-    return (dist.sample(g, shape) - dist.mean) / dist.std
-
-
 # ---------------------------------------------------------------------------------------------
 # C1
-
-
-def _per_batch_error(mu, S, M, ddof, inside):
-    if inside:
-        return (math.sqrt(M - ddof) - np.sqrt(S)) ** 2 / M + mu * mu
-    inv_s2 = (M - ddof) / S
-    return (np.sqrt(inv_s2) - 1.0) ** 2 + mu * mu * inv_s2
-
-
-def _kernel_gaussian_c1(g, n, M, ddof, inside):
-    # The hot loop of C1: the formulas of _per_batch_error computed in place with as few
-    # passes over memory as possible; constant factors are applied to the sums, not to each
-    # element. (No shift is needed: the error's mean and spread are of the same order.)
-    Z2 = g.standard_normal(n)  # sqrt(M) mu_B
-    Z2 *= Z2
-    G = g.standard_gamma((M - 1) / 2.0, n)  # S/2, S ~ chi2(M-1)
-    if inside:  # e = (sqrt(M - d) - sqrt(S))^2 / M + mu_B^2 = (2/M) [(sqrt(G) - c)^2 + Z^2/2]
-        np.sqrt(G, out=G)
-        G -= math.sqrt((M - ddof) / 2.0)
-        G *= G
-        Z2 *= 0.5
-        G += Z2
-        f = 2.0 / M
-    else:  # e = (1/s - 1)^2 + mu_B^2 / s^2 with 1/s^2 = (M - d)/(2G)
-        np.divide((M - ddof) / 2.0, G, out=G)
-        Z2 *= G
-        Z2 *= 1.0 / M
-        np.sqrt(G, out=G)
-        G -= 1.0
-        G *= G
-        G += Z2
-        f = 1.0
-    return np.array([float(n), f * G.sum(), f * f * float(np.dot(G, G))])
 
 
 def gaussian_standardization_error(
@@ -195,6 +167,7 @@ def gaussian_standardization_error(
     rng: Any = None,
     chunk_blocks: int = 8,
     executor: Any = None,
+    backend: Any = None,
 ) -> MonteCarloEstimate:
     """C1 error for ``N(0,1)`` input by the two-draw-per-batch estimator.
 
@@ -223,31 +196,36 @@ def gaussian_standardization_error(
     chunk_blocks : int
         Blocks of ``GAUSSIAN_BLOCK`` batches per task; changes nothing in the result.
     executor : None or executor spec
-        Where the chunks run (see :func:`regnorm.sweeps.resolve_executor`).
+        Where the chunks run (see :func:`regnorm.sweeps.resolve_executor`); with a device
+        ``backend`` only None or ``"inprocess"``.
+    backend : None, str or regnorm.backend.Backend
+        Where the batches are drawn and reduced (see the module docstring); None: NumPy.
 
     Returns
     -------
     MonteCarloEstimate
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range (named in the message), an unknown ``backend``, or a device
+        ``backend`` with an executor that runs elsewhere.
+    regnorm.backend.BackendUnavailableError
+        ``backend`` names a library or device that this machine does not have.
     """
     M, trials, ddof = _check_common(M, trials, ddof, inside)
+    device = device_backend(backend, executor)
     ps = simulate(
-        _kernel_gaussian_c1,
+        _kernels.gaussian_c1 if device is None else _kernels.gaussian_c1_device,
         (M, ddof, inside),
         trials,
         block_size(M, gaussian_two_draw=True),
         rng=rng,
         chunk_blocks=chunk_blocks,
         executor=executor,
+        backend=device,
     )
     return _scalar(mean_from_sums(ps, 0.0), trials)
-
-
-def _kernel_full_c1(g, n, M, ddof, inside, key):
-    z = _standardized_sample(g, key, (n, M))
-    mu = z.mean(axis=1)
-    S = ((z - mu[:, None]) ** 2).sum(axis=1)
-    e = _per_batch_error(mu, S, M, ddof, inside)
-    return power_sums(e - 1.5 / M, 2)
 
 
 def standardization_error_mc(
@@ -261,6 +239,7 @@ def standardization_error_mc(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
+    backend: Any = None,
 ) -> MonteCarloEstimate:
     """C1 error from full batches of ``M`` draws of ``distribution`` (standardized).
 
@@ -270,37 +249,28 @@ def standardization_error_mc(
     independent ``x`` with mean 0 and variance 1 is exact for any distribution). To first order
     the expected error is ``(rho + 6)/(4M)`` (C3 averaged over ``z``).
 
-    Parameters are those of :func:`gaussian_standardization_error`, plus ``distribution``
-    (a name or an ``InputDistribution``) and ``df``, as in every estimator here (see
-    :func:`simulations.batch_noise.input_distribution`).
+    Parameters are those of :func:`gaussian_standardization_error` (``backend`` included),
+    plus ``distribution`` (a name or an ``InputDistribution``) and ``df``, as in every
+    estimator here (see :func:`simulations.batch_noise.input_distribution`).
     """
     M, trials, ddof = _check_common(M, trials, ddof, inside)
     dist = input_distribution(distribution, df=df)
+    device = device_backend(backend, executor)
     ps = simulate(
-        _kernel_full_c1,
+        _kernels.full_c1,
         (M, ddof, inside, _dist_key(dist)),
         trials,
         block_size(M),
         rng=rng,
         chunk_blocks=chunk_blocks,
         executor=executor,
+        backend=device,
     )
     return _scalar(mean_from_sums(ps, 1.5 / M), trials)
 
 
 # ---------------------------------------------------------------------------------------------
 # C2
-
-
-def _kernel_c2(g, n, M, key, shift_var, shift_std):
-    z = _standardized_sample(g, key, (n, M))
-    dist = input_distribution(key[0], df=key[1])
-    h = dist.mean + dist.std * z  # back to the natural scale: C2 carries sigma_P
-    mu = h.mean(axis=1)
-    sb = np.sqrt(((h - mu[:, None]) ** 2).mean(axis=1))
-    a = power_sums(((mu - dist.mean) ** 2 - shift_var)[None, :], 4)[0]
-    b = power_sums((sb - shift_std)[None, :], 4)[0]
-    return np.stack([a, b])
 
 
 def batch_statistics_mc(
@@ -312,6 +282,7 @@ def batch_statistics_mc(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
+    backend: Any = None,
 ) -> BatchStatisticsEstimate:
     """C2: the law of ``mu_B`` and ``sigma_B`` (``ddof=0``) measured on full batches.
 
@@ -321,6 +292,9 @@ def batch_statistics_mc(
     for uniform, Laplace and Student-t). Compare with
     :func:`regnorm.batch_noise.batch_statistics_law`.
 
+    ``rng``, ``chunk_blocks``, ``executor`` and ``backend`` as in
+    :func:`gaussian_standardization_error`.
+
     Raises
     ------
     ValueError
@@ -329,14 +303,16 @@ def batch_statistics_mc(
     M, trials, _ = _check_common(M, trials)
     dist = input_distribution(distribution, df=df)
     sd = dist.std
+    device = device_backend(backend, executor)
     ps = simulate(
-        _kernel_c2,
+        _kernels.batch_statistics,
         (M, _dist_key(dist), sd * sd / M, sd),
         trials,
         block_size(M),
         rng=rng,
         chunk_blocks=chunk_blocks,
         executor=executor,
+        backend=device,
     )
     return BatchStatisticsEstimate(
         mean_variance=_scalar(mean_from_sums(ps[0], sd * sd / M), trials),
@@ -347,28 +323,6 @@ def batch_statistics_mc(
 
 # ---------------------------------------------------------------------------------------------
 # C3
-
-
-def _kernel_c3(g, n, M, ddof, inside, key, zs):
-    k = M - 1 if inside else M  # the other batch members
-    if key[0] == "gaussian":  # their mean and scatter: two draws per batch
-        m_o = g.standard_normal(n) / math.sqrt(k)
-        S_o = 2.0 * g.standard_gamma((k - 1) / 2.0, n) if k > 1 else np.zeros(n)
-    else:
-        others = _standardized_sample(g, key, (n, k))
-        m_o = others.mean(axis=1)
-        S_o = ((others - m_o[:, None]) ** 2).sum(axis=1)
-    rows = []
-    for z in zs:
-        if inside:
-            mu = (k * m_o + z) / M
-            S = S_o + k / M * (z - m_o) ** 2
-        else:
-            mu, S = m_o, S_o
-        s = np.sqrt(S / (M - ddof))
-        e = ((z - mu) / s - z) ** 2
-        rows.append(power_sums(e - 0.0, 2))
-    return np.stack(rows)
 
 
 def conditional_error_mc(
@@ -383,6 +337,7 @@ def conditional_error_mc(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
+    backend: Any = None,
 ) -> GridEstimate:
     """C3: ``E[((h - mu_B)/sigma_B - z)^2 | z]`` for each standardized value ``z`` (gamma=1).
 
@@ -392,6 +347,9 @@ def conditional_error_mc(
     ``m`` and scatter ``S'``: ``mu_B = ((M-1) m + z)/M``, ``S = S' + (M-1)/M (z - m)^2``.
     For Gaussian input ``m`` and ``S'`` are drawn directly (2 draws per batch). The same
     batches serve every ``z`` (common random numbers: smooth curves).
+    ``distribution``, ``df`` as in :func:`standardization_error_mc`;
+    ``rng``, ``chunk_blocks``, ``executor`` and ``backend`` as in
+    :func:`gaussian_standardization_error`.
 
     Returns
     -------
@@ -404,39 +362,22 @@ def conditional_error_mc(
     M, trials, ddof = _check_common(M, trials, ddof, inside)
     dist = input_distribution(distribution, df=df)
     block = block_size(M) if dist.name != "gaussian" else GAUSSIAN_BLOCK // 4
+    device = device_backend(backend, executor)
     ps = simulate(
-        _kernel_c3,
+        _kernels.conditional_error,
         (M, ddof, inside, _dist_key(dist), tuple(float(v) for v in zs)),
         trials,
         block,
         rng=rng,
         chunk_blocks=chunk_blocks,
         executor=executor,
+        backend=device,
     )
     return _grid(zs, mean_from_sums(ps, 0.0), trials)
 
 
 # ---------------------------------------------------------------------------------------------
 # C4
-
-
-def _kernel_c4(g, n, M, key, gammas, beta, loss, center):
-    z = _standardized_sample(g, key, (n, M))
-    mu = z.mean(axis=1, keepdims=True)
-    s = np.sqrt(((z - mu) ** 2).mean(axis=1, keepdims=True))
-    u = (z - mu) / s if center else z / s
-    rows = []
-    for gamma in gammas:
-        h_hat = gamma * u + beta
-        h_bar = gamma * z + beta
-        # Bregman divergence of A: the loss gap once y is integrated out (E[y|h] = A'(h_bar))
-        gap = (
-            glm_log_partition(h_hat, loss)
-            - glm_log_partition(h_bar, loss)
-            - glm_log_partition(h_bar, loss, order=1) * (h_hat - h_bar)
-        )
-        rows.append(power_sums(gap.mean(axis=1), 2))
-    return np.stack(rows)
 
 
 def loss_gap_mc(
@@ -452,6 +393,7 @@ def loss_gap_mc(
     rng: Any = None,
     chunk_blocks: int = 4,
     executor: Any = None,
+    backend: Any = None,
 ) -> GridEstimate:
     """C4: expected BN loss minus PN loss, ``E[l(h_hat) - l(h_bar)]``, for each ``gamma``.
 
@@ -469,6 +411,9 @@ def loss_gap_mc(
     (:func:`simulations.batch_noise.population_zeta`). For the squared loss it is exactly
     ``gamma^2`` times the C1 error (inside, ``ddof=0``).
 
+    ``rng``, ``chunk_blocks``, ``executor`` and ``backend`` as in
+    :func:`gaussian_standardization_error`.
+
     Returns
     -------
     GridEstimate
@@ -480,13 +425,15 @@ def loss_gap_mc(
     check_bool("center", center)
     M, trials, _ = _check_common(M, trials)
     dist = input_distribution(distribution, df=df)
+    device = device_backend(backend, executor)
     ps = simulate(
-        _kernel_c4,
+        _kernels.loss_gap,
         (M, _dist_key(dist), tuple(float(v) for v in gammas), beta, loss, center),
         trials,
         block_size(M),
         rng=rng,
         chunk_blocks=chunk_blocks,
         executor=executor,
+        backend=device,
     )
     return _grid(gammas, mean_from_sums(ps, 0.0), trials)

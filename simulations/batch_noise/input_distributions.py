@@ -15,6 +15,15 @@ exponential    Exp(1) (skewed)              1          6
 
 The first-order laws of C2-C4 need a finite fourth moment: a Student-t with ``df <= 4`` is
 refused with a ``ValueError`` (its excess kurtosis is infinite).
+
+:meth:`InputDistribution.sample` draws with SciPy from a ``numpy.random.Generator``, or on a
+backend's device from a :class:`regnorm.backend.ArrayGenerator`. On the host backends
+(array-api-strict) the device draws are NumPy's own numbers for the Gaussian, the uniform
+and the exponential (the same generator calls as SciPy's), and the same uniforms through
+the same formula for the Laplace (equal to rounding: NumPy's C ``log`` against its vector
+``log``); a Student-t is drawn as ``Z / sqrt(chi2(df)/df)`` from whole arrays, where NumPy
+draws the normal and the gamma of each value in turn, so its numbers differ and only its law
+is the same.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from regnorm.backend import ArrayGenerator
 from regnorm.validation import check_choice, check_real
 
 __all__ = ["DISTRIBUTIONS", "InputDistribution", "input_distribution"]
@@ -63,9 +73,36 @@ class InputDistribution:
         lo, hi = ((float(b) - self.mean) / self.std for b in self.frozen.support())
         return lo, hi
 
-    def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
-        """``shape`` i.i.d. draws (float64) using generator ``rng``."""
+    def sample(self, rng: np.random.Generator | ArrayGenerator, shape) -> Any:
+        """``shape`` i.i.d. draws (float64) using generator ``rng``.
+
+        A ``numpy.random.Generator`` draws with SciPy (a NumPy array); an
+        :class:`regnorm.backend.ArrayGenerator` draws on its backend's device (an array of
+        that backend; see the module docstring for which numbers equal NumPy's).
+        """
+        if isinstance(rng, ArrayGenerator):
+            return self._sample_on_device(rng, shape)
         return np.asarray(self.frozen.rvs(size=shape, random_state=rng), dtype=np.float64)
+
+    def _sample_on_device(self, g: ArrayGenerator, shape) -> Any:
+        xp = g.backend.xp
+        if self.name == "gaussian":
+            return g.standard_normal(shape)
+        if self.name == "uniform":  # SciPy's loc + scale U with loc = -1, scale = 2
+            return g.random(shape) * 2.0 + (-1.0)
+        if self.name == "exponential":  # NumPy's gamma of shape 1 is its exponential
+            return g.standard_gamma(1.0, shape)
+        if self.name == "laplace":
+            # NumPy's inverse CDF of one uniform U; it redraws U = 0 (probability 2^-53),
+            # which here reads as the smallest positive U + U instead, so no log(0)
+            u = g.random(shape)
+            upper = u >= 0.5
+            arg = xp.where(upper, 2.0 - u - u, u + u)
+            arg = xp.where(arg > 0.0, arg, xp.full_like(arg, 2.0**-52))
+            return xp.where(upper, -xp.log(arg), xp.log(arg))
+        df = dict(self.params)["df"]  # student_t
+        z = g.standard_normal(shape)
+        return z / xp.sqrt(g.chisquare(df, shape) / df)
 
     def standardized_expect(
         self, func: Callable[[float], float], breakpoints: tuple[float, ...] = ()
