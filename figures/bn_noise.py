@@ -43,17 +43,20 @@ def _label(inside: bool, ddof: int) -> str:
     return f"x {'inside' if inside else 'outside'}, ddof={ddof}"
 
 
-def c1_data(trials: int, seed: int, executor) -> pd.DataFrame:
+def c1_data(trials: int, seed: int, executor, backend=None) -> pd.DataFrame:
     """The C1 panel: two-draw Monte-Carlo and exact error per convention and ``M``."""
     rows = standardization_error_rows(
         trials,
         lambda M, inside, ddof: seed_sequence(seed, C1_STREAM, M, int(inside), ddof),
         executor=executor,
+        backend=backend,
     )
     return pd.DataFrame(rows)
 
 
-def c3_data(trials_gauss: int, trials_other: int, seed: int, executor) -> pd.DataFrame:
+def c3_data(
+    trials_gauss: int, trials_other: int, seed: int, executor, backend=None
+) -> pd.DataFrame:
     """The C3 panels: the conditional error at ``M_COND`` per input and convention."""
     zs = np.linspace(0.0, 3.5, 15)
     rows = []
@@ -67,6 +70,7 @@ def c3_data(trials_gauss: int, trials_other: int, seed: int, executor) -> pd.Dat
                 inside=inside,
                 rng=seed_sequence(seed, C3_STREAM, k, int(inside)),
                 executor=executor,
+                backend=backend,
             )
     return pd.DataFrame(rows)
 
@@ -204,15 +208,22 @@ def plot(c1: pd.DataFrame, c3: pd.DataFrame):
     return fig
 
 
-def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+def run(
+    out: Path, *, quick: bool = False, seed: int = 0, executor=None, backend=None
+) -> list[Path]:
     """Compute the figure's data, draw it, and write ``out/bn_noise{_c1,_c3}.parquet`` and
-    ``out/bn_noise.png``; returns the paths written."""
+    ``out/bn_noise.png``; returns the paths written.
+
+    ``backend`` (None: NumPy; ``"cupy"``, ``"array_api_strict:device1"`` ...) is where the
+    Monte-Carlo batches are drawn and reduced (see :mod:`simulations.batch_noise.estimators`);
+    with a device backend ``executor`` must be None or ``"inprocess"``.
+    """
     if quick:
-        c1 = c1_data(200_000, seed, executor)
-        c3 = c3_data(200_000, 20_000, seed, executor)
+        c1 = c1_data(200_000, seed, executor, backend)
+        c3 = c3_data(200_000, 20_000, seed, executor, backend)
     else:
-        c1 = c1_data(20_000_000, seed, executor)
-        c3 = c3_data(5_000_000, 500_000, seed, executor)
+        c1 = c1_data(20_000_000, seed, executor, backend)
+        c3 = c3_data(5_000_000, 500_000, seed, executor, backend)
     paths = [save_data(c1, out, f"{NAME}_c1"), save_data(c3, out, f"{NAME}_c3")]
     paths.append(save_figure(plot(c1, c3), out, NAME))
     return paths

@@ -49,6 +49,7 @@ def standardization_error_rows(
     *,
     M_grid: Sequence[int] = M_GRID,
     executor: Any = None,
+    backend: Any = None,
 ) -> list[dict[str, Any]]:
     """C1 for ``N(0,1)`` input: the two-draw estimate and the exact error at each point.
 
@@ -61,6 +62,9 @@ def standardization_error_rows(
     M_grid : sequence of int
         Batch sizes, visited per convention by :func:`convention_points`.
     executor : None or executor spec
+    backend : None, str or regnorm.backend.Backend
+        Where the batches are drawn (see
+        :func:`simulations.batch_noise.gaussian_standardization_error`).
 
     Returns
     -------
@@ -70,7 +74,13 @@ def standardization_error_rows(
     rows = []
     for M, inside, ddof in convention_points(M_grid):
         est = gaussian_standardization_error(
-            M, trials, inside=inside, ddof=ddof, rng=seeds(M, inside, ddof), executor=executor
+            M,
+            trials,
+            inside=inside,
+            ddof=ddof,
+            rng=seeds(M, inside, ddof),
+            executor=executor,
+            backend=backend,
         )
         rows.append(
             {
@@ -95,13 +105,15 @@ def conditional_error_rows(
     inside: bool = True,
     rng: Any = None,
     executor: Any = None,
+    backend: Any = None,
 ) -> list[dict[str, Any]]:
     """C3: the conditional error at each ``z`` the input can take, with the first-order law.
 
     ``distribution`` is a name or an :class:`InputDistribution` (``input_distribution(
     "student_t", df=10)``); the rest as for
-    :func:`simulations.batch_noise.conditional_error_mc`. Values of ``z`` outside the
-    standardized support are left out (a unit-variance uniform never exceeds ``sqrt(3)``).
+    :func:`simulations.batch_noise.conditional_error_mc` (``backend`` included). Values of
+    ``z`` outside the standardized support are left out (a unit-variance uniform never
+    exceeds ``sqrt(3)``).
 
     Returns
     -------
@@ -113,7 +125,7 @@ def conditional_error_rows(
     dist = input_distribution(distribution)
     rho = dist.excess_kurtosis
     est = conditional_error_mc(
-        z, M, trials, distribution=dist, inside=inside, rng=rng, executor=executor
+        z, M, trials, distribution=dist, inside=inside, rng=rng, executor=executor, backend=backend
     )
     lo, hi = dist.standardized_support
     return [

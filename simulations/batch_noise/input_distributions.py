@@ -17,13 +17,15 @@ The first-order laws of C2-C4 need a finite fourth moment: a Student-t with ``df
 refused with a ``ValueError`` (its excess kurtosis is infinite).
 
 :meth:`InputDistribution.sample` draws with SciPy from a ``numpy.random.Generator``, or on a
-backend's device from a :class:`regnorm.backend.ArrayGenerator`. On the host backends
-(array-api-strict) the device draws are NumPy's own numbers for the Gaussian, the uniform
-and the exponential (the same generator calls as SciPy's), and the same uniforms through
-the same formula for the Laplace (equal to rounding: NumPy's C ``log`` against its vector
-``log``); a Student-t is drawn as ``Z / sqrt(chi2(df)/df)`` from whole arrays, where NumPy
-draws the normal and the gamma of each value in turn, so its numbers differ and only its law
-is the same.
+backend's device from a :class:`regnorm.backend.ArrayGenerator`: on the host-drawn backends
+(array-api-strict) NumPy's own numbers moved once to the device, as
+:func:`regnorm.backend.random_generator` does for every draw; on CuPy from whole-array
+formulas of the generator's own draws (:meth:`InputDistribution.device_sample`). Those
+formulas give NumPy's numbers for the Gaussian, the uniform and the exponential (the same
+generator calls as SciPy's) and, from the same uniforms, for the Laplace to rounding (NumPy's
+C ``log`` against its vector ``log``); a Student-t is drawn as ``Z / sqrt(chi2(df)/df)`` from
+whole arrays, where NumPy draws the normal and the gamma of each value in turn, so only its
+law is the same.
 """
 
 from __future__ import annotations
@@ -77,14 +79,20 @@ class InputDistribution:
         """``shape`` i.i.d. draws (float64) using generator ``rng``.
 
         A ``numpy.random.Generator`` draws with SciPy (a NumPy array); an
-        :class:`regnorm.backend.ArrayGenerator` draws on its backend's device (an array of
-        that backend; see the module docstring for which numbers equal NumPy's).
+        :class:`regnorm.backend.ArrayGenerator` gives an array of its backend on its device:
+        NumPy's numbers where the backend draws on the host, :meth:`device_sample` where it
+        draws on the device (CuPy).
         """
         if isinstance(rng, ArrayGenerator):
-            return self._sample_on_device(rng, shape)
+            if rng.numpy is None:
+                return self.device_sample(rng, shape)
+            return rng.backend.asarray(self.sample(rng.numpy, shape))
         return np.asarray(self.frozen.rvs(size=shape, random_state=rng), dtype=np.float64)
 
-    def _sample_on_device(self, g: ArrayGenerator, shape) -> Any:
+    def device_sample(self, g: ArrayGenerator, shape) -> Any:
+        """``shape`` i.i.d. draws (float64) made on ``g``'s device from its standard draws
+        (normal, uniform, gamma, chi-square): what :meth:`sample` does on CuPy, usable on
+        any backend (see the module docstring for how its numbers relate to NumPy's)."""
         xp = g.backend.xp
         if self.name == "gaussian":
             return g.standard_normal(shape)

@@ -10,6 +10,11 @@ Monte-Carlo and the record says that its verdict is at that budget: that map is 
 
 Sizes: ``ctx.quick`` uses about 10^6 random draws per point (all five claims in a few
 seconds); the full run 10^7 (a few minutes).
+
+Backends: C1-C4 (:data:`BACKEND_CHECKS`) draw and reduce on the backend of the context
+(``ctx.backend``, or ``ctx.options["backend"]``; None: NumPy), whose records then carry a
+``backend`` parameter; a NumPy run's records are those of the NumPy-only code. C13 is a
+NumPy identity check.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from regnorm.backend import Backend, resolve_backend
 from regnorm.batch_noise import (
     batch_statistics_law,
     gaussian_conditional_error,
@@ -45,10 +51,34 @@ from simulations.batch_noise import (
     standardization_error_rows,
 )
 
-__all__ = ["CHECKS", "check_c1", "check_c2", "check_c3", "check_c4", "check_c13"]
+__all__ = [
+    "BACKEND_CHECKS",
+    "CHECKS",
+    "check_backend",
+    "check_c1",
+    "check_c2",
+    "check_c3",
+    "check_c4",
+    "check_c13",
+]
 
 #: (name, df) of the non-Gaussian inputs: light tails, heavy tails, finite-kurtosis t, skewed.
 OTHER_INPUTS = (("uniform", None), ("laplace", None), ("student_t", 10.0), ("exponential", None))
+
+
+def check_backend(ctx: CheckContext) -> Backend | None:
+    """The device backend a check runs on: ``ctx.backend`` or ``ctx.options["backend"]``
+    (anything :func:`regnorm.backend.resolve_backend` accepts), None for NumPy."""
+    spec = getattr(ctx, "backend", None)
+    if spec is None:
+        spec = ctx.options.get("backend")
+    b = resolve_backend(spec)
+    return None if b.name == "numpy" else b
+
+
+def _on(backend: Backend | None) -> dict[str, Any]:
+    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
+    return {} if backend is None else {"backend": backend.spec}
 
 
 def _budget(ctx: CheckContext) -> int:
@@ -73,10 +103,12 @@ def _law_params(params: dict[str, Any]) -> dict[str, Any]:
 @claim("C1", source="001 §1.1")
 def check_c1(ctx: CheckContext):
     """Exact error and its 3/(2M) asymptote vs the two-draw Monte-Carlo, per convention."""
+    backend = check_backend(ctx)
     rows = standardization_error_rows(
         _trials(ctx, 2),
         lambda M, inside, ddof: ctx.seed_sequence("C1", M, int(inside), ddof),
         executor=ctx.executor,
+        backend=backend,
     )
     for row in rows:
         M = row["M"]
@@ -86,6 +118,7 @@ def check_c1(ctx: CheckContext):
             "convention": _conv(row["inside"], row["ddof"]),
             "trials": row["trials"],
             "seed": ctx.seed,
+            **_on(backend),
         }
         yield statistical_record(
             "C1",
@@ -118,6 +151,7 @@ def check_c1(ctx: CheckContext):
                 df=df,
                 rng=ctx.seed_sequence("C1", name, M),
                 executor=ctx.executor,
+                backend=backend,
             )
             rho = dist.excess_kurtosis
             yield statistical_record(
@@ -128,6 +162,7 @@ def check_c1(ctx: CheckContext):
                     "convention": _conv(True, 0),
                     "trials": trials,
                     "seed": ctx.seed,
+                    **_on(backend),
                 },
                 analytic=(rho + 6.0) / (4.0 * M),
                 numeric=est.estimate,
@@ -142,6 +177,7 @@ def check_c1(ctx: CheckContext):
 @claim("C2", source="001 §1.3")
 def check_c2(ctx: CheckContext):
     """Var(mu_B), E[sigma_B], Var(sigma_B) vs the asymptotic laws, per input and M."""
+    backend = check_backend(ctx)
     for name, df in (("gaussian", None), *OTHER_INPUTS):
         dist = input_distribution(name, df=df)
         for M in (2, 4, 8, 32, 128, 1024):
@@ -153,6 +189,7 @@ def check_c2(ctx: CheckContext):
                 df=df,
                 rng=ctx.seed_sequence("C2", name, M),
                 executor=ctx.executor,
+                backend=backend,
             )
             law = batch_statistics_law(M, sigma=dist.std, rho=dist.excess_kurtosis)
             params = {
@@ -162,6 +199,7 @@ def check_c2(ctx: CheckContext):
                 "rho": round(dist.excess_kurtosis, 6),
                 "trials": trials,
                 "seed": ctx.seed,
+                **_on(backend),
             }
             exact = gaussian_batch_std_law(M, dist.std) if name == "gaussian" else {}
             for field, what in (
@@ -208,6 +246,7 @@ def check_c2(ctx: CheckContext):
 def check_c3(ctx: CheckContext):
     """Conditional error vs z against the first-order formula (and the exact Gaussian one)."""
     zs = np.array([0.0, 1.0, 2.0, 3.0])
+    backend = check_backend(ctx)
     for name, df in (("gaussian", None), *OTHER_INPUTS[:3]):
         for inside in (True, False):
             for M in (4, 8, 32, 128, 1024):
@@ -222,6 +261,7 @@ def check_c3(ctx: CheckContext):
                     inside=inside,
                     rng=ctx.seed_sequence("C3", name, M, int(inside)),
                     executor=ctx.executor,
+                    backend=backend,
                 )
                 for row in rows:
                     z, m, se, pred = row["z"], row["estimate"], row["stderr"], row["first_order"]
@@ -232,6 +272,7 @@ def check_c3(ctx: CheckContext):
                         "convention": _conv(inside, 0),
                         "trials": trials,
                         "seed": ctx.seed,
+                        **_on(backend),
                     }
                     if name != "gaussian":
                         yield statistical_record(
@@ -273,6 +314,7 @@ def check_c3(ctx: CheckContext):
 def check_c4(ctx: CheckContext):
     """E[BN loss - PN loss] on a gamma grid vs zeta gamma^2 (zeta from the population)."""
     gammas = np.array([0.5, 1.0, 2.0, 4.0])
+    backend = check_backend(ctx)
     cases = [(loss, "gaussian", None, True) for loss in ("identity", "squared", "relu", "logistic")]
     cases += [("squared", "gaussian", None, False), ("relu", "laplace", None, True)]
     for loss, name, df, center in cases:
@@ -289,6 +331,7 @@ def check_c4(ctx: CheckContext):
                 center=center,
                 rng=ctx.seed_sequence("C4", loss, name, int(center), M),
                 executor=ctx.executor,
+                backend=backend,
             )
             for g, m, se in zip(gammas, est.estimate, est.stderr, strict=True):
                 zeta = population_zeta(
@@ -303,6 +346,7 @@ def check_c4(ctx: CheckContext):
                     "center": center,
                     "trials": trials,
                     "seed": ctx.seed,
+                    **_on(backend),
                 }
                 note = (
                     f"zeta = {zeta.zeta:.5g} (sigma_B part {zeta.variance_part:.4g}, "
@@ -383,3 +427,5 @@ def check_c13(ctx: CheckContext):
 
 
 CHECKS = [check_c1, check_c2, check_c3, check_c4, check_c13]
+#: The checks that run on ``ctx``'s backend (the others are NumPy-only).
+BACKEND_CHECKS = [check_c1, check_c2, check_c3, check_c4]
