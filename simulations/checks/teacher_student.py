@@ -3,6 +3,12 @@
 Each check runs an experiment of :mod:`simulations.teacher_student` at the article's
 setting (``DELTA2_PAPER``, ``M_PAPER``) and turns its result into claim records; the checks
 are listed in :data:`CHECKS` (``regnorm verify --claims C5,C6,C7,C8``).
+
+All four are backend-generic (:data:`BACKEND_GENERIC`): their experiments run on the backend
+the context names (:func:`check_backend`), data and draws made on its device, and only the
+estimates cross to the host. On NumPy and array-api-strict they give the same records (the
+strict generator draws NumPy's numbers); on CuPy the streams differ, so the statistical
+records agree within their errors.
 """
 
 from __future__ import annotations
@@ -21,7 +27,17 @@ from regnorm.claims import (
 from regnorm.estimates import mean_estimate, paired_difference
 from simulations.teacher_student import DELTA2_PAPER, M_PAPER, bn_sweep, c8_summary, ridge_errors
 
-__all__ = ["CHECKS", "MEAN_ONLY_NOTE"]
+__all__ = ["BACKEND_GENERIC", "CHECKS", "MEAN_ONLY_NOTE", "check_backend"]
+
+
+def check_backend(ctx):
+    """The backend a check runs on: ``ctx.backend`` if the context has one, else
+    ``ctx.options["backend"]``, else None (NumPy). Any spec of
+    :func:`regnorm.backend.resolve_backend` or a Backend."""
+    backend = getattr(ctx, "backend", None)
+    if backend is None:
+        backend = (getattr(ctx, "options", None) or {}).get("backend")
+    return backend
 
 
 #: What derivations.mean_only_bn proves for the mean-only student trained on its own batches.
@@ -38,9 +54,12 @@ MEAN_ONLY_NOTE = (
 def check_c5(ctx):
     """Pseudo-inverse error against the exact finite-N inverse-Wishart mean and the limit."""
     N, repetitions = (100, 200) if ctx.quick else (800, 400)
+    backend = check_backend(ctx)
     for alpha in (0.5, 2.0, 3.0):
         P = round(alpha * N)
-        e = ridge_errors(N, alpha, repetitions, [0.0], DELTA2_PAPER, ctx.rng("C5", N, alpha))[:, 0]
+        e = ridge_errors(
+            N, alpha, repetitions, [0.0], DELTA2_PAPER, ctx.rng("C5", N, alpha), backend=backend
+        )[:, 0]
         est = mean_estimate(e)
         exact, limit = lc.finite_n_pinv(N, P, DELTA2_PAPER), lc.eps_sgd(alpha, DELTA2_PAPER)
         note = (
@@ -79,11 +98,20 @@ def check_c5(ctx):
 def check_c6(ctx):
     """Ridge (WN + gamma decay) error vs eps_wn, with a 1/N extrapolation from N and 2N."""
     N, repetitions = (50, 300) if ctx.quick else (400, 200)
+    backend = check_backend(ctx)
     zetas = [1.0 / (2 * M_PAPER), DELTA2_PAPER]
     for alpha in (0.5, 1.0, 2.0, 3.0):
-        e1 = ridge_errors(N, alpha, repetitions, zetas, DELTA2_PAPER, ctx.rng("C6", N, alpha))
-        e2 = ridge_errors(
-            2 * N, alpha, repetitions, zetas, DELTA2_PAPER, ctx.rng("C6", 2 * N, alpha)
+        e1, e2 = (
+            ridge_errors(
+                n,
+                alpha,
+                repetitions,
+                zetas,
+                DELTA2_PAPER,
+                ctx.rng("C6", n, alpha),
+                backend=backend,
+            )
+            for n in (N, 2 * N)
         )
         for k, z in enumerate(zetas):
             m1, m2 = mean_estimate(e1[:, k]), mean_estimate(e2[:, k])
@@ -119,9 +147,19 @@ def check_c7(ctx):
     from scipy import optimize
 
     N, repetitions = (50, 300) if ctx.quick else (400, 400)
+    backend = check_backend(ctx)
     for alpha in (0.5, 1.0, 2.0):
         rng = ctx.rng("C7", N, alpha)
-        d = ridge_errors(N, alpha, repetitions, [DELTA2_PAPER], DELTA2_PAPER, rng, derivative=True)
+        d = ridge_errors(
+            N,
+            alpha,
+            repetitions,
+            [DELTA2_PAPER],
+            DELTA2_PAPER,
+            rng,
+            derivative=True,
+            backend=backend,
+        )
         est = mean_estimate(d[:, 0])
         yield statistical_record(
             "C7",
@@ -219,7 +257,14 @@ def check_c8(ctx):
     else:
         N, alphas, repetitions = 512, (0.5, 1.5, 2.0, 3.0), 5
     df = bn_sweep(
-        N, alphas, repetitions, M=M_PAPER, delta2=DELTA2_PAPER, seed=ctx.seed, executor=ctx.executor
+        N,
+        alphas,
+        repetitions,
+        M=M_PAPER,
+        delta2=DELTA2_PAPER,
+        seed=ctx.seed,
+        executor=ctx.executor,
+        backend=check_backend(ctx),
     )
     yield from c8_zeta_records(c8_summary(df), N=N, seed=ctx.seed)
     # The article's statement and the alternatives, as tests: BN error vs eps_wn(zeta_pred)
@@ -279,3 +324,6 @@ def check_c8(ctx):
 
 
 CHECKS = [check_c5, check_c6, check_c7, check_c8]
+
+#: The checks of :data:`CHECKS` that run on any backend (:func:`check_backend`).
+BACKEND_GENERIC = list(CHECKS)

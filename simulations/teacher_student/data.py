@@ -7,7 +7,8 @@ Teacher ``y = w*^T x + eps``, ``x ~ N(0, I_N)``, ``||w*|| = 1``, ``eps ~ N(0, de
 A data set carries its decomposition (:attr:`TeacherData.spectral`, computed once), from
 which the ridge curves (:mod:`.ridge`) and the rotated view the preconditioned solver trains
 on (:func:`spectral_view`) are read. Array code uses only the array-API namespace of its
-inputs (NumPy, CuPy, array-api-strict).
+inputs (NumPy, CuPy, array-api-strict) and makes every array on their device; the data are
+drawn there (:func:`regnorm.backend.random_generator`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from regnorm.backend import array_namespace, get_namespace
-from regnorm.validation import check_integer, check_real, normalize_rng
+from regnorm.backend import (
+    Backend,
+    array_namespace,
+    backend_name,
+    device_of,
+    random_generator,
+    resolve_backend,
+)
+from regnorm.validation import check_integer, check_real
 
 __all__ = ["SpectralView", "TeacherData", "spectral_view", "teacher"]
 
@@ -72,7 +80,7 @@ def teacher(
     *,
     repetitions: int | None = None,
     rng: Any = None,
-    xp: Any = None,
+    backend: Any = None,
     dtype: Any = None,
 ) -> TeacherData:
     """Draw a teacher and ``P`` training samples (``repetitions`` independent data sets if given).
@@ -85,29 +93,43 @@ def teacher(
         Label-noise variance ``>= 0``.
     repetitions : int, optional
         If given, stack ``repetitions`` independent data sets along a leading axis.
-    rng : seed or Generator, optional
-        NumPy randomness (drawn on the host, then moved to ``xp``).
-    xp : namespace or backend name, optional
-        Array namespace of the result (default NumPy).
+    rng : seed, numpy.random.Generator or regnorm.backend.ArrayGenerator, optional
+        The randomness, turned into a generator of ``backend``
+        (:func:`regnorm.backend.random_generator`): the draws are made on its device, in the
+        order teacher, inputs, noise. On NumPy (and array-api-strict, which draws NumPy's
+        numbers) the numbers are those of ``numpy.random.default_rng(rng)``.
+    backend : spec or Backend, optional
+        Where the data live: anything :func:`regnorm.backend.resolve_backend` accepts (a
+        name such as ``"cupy"`` or ``"array_api_strict:device1"``, a namespace, a Backend);
+        default NumPy.
     dtype : optional
-        Floating dtype of ``xp`` (default float64).
+        Floating dtype of the backend (default float64). The draws and the labels are
+        computed in float64 and rounded once to ``dtype``.
     """
     N = check_integer("N", N, minimum=1)
     P = check_integer("P", P, minimum=1)
     delta2 = check_real("delta2", delta2, minimum=0.0)
     lead = () if repetitions is None else (check_integer("repetitions", repetitions, minimum=1),)
-    rng = normalize_rng(rng)
-    xp = get_namespace(xp) if not hasattr(xp, "matmul") else xp
+    backend = resolve_backend(backend)
+    gen = random_generator(backend, rng)
+    xp = backend.xp
     dtype = xp.float64 if dtype is None else dtype
-    w = rng.standard_normal((*lead, N))
-    w /= np.linalg.norm(w, axis=-1, keepdims=True)
-    X = rng.standard_normal((*lead, P, N))
-    y = (X @ w[..., None])[..., 0] + math.sqrt(delta2) * rng.standard_normal((*lead, P))
+    w = gen.standard_normal((*lead, N))
+    w = w / xp.sqrt(xp.sum(w * w, axis=-1, keepdims=True))
+    X = gen.standard_normal((*lead, P, N))
+    y = xp.matmul(X, w[..., None])[..., 0] + math.sqrt(delta2) * gen.standard_normal((*lead, P))
     return TeacherData(
-        X=xp.asarray(X, dtype=dtype),
-        y=xp.asarray(y, dtype=dtype),
-        w_star=xp.asarray(w, dtype=dtype),
+        X=xp.astype(X, dtype, copy=False),
+        y=xp.astype(y, dtype, copy=False),
+        w_star=xp.astype(w, dtype, copy=False),
     )
+
+
+def backend_of(x: Any) -> Backend:
+    """The :class:`~regnorm.backend.Backend` array ``x`` lives on (its namespace and device),
+    to make further arrays and random draws beside it."""
+    xp = array_namespace(x)
+    return Backend(backend_name(xp), xp, device_of(x))
 
 
 def svd_parts(data: TeacherData) -> tuple:

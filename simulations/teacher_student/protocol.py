@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from regnorm import learning_curves as lc
-from regnorm.backend import get_namespace, to_numpy
+from regnorm.backend import array_namespace, random_generator, resolve_backend, to_numpy
 from regnorm.marchenko_pastur import lambda_minus
 from regnorm.sweeps import sweep
 from regnorm.validation import check_choice, check_integer, check_real
@@ -99,8 +99,12 @@ def ridge_errors(
     rng: Any,
     *,
     derivative: bool = False,
+    backend: Any = None,
 ) -> np.ndarray:
     """Ridge-path errors (or their ``zeta`` derivatives) on independent data sets.
+
+    The data sets are drawn and decomposed on ``backend``'s device; the ``(repetitions, Z)``
+    errors cross to the host once, at the end.
 
     Parameters
     ----------
@@ -114,23 +118,31 @@ def ridge_errors(
         Ridge parameters.
     delta2 : float
         Label-noise variance.
-    rng : numpy.random.Generator
-        Draws the data sets in order.
+    rng : seed, numpy.random.Generator or regnorm.backend.ArrayGenerator
+        Draws the data sets in order (on the device, :func:`regnorm.backend.random_generator`;
+        NumPy's numbers on NumPy and array-api-strict, CuPy's own stream on CuPy).
     derivative : bool
         Return :func:`~.ridge.ridge_path_derivative` instead of :func:`~.ridge.ridge_path`.
+    backend : spec or Backend, optional
+        Where the data sets are made and decomposed (:func:`regnorm.backend.resolve_backend`;
+        default NumPy). The decomposition is ``xp.linalg.eigh`` of the array API.
 
     Returns
     -------
     ndarray, shape (repetitions, Z)
     """
     P = round(alpha * N)
+    backend = resolve_backend(backend)
+    gen = random_generator(backend, rng)
     out = []
     chunk = max(1, int(4e7 // (P * N)))  # bound memory: <= ~320 MB of float64 per batch
     f = ridge_path_derivative if derivative else ridge_path
     for start in range(0, repetitions, chunk):
-        data = teacher(N, P, delta2, repetitions=min(chunk, repetitions - start), rng=rng)
-        out.append(to_numpy(f(data, zetas)))
-    return np.concatenate(out, axis=0)
+        data = teacher(
+            N, P, delta2, repetitions=min(chunk, repetitions - start), rng=gen, backend=backend
+        )
+        out.append(f(data, zetas))
+    return backend.to_numpy(backend.xp.concat(out, axis=0))
 
 
 def _epochs_for(alpha: float, N: int, M: int, lr: float, n_relax: float, zeta_lo: float) -> int:
@@ -178,8 +190,12 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     itself), ``lr_factors`` (a tuple, ``(1.0, 0.5)``: the students' steps are ``lr`` times
     these), ``precond_c`` (``1/(4M)``), ``avg_epochs`` (precond: at least this many averaged
     epochs, default 40), ``anneal`` (a bool; default: for sphere only), ``tol`` (0.01),
-    ``max_chunks`` (40), ``backend`` ("numpy"), ``train`` (a bool, default True). Every
-    draw comes from ``rng``: the data set first, then the minibatches.
+    ``max_chunks`` (40), ``backend`` (a spec of :func:`regnorm.backend.resolve_backend`,
+    default NumPy), ``train`` (a bool, default True). Every draw comes from ``rng`` (turned
+    into a generator of the backend, :func:`regnorm.backend.random_generator`): the data set
+    first, then the minibatches, all made on the backend's device. The data, the students and
+    every intermediate array stay there; what crosses to the host is scalars, the ridge
+    curves and the small ``(r, K)`` coordinates :func:`~.ridge.paired_zeta` searches over.
     Always also trains ``weight_norm`` with explicit decay ``zeta_loss = 1/(2M)`` (to check
     that SGD reaches the ridge solution). Two initializations: ridge solutions at
     ``zeta = alpha/(8M)`` and ``zeta = 6 alpha/M`` (bracketing every candidate).
@@ -217,8 +233,10 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     train = _bool_param(params, "train", True)
     anneal = _bool_param(params, "anneal", solver == "sphere")
     P = max(1, round(alpha * N))
-    xp = get_namespace(params.get("backend", "numpy"))
-    data = teacher(N, P, delta2, rng=rng, xp=xp)
+    backend = resolve_backend(params.get("backend"))
+    xp = backend.xp
+    gen = random_generator(backend, rng)
+    data = teacher(N, P, delta2, rng=gen, backend=backend)
     out: dict[str, float] = {"P": float(P)}
     zeta_m = 1.0 / (2 * M)
     ridge = to_numpy(ridge_path(data, [0.0, zeta_m, delta2]))
@@ -247,9 +265,9 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
                 col_factors.append(f)
                 v0cols.append(ii)
                 dec.append(zeta_m if v == "weight_norm" else 0.0)
-    v0 = xp.take(v_init, xp.asarray(np.asarray(v0cols)), axis=-1)
+    v0 = xp.take(v_init, backend.asarray(np.asarray(v0cols)), axis=-1)
     names = [c[0] for c in cols]
-    center = np.array([VARIANTS[n][0] for n in names], dtype=np.float64)
+    center = backend.asarray([float(VARIANTS[n][0]) for n in names], dtype=data.X.dtype)
     d = None
     if P <= N:
         # For P <= N a centred student has a flat direction: d with X d = 1 (all ones) shifts
@@ -258,12 +276,9 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         # (the minimum-norm choice, as for the null space of X).
         # minimum-norm d = V S^-1 U^T 1 with U^T 1 = S^-1 V^T X^T 1 (s > 0 for P <= N)
         _, s_, Vt_, _, _ = data.spectral
-        s_, Vt_ = to_numpy(s_), to_numpy(Vt_)
-        d = Vt_.T @ ((Vt_ @ to_numpy(data.X).sum(axis=0)) / s_**2)
-        d = d / np.linalg.norm(d)
-        v0n = to_numpy(v0)
-        v0n = v0n - center * np.outer(d, d @ v0n)
-        v0 = xp.asarray(v0n, dtype=data.X.dtype)
+        d = xp.matmul(xp.matrix_transpose(Vt_), xp.matmul(Vt_, xp.sum(data.X, axis=0)) / s_**2)
+        d = d / _norm(xp, d)
+        v0 = v0 - center * (d[:, None] * xp.matmul(d, v0)[None, :])
     train_kw: dict[str, Any] = {}
     if solver == "sphere":
         view, train_data = None, data
@@ -277,16 +292,16 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         c_pre = check_real(
             "precond_c", params.get("precond_c", 1.0 / (4 * M)), minimum=0.0, min_inclusive=False
         )
-        lam = to_numpy(view.lam)
-        dof = float(np.sum(lam / (lam + c_pre)))
+        lam = view.lam
+        dof = float(xp.sum(lam / (lam + c_pre)))
         lr = lr_scale * M / dof
         # slowest relaxation per step if zeta_eff >= c/4: 2 lr min_k (lam + c/4)/(lam + c)
-        rate = 2.0 * lr * min(factors) * float(np.min((lam + c_pre / 4) / (lam + c_pre)))
+        rate = 2.0 * lr * min(factors) * float(xp.min((lam + c_pre / 4) / (lam + c_pre)))
         chunk = max(2, math.ceil(1.0 / (rate * (P // M))))
         final = max(2 * chunk, int(params.get("avg_epochs", 40)))
-        train_kw["precond"] = xp.asarray(1.0 / (lam + c_pre), dtype=data.X.dtype)
+        train_kw["precond"] = 1.0 / (lam + c_pre)
         if d is not None:
-            train_kw["flat"] = view.to_view(xp.asarray(d[:, None], dtype=data.X.dtype))[:, 0]
+            train_kw["flat"] = view.to_view(d[:, None])[:, 0]
     col_lr = [lr * f for f in col_factors]
     kidx = {c: k for k, c in enumerate(cols)}
     # Burn-in at constant step in chunks until the two starts agree (convergence criterion:
@@ -309,16 +324,17 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
             lr=col_lr,
             epochs=epochs,
             zeta_loss=dec,
-            rng=rng,
+            rng=gen,
             anneal=anneal,
             **train_kw,
         )
 
     v_cur, done, gap = v0, 0, math.inf
+    k0_x, k1_x = backend.asarray(np.asarray(k0)), backend.asarray(np.asarray(k1))
     while done < max_epochs:
         v_cur, done = run(v_cur, chunk, False)["v"], done + chunk
-        vv = to_numpy(v_cur)
-        gaps = np.linalg.norm(vv[:, k0] - vv[:, k1], axis=0) / np.linalg.norm(vv[:, k0], axis=0)
+        a0, a1 = xp.take(v_cur, k0_x, axis=1), xp.take(v_cur, k1_x, axis=1)
+        gaps = to_numpy(_norm(xp, a0 - a1, axis=0) / _norm(xp, a0, axis=0))
         gap = float(np.max(gaps))
         if gap < tol:
             break
@@ -330,9 +346,9 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         if cols[k][1] == 0:
             out[f"start_gap_{cols[k][0]}"] = float(g)
     full = (lambda v: v) if view is None else view.to_full
-    v_avg, v_a, v_b = (to_numpy(full(res[k])) for k in ("v_avg", "v_avg_a", "v_avg_b"))
-    w_star = to_numpy(data.w_star)
-    err = np.sum((v_avg - w_star[:, None]) ** 2, axis=0)
+    v_avg, v_a, v_b = (full(res[k]) for k in ("v_avg", "v_avg_a", "v_avg_b"))
+    w_star = data.w_star
+    err = to_numpy(xp.sum((v_avg - w_star[:, None]) ** 2, axis=0))
     out["epochs"] = float(epochs)
     out["burn_in_epochs"] = float(done)
     out["lr"] = lr
@@ -353,9 +369,9 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         for fi in range(len(factors)):
             out[f"eps_{v}_lr{fi}"] = 0.5 * float(err[kidx[v, fi, 0]] + err[kidx[v, fi, 1]])
         starts = [extrapolated(v_avg, v, ii) for ii in range(2)]
-        naive = [float(np.sum((x - w_star) ** 2)) for x in starts]
+        naive = [float(xp.sum((x - w_star) ** 2)) for x in starts]
         cross = [
-            float((extrapolated(v_a, v, ii) - w_star) @ (extrapolated(v_b, v, ii) - w_star))
+            float(xp.matmul(extrapolated(v_a, v, ii) - w_star, extrapolated(v_b, v, ii) - w_star))
             for ii in range(2)
         ]
         out[f"eps_{v}_naive"] = 0.5 * (naive[0] + naive[1])
@@ -367,7 +383,7 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         ext_cols.append(0.5 * (starts[0] + starts[1]))
         ext_names.append(v)
         noise.append(out[f"noise_{v}"])
-    v_ext = np.stack(ext_cols, axis=1)
+    v_ext = xp.stack(ext_cols, axis=1)
     ts = _trainstats_errors(data, v_ext, ext_names) - np.asarray(noise)
     zp, dp = paired_zeta(data, v_ext)
     zgrid = np.geomspace(1e-5, max(delta2, 1e-5), 241)
@@ -378,11 +394,20 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
         out[f"eps_{v}_trainstats"] = float(ts[k])
         out[f"zpair_{v}"] = float(zp[k])
         out[f"dpair_{v}"] = float(dp[k])
-    v_r = to_numpy(ridge_weights(data, [alpha * zeta_m]))[:, 0]
+    v_r = ridge_weights(data, [alpha * zeta_m])[:, 0]
     v_w = v_ext[:, ext_names.index("weight_norm")]
-    out["weight_norm_vs_ridge"] = float(np.linalg.norm(v_w - v_r) / np.linalg.norm(v_r))
-    out["eps_weight_norm_ridge"] = float(np.sum((v_r - w_star) ** 2))
+    out["weight_norm_vs_ridge"] = float(_norm(xp, v_w - v_r) / _norm(xp, v_r))
+    out["eps_weight_norm_ridge"] = float(xp.sum((v_r - w_star) ** 2))
     return out
+
+
+def _norm(xp: Any, x: Any, axis: int | None = None) -> Any:
+    """The Euclidean norm of a vector (``axis=None``) or of the columns/rows along ``axis``,
+    written as NumPy's ``linalg.norm`` computes it (a dot product for a vector, a sum of
+    squares along an axis), so the NumPy path keeps its numbers to the last bit."""
+    if axis is None:
+        return xp.sqrt(xp.matmul(x, x))
+    return xp.sqrt(xp.sum(x * x, axis=axis))
 
 
 def _trainstats_errors(data: TeacherData, v: Any, variants: Sequence[str]) -> np.ndarray:
@@ -390,18 +415,26 @@ def _trainstats_errors(data: TeacherData, v: Any, variants: Sequence[str]) -> np
 
     ``phi(x) = gamma (w^T x - c mu_T)/s_T`` with ``mu_T, s_T`` the training-set mean and
     std (or rms) of ``h = w^T x``; error ``||gamma w/s_T - w*||^2 + (gamma c mu_T/s_T)^2``.
+    Computed on the data's device (``v`` of shape ``(N, K)`` there); K numbers come back.
     """
-    X, vv, w = to_numpy(data.X), to_numpy(v), to_numpy(data.w_star)
-    gamma = np.linalg.norm(vv, axis=0)
-    W = vv / gamma
-    H = X @ W
-    mu = H.mean(0)
+    xp = array_namespace(data.X)
+    w = data.w_star
+    gamma = _norm(xp, v, axis=0)
+    W = v / gamma
+    H = xp.matmul(data.X, W)
+    mu = xp.mean(H, axis=0)
+    gamma_h, mu_h = to_numpy(gamma), to_numpy(mu)
     out = np.empty(len(variants))
     for k, name in enumerate(variants):
         center, scale = VARIANTS[name]
-        s = {"std": H[:, k].std(), "rms": math.sqrt(np.mean(H[:, k] ** 2)), "none": 1.0}[scale]
-        m = mu[k] if center else 0.0
-        out[k] = np.sum((gamma[k] * W[:, k] / s - w) ** 2) + (gamma[k] * m / s) ** 2
+        h = H[:, k]
+        s = {
+            "std": lambda h=h: float(xp.std(h)),
+            "rms": lambda h=h: math.sqrt(float(xp.mean(h**2))),
+            "none": lambda: 1.0,
+        }[scale]()
+        m = mu_h[k] if center else 0.0
+        out[k] = float(xp.sum((gamma[k] * W[:, k] / s - w) ** 2)) + (gamma_h[k] * m / s) ** 2
     return out
 
 
@@ -415,6 +448,7 @@ def bn_sweep(
     seed: int,
     executor: Any = None,
     store: Any = None,
+    backend: Any = None,
     **kw: Any,
 ):
     """The BN-student numerics: a :func:`regnorm.sweeps.sweep` of :func:`learning_curve_point`.
@@ -423,8 +457,23 @@ def bn_sweep(
     ``repetitions`` independent data sets each. The returned table carries every parameter
     as a column, so its analysis (:func:`~.analysis.c8_summary`) reads ``M`` and ``delta2``
     from it.
+
+    ``backend`` (a spec or Backend of :func:`regnorm.backend.resolve_backend`; default None,
+    NumPy) runs every task there; it becomes the parameter (and column) ``backend``, its
+    spec. The tasks' streams are keyed by the other parameters only, so every backend is
+    handed the same seeds: array-api-strict reproduces NumPy's numbers, CuPy draws its own
+    stream from them. With CuPy use the in-process executor (the default): one process owns
+    the GPU.
     """
     grid = [dict(N=N, alpha=float(a), delta2=delta2, M=M, **kw) for a in alphas]
+    seed_key = None
+    if backend is not None:
+        if "backend" in kw:
+            raise TypeError("bn_sweep got the backend twice: as backend= and in the parameters")
+        names = list(grid[0]) if grid else []
+        spec = resolve_backend(backend).spec
+        grid = [{**p, "backend": spec} for p in grid]
+        seed_key = names
     return sweep(
         learning_curve_point,
         grid,
@@ -434,4 +483,5 @@ def bn_sweep(
         store=store,
         progress=None,  # a bar on a terminal, nothing in logs
         name="teacher_student.learning_curve_point",
+        seed_key=seed_key,
     )

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from regnorm.backend import array_namespace, to_numpy
+from regnorm.backend import array_namespace, device_of, to_numpy
 
-from .data import TeacherData
+from .data import TeacherData, backend_of
 
 __all__ = [
     "matched_zeta",
@@ -54,7 +54,7 @@ def ridge_path(data: TeacherData, zetas: Any) -> Any:
     array, shape (..., Z)
     """
     xp, s, Vt, a, b = data.spectral
-    z = _zetas(zetas, xp, s.dtype)
+    z = _zetas(zetas, xp, s)
     N = data.X.shape[-1]
     coef = _ridge_coefficients(xp, s, a, z, N)  # (..., r, Z)
     return _with_outside_span(data, b, xp.sum((coef - b[..., None]) ** 2, axis=-2))
@@ -73,7 +73,7 @@ def ridge_path_derivative(data: TeacherData, zetas: Any) -> Any:
     ``2 lambda (zeta - delta2)/(lambda + zeta)^3``), which is what C7's check measures.
     """
     xp, s, Vt, a, b = data.spectral
-    z = _zetas(zetas, xp, s.dtype)
+    z = _zetas(zetas, xp, s)
     N = data.X.shape[-1]
     coef = _ridge_coefficients(xp, s, a, z, N)
     den = s[..., None] ** 2 + N * z
@@ -90,7 +90,7 @@ def shrunk_pseudo_inverse_error(data: TeacherData, factors: Any) -> Any:
     (training covariance, not the identity), whose minimizer is ``u_pinv/(1 + zeta_loss)``.
     """
     xp, s, Vt, a, b = data.spectral
-    f = _zetas(factors, xp, s.dtype)
+    f = _zetas(factors, xp, s)
     coef = _ridge_coefficients(xp, s, a, xp.zeros_like(f), data.X.shape[-1]) / (1.0 + f)
     return _with_outside_span(data, b, xp.sum((coef - b[..., None]) ** 2, axis=-2))
 
@@ -98,7 +98,7 @@ def shrunk_pseudo_inverse_error(data: TeacherData, factors: Any) -> Any:
 def ridge_weights(data: TeacherData, zetas: Any) -> Any:
     """Ridge solutions ``v(zeta)``, shape ``(..., N, Z)``, from one SVD (see :func:`ridge_path`)."""
     xp, s, Vt, a, _ = data.spectral
-    z = _zetas(zetas, xp, s.dtype)
+    z = _zetas(zetas, xp, s)
     coef = _ridge_coefficients(xp, s, a, z, data.X.shape[-1])
     return xp.matmul(xp.matrix_transpose(Vt), coef)
 
@@ -112,11 +112,12 @@ def _with_outside_span(data: TeacherData, b: Any, err: Any) -> Any:
     return err + (xp.sum(data.w_star**2, axis=-1) - xp.sum(b**2, axis=-1))[..., None]
 
 
-def _zetas(zetas: Any, xp: Any, dtype: Any) -> Any:
+def _zetas(zetas: Any, xp: Any, like: Any) -> Any:
+    """The ridge parameters (host numbers, checked) as an array of ``like``'s dtype and device."""
     z = np.atleast_1d(np.asarray(zetas, dtype=np.float64))
     if z.ndim != 1 or not np.all(np.isfinite(z)) or np.any(z < 0):
         raise ValueError(f"zetas must be a 1-d array of finite numbers >= 0, got {zetas!r}")
-    return xp.asarray(z, dtype=dtype)
+    return xp.asarray(z, dtype=like.dtype, device=device_of(like))
 
 
 def _ridge_coefficients(xp: Any, s: Any, a: Any, z: Any, N: int) -> Any:
@@ -128,20 +129,25 @@ def _ridge_coefficients(xp: Any, s: Any, a: Any, z: Any, N: int) -> Any:
 
 
 def paired_zeta(data: TeacherData, v: Any, *, bounds: tuple[float, float] = (1e-5, 10.0)):
-    """The ridge parameter whose solution on the SAME data is closest to ``v`` (NumPy).
+    """The ridge parameter whose solution on the SAME data is closest to ``v``.
 
     Minimizes ``||v - v_ridge(zeta)||^2`` over ``log zeta`` (golden section after a grid), for
-    ``v`` of shape ``(N, K)`` and one data set. Returns ``(zeta, rel_dist)`` arrays of shape
-    ``(K,)`` with ``rel_dist = min ||v - v_ridge|| / ||v - v_ridge(0)||`` (how much closer the
-    best ridge solution is than the pseudo-inverse: ~0 if ``v`` is a ridge solution). Being a
-    paired comparison on one data set, it carries no finite-N bias of the closed forms.
+    ``v`` of shape ``(N, K)`` and one data set. Returns ``(zeta, rel_dist)`` NumPy arrays of
+    shape ``(K,)`` with ``rel_dist = min ||v - v_ridge|| / ||v - v_ridge(0)||`` (how much
+    closer the best ridge solution is than the pseudo-inverse: ~0 if ``v`` is a ridge
+    solution). Being a paired comparison on one data set, it carries no finite-N bias of the
+    closed forms.
+
+    ``v`` is moved to the data's device (a NumPy array or one of the data's backend); the
+    projection ``V^T v`` is made there, and only the ``r``-vectors ``s``, ``a`` and the
+    ``(r, K)`` coordinates cross to the host, where the scalar search runs.
     """
-    _, s, Vt, a, _ = data.spectral
-    s, Vt, a = to_numpy(s), to_numpy(Vt), to_numpy(a)
-    vv = to_numpy(v)
-    c = Vt @ vv  # (r, K)
-    perp = np.sum(vv**2, axis=0) - np.sum(c**2, axis=0)
-    N = data.X.shape[-1]
+    xp, s, Vt, a, _ = data.spectral
+    vd = backend_of(s).asarray(v)
+    c = xp.matmul(Vt, vd)  # (r, K)
+    perp = xp.sum(vd**2, axis=0) - xp.sum(c**2, axis=0)
+    s, a, c, perp = (to_numpy(t) for t in (s, a, c, perp))
+    N, K = data.X.shape[-1], c.shape[1]
 
     def dist(z):
         coef = s * a / (s**2 + N * z)
@@ -150,8 +156,8 @@ def paired_zeta(data: TeacherData, v: Any, *, bounds: tuple[float, float] = (1e-
     grid = np.geomspace(*bounds, 121)
     d = np.stack([dist(z) for z in grid])  # (121, K)
     best = np.argmin(d, axis=0)
-    out_z, out_d = np.empty(vv.shape[1]), np.empty(vv.shape[1])
-    for k in range(vv.shape[1]):
+    out_z, out_d = np.empty(K), np.empty(K)
+    for k in range(K):
         lo = np.log(grid[max(best[k] - 1, 0)])
         hi = np.log(grid[min(best[k] + 1, len(grid) - 1)])
         f = lambda t, k=k: dist(math.exp(t))[k]  # noqa: E731

@@ -19,7 +19,8 @@ mean ``(1/M) sum (phi - y)^2`` (+ ``zeta_loss gamma^2`` for ``weight_norm``). A 
 coefficient maps to the ridge scale as ``zeta = alpha zeta_loss``. ``batch_norm_rms`` is
 batch norm without centering (it divides by the batch root mean square, not the std).
 
-The array code uses only the array-API namespace of its inputs; for NumPy arrays the
+The array code uses only the array-API namespace of its inputs and keeps its state on their
+device (the minibatch permutations are drawn there too); for NumPy arrays the
 preconditioned steps run in the compiled kernels of :mod:`.fused`.
 """
 
@@ -30,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from regnorm.backend import array_namespace
-from regnorm.validation import check_choice, check_integer, check_real, normalize_rng
+from regnorm.backend import array_namespace, random_generator
+from regnorm.validation import check_choice, check_integer, check_real
 
 from . import fused as _kernels
-from .data import TeacherData
+from .data import TeacherData, backend_of
 
 __all__ = ["DEGENERATE_START_RTOL", "VARIANTS", "train_students"]
 
@@ -90,8 +91,9 @@ def train_students(
     M : int
         Batch size, ``2 <= M <= P``.
     v0 : array, shape (..., N, K)
-        Initial linear predictors; ``w0 = v0/||v0||``, ``gamma0 = ||v0||`` (put ``v0`` in the
-        span of the data, e.g. a ridge solution).
+        Initial linear predictors (on the data's backend, or NumPy: moved there once);
+        ``w0 = v0/||v0||``, ``gamma0 = ||v0||`` (put ``v0`` in the span of the data, e.g. a
+        ridge solution).
     lr : float or array_like, shape (K,)
         Step size per column.
     epochs : int
@@ -99,8 +101,10 @@ def train_students(
     zeta_loss : float or array_like, shape (K,)
         Explicit gamma decay ``zeta_loss gamma^2`` added to the batch loss (for
         ``weight_norm``).
-    rng : seed or Generator, optional
-        Shuffling randomness.
+    rng : seed, numpy.random.Generator or regnorm.backend.ArrayGenerator, optional
+        Shuffling randomness, turned into a generator of the data's backend and device
+        (:func:`regnorm.backend.random_generator`): each epoch's permutation is drawn there.
+        On NumPy it is NumPy's ``permutation`` of ``numpy.random.default_rng(rng)``.
     average_from : float
         Fraction of the steps after which ``v = gamma w`` is averaged (Polyak-Ruppert).
     anneal : bool
@@ -142,15 +146,17 @@ def train_students(
         check_choice("variant", v, VARIANTS)
     if v0.shape[-2:] != (N, K):
         raise ValueError(f"v0 must have shape (..., {N}, {K}), got {tuple(v0.shape)}")
-    rng = normalize_rng(rng)
+    backend = backend_of(X)
+    gen = random_generator(backend, rng)
     dt = X.dtype
+    v0 = backend.asarray(v0, dtype=dt)  # a host start is moved to the data's device once
     T = xp.matrix_transpose
     # Layout: students are rows, (..., K, N), so that every elementwise operation on the
     # parameters runs along contiguous rows of length N; batch quantities are (..., M, K).
 
     def col(values):
         arr = np.broadcast_to(np.asarray(values, dtype=np.float64), (K,))
-        return xp.asarray(arr, dtype=dt)
+        return backend.asarray(arr, dtype=dt)
 
     center = col([VARIANTS[v][0] for v in variants])
     is_std = col([VARIANTS[v][1] == "std" for v in variants])
@@ -173,7 +179,7 @@ def train_students(
     gamma = xp.sqrt(xp.sum(v0t**2, axis=-1))  # (..., K)
     W = v0t / gamma[..., None]
     if not sphere:
-        D = xp.asarray(precond, dtype=dt)
+        D = backend.asarray(precond, dtype=dt)
         if D.shape != (N,):
             raise ValueError(f"precond must have shape ({N},), got {tuple(D.shape)}")
         D = D[None, :]  # (1, N)
@@ -193,7 +199,7 @@ def train_students(
         # preconditioned dynamics is a drift that never feeds back; it is removed from every
         # output (same result as projecting every step, without a pass per step).
         if flat is not None:
-            flat = xp.asarray(flat, dtype=dt)[..., :, None]  # (N, 1)
+            flat = backend.asarray(flat, dtype=dt)[..., :, None]  # (N, 1)
             proj_vecs = xp.concat([mvec, flat * xp.ones_like(mvec)], axis=-1)
         else:
             proj_vecs = mvec
@@ -273,13 +279,13 @@ def train_students(
             np.stack([n2, q, mt, dtu], axis=1),
             columns=columns,
             loop=loop,
-            rng=rng,
+            rng=gen.numpy,
         )
         epochs = 0  # done
     for _ in range(epochs):
-        perm = rng.permutation(P)
+        perm = gen.permutation(P)
         for j in range(n_batches):
-            idx = xp.asarray(perm[j * M : (j + 1) * M])
+            idx = perm[j * M : (j + 1) * M]
             Xb = xp.take(X, idx, axis=-2)  # (..., M, N)
             yb = xp.take(y, idx, axis=-1)[..., None]  # (..., M, 1)
             if sphere:

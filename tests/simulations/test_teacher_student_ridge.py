@@ -22,7 +22,7 @@ def _ridge_direct(X, y, zeta):
 
 @pytest.mark.parametrize("P", [30, 60, 120])
 def test_ridge_path_matches_separate_solves(xp, P):
-    data = ts.teacher(60, P, DELTA2, rng=3, xp=xp)
+    data = ts.teacher(60, P, DELTA2, rng=3, backend=xp)
     zetas = [0.0, 1e-3, 1 / 64, 0.25, 4.0]
     got = to_numpy(ts.ridge_path(data, zetas))
     X, y, w = (to_numpy(a) for a in (data.X, data.y, data.w_star))
@@ -35,7 +35,7 @@ def test_ridge_path_matches_separate_solves(xp, P):
 
 
 def test_ridge_path_derivative_is_exact(xp):
-    data = ts.teacher(40, 70, DELTA2, rng=5, xp=xp)
+    data = ts.teacher(40, 70, DELTA2, rng=5, backend=xp)
     X, y, w = (to_numpy(a) for a in (data.X, data.y, data.w_star))
     N = X.shape[1]
     zetas = [1e-3, 0.1, 0.25, 2.0]
@@ -49,7 +49,7 @@ def test_ridge_path_derivative_is_exact(xp):
 
 
 def test_batched_data_sets_match_single(xp):
-    data = ts.teacher(20, 30, DELTA2, repetitions=3, rng=1, xp=xp)
+    data = ts.teacher(20, 30, DELTA2, repetitions=3, rng=1, backend=xp)
     batched = to_numpy(ts.ridge_path(data, [0.0, 0.1]))
     for r in range(3):
         one = ts.TeacherData(data.X[r, ...], data.y[r, ...], data.w_star[r, ...])
@@ -57,7 +57,7 @@ def test_batched_data_sets_match_single(xp):
 
 
 def test_shrunk_pseudo_inverse_error_matches_direct(xp):
-    data = ts.teacher(30, 45, DELTA2, rng=8, xp=xp)
+    data = ts.teacher(30, 45, DELTA2, rng=8, backend=xp)
     X, y, w = (to_numpy(a) for a in (data.X, data.y, data.w_star))
     u = np.linalg.pinv(X) @ y
     want = [np.sum((u / (1 + f) - w) ** 2) for f in (0.0, 0.05)]

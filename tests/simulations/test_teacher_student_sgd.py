@@ -62,7 +62,7 @@ def test_one_sgd_step_uses_the_exact_projected_gradient(variant):
 
 def test_train_students_backend_generic(xp):
     d_np = ts.teacher(12, 24, DELTA2, rng=2)
-    d_xp = ts.teacher(12, 24, DELTA2, rng=2, xp=xp)
+    d_xp = ts.teacher(12, 24, DELTA2, rng=2, backend=xp)
     v0 = to_numpy(ts.ridge_weights(d_np, [0.05, 0.5]))
     names = ["batch_norm", "batch_norm_mean"]
     r_np = ts.train_students(d_np, names, M=8, v0=v0, lr=0.05, epochs=3, rng=7)
@@ -111,7 +111,7 @@ def test_a_start_exactly_on_the_flat_direction(xp, fused):
     start."""
     if fused and not is_numpy_namespace(xp):
         pytest.skip("the fused kernels run on NumPy only")
-    data = ts.teacher(24, 12, DELTA2, rng=6, xp=xp)
+    data = ts.teacher(24, 12, DELTA2, rng=6, backend=xp)
     view = ts.spectral_view(data)
     d = _flat_direction(data, view)
     e = np.random.default_rng(0).standard_normal(d.shape)
@@ -308,7 +308,7 @@ def test_fused_kernels_match_the_array_api_steps(anneal, block, monkeypatch):
 def test_fused_kernels_refuse_what_they_cannot_run():
     import array_api_strict
 
-    data = ts.teacher(8, 16, DELTA2, rng=0, xp=array_api_strict)
+    data = ts.teacher(8, 16, DELTA2, rng=0, backend=array_api_strict)
     view = ts.spectral_view(data)
     v0 = array_api_strict.ones((8, 1))
     with pytest.raises(ValueError, match="fused=True needs NumPy arrays"):
