@@ -16,6 +16,11 @@ The family, by concern:
     quadrature over an input law, and two Gaussian closed forms.
 :mod:`~simulations.batch_noise.experiments`
     the grids that the figure and the claims checks both run.
+:mod:`~simulations.batch_noise.next_order`
+    the C1 error's next term ``7/(16 M^2)`` by Monte-Carlo, and its judgement.
+
+Every estimator takes ``backend=`` (None: NumPy; ``"cupy"``; ``"array_api_strict:device1"``
+...): the batches are drawn and reduced on that backend's device.
 
 The claims checks are in :mod:`simulations.checks.batch_noise`.
 
@@ -47,6 +52,13 @@ from .experiments import (
     standardization_error_rows,
 )
 from .input_distributions import DISTRIBUTIONS, InputDistribution, input_distribution
+from .next_order import (
+    NEXT_TERM,
+    c1_next_order,
+    error_variance,
+    next_order_fit,
+    trials_for_stderr,
+)
 from .predictions import exact_loss_gap, gaussian_batch_std_law, population_zeta
 
 __all__ = [
@@ -56,21 +68,26 @@ __all__ = [
     "GAUSSIAN_BLOCK",
     "MIN_M_OUTSIDE",
     "M_GRID",
+    "NEXT_TERM",
     "BatchStatisticsEstimate",
     "GridEstimate",
     "InputDistribution",
     "MonteCarloEstimate",
     "batch_statistics_mc",
     "block_size",
+    "c1_next_order",
     "conditional_error_mc",
     "conditional_error_rows",
     "convention_points",
+    "error_variance",
     "exact_loss_gap",
     "gaussian_batch_std_law",
     "gaussian_standardization_error",
     "input_distribution",
     "loss_gap_mc",
+    "next_order_fit",
     "population_zeta",
     "standardization_error_mc",
     "standardization_error_rows",
+    "trials_for_stderr",
 ]
