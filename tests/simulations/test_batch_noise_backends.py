@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from regnorm.backend import (
+    Backend,
     BackendUnavailableError,
     device_of,
     random_generator,
@@ -21,7 +22,6 @@ from regnorm.claims import CheckContext
 from regnorm.seeding import seed_sequence
 from simulations.batch_noise import (
     GAUSSIAN_BLOCK,
-    _kernels,
     batch_statistics_mc,
     block_size,
     conditional_error_mc,
@@ -118,21 +118,20 @@ def test_a_backend_object_and_numpy_by_name():
     )
 
 
-@pytest.mark.parametrize(
-    ("kernel", "args"),
-    [
-        (_kernels.gaussian_c1_device, (8, 0, True)),
-        (_kernels.full_c1, (8, 0, False, ("student_t", 10.0))),
-        (_kernels.batch_statistics, (8, ("uniform", None), 1 / 24, 0.5)),
-        (_kernels.conditional_error, (8, 0, True, ("gaussian", None), (0.0, 1.0))),
-        (_kernels.loss_gap, (8, ("exponential", None), (1.0,), 0.0, "squared", True)),
-    ],
-)
-def test_kernels_return_their_sums_on_the_device(kernel, args):
-    b = resolve_backend(STRICT)
-    sums = kernel(random_generator(b, seed_sequence(0, 1)), 100, *args)
-    assert device_of(sums) == b.device
-    assert np.all(to_numpy(sums)[..., 0] == 100.0)  # the count of each power-sum row
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_the_sums_cross_to_the_host_once_from_the_device(name, monkeypatch):
+    # the engine's one exit is Backend.to_numpy of the device total: every draw, sum and
+    # running total before it stays on device1 (strict refuses to mix devices)
+    crossings = []
+    real = Backend.to_numpy
+
+    def spy(self, x):
+        crossings.append(device_of(x))
+        return real(self, x)
+
+    monkeypatch.setattr(Backend, "to_numpy", spy)
+    ESTIMATORS[name](backend=STRICT)
+    assert crossings == [resolve_backend(STRICT).device]
 
 
 # -- the CuPy formulas of the input laws, run on the CPU ----------------------------------------
