@@ -4,11 +4,13 @@ Each check runs an experiment of :mod:`simulations.teacher_student` at the artic
 setting (``DELTA2_PAPER``, ``M_PAPER``) and turns its result into claim records; the checks
 are listed in :data:`CHECKS` (``regnorm verify --claims C5,C6,C7,C8``).
 
-All four are backend-generic (:data:`BACKEND_GENERIC`): their experiments run on the backend
-the context names (:func:`check_backend`), data and draws made on its device, and only the
-estimates cross to the host. On NumPy and array-api-strict they give the same records (the
-strict generator draws NumPy's numbers); on CuPy the streams differ, so the statistical
-records agree within their errors.
+Backends: all four (:data:`BACKEND_CHECKS`) run their experiments on the backend of the
+context (``ctx.backend``, or ``ctx.options["backend"]``; None: NumPy; see
+:func:`~simulations.checks.batch_noise.check_backend`), data and draws made on its device;
+only the estimates cross to the host. Their records then carry a ``backend`` parameter; a
+NumPy run's records are those of the NumPy-only code. array-api-strict draws NumPy's
+numbers, so its records equal NumPy's to rounding; CuPy draws its own stream, so its
+statistical records agree with NumPy's within their errors.
 """
 
 from __future__ import annotations
@@ -25,19 +27,15 @@ from regnorm.claims import (
     statistical_record,
 )
 from regnorm.estimates import mean_estimate, paired_difference
+from simulations.checks.batch_noise import check_backend
 from simulations.teacher_student import DELTA2_PAPER, M_PAPER, bn_sweep, c8_summary, ridge_errors
 
-__all__ = ["BACKEND_GENERIC", "CHECKS", "MEAN_ONLY_NOTE", "check_backend"]
+__all__ = ["BACKEND_CHECKS", "CHECKS", "MEAN_ONLY_NOTE"]
 
 
-def check_backend(ctx):
-    """The backend a check runs on: ``ctx.backend`` if the context has one, else
-    ``ctx.options["backend"]``, else None (NumPy). Any spec of
-    :func:`regnorm.backend.resolve_backend` or a Backend."""
-    backend = getattr(ctx, "backend", None)
-    if backend is None:
-        backend = (getattr(ctx, "options", None) or {}).get("backend")
-    return backend
+def _on(backend) -> dict:
+    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
+    return {} if backend is None else {"backend": backend.spec}
 
 
 #: What derivations.mean_only_bn proves for the mean-only student trained on its own batches.
@@ -76,6 +74,7 @@ def check_c5(ctx):
                 "delta2": DELTA2_PAPER,
                 "repetitions": repetitions,
                 "seed": ctx.seed,
+                **_on(backend),
             },
             analytic=exact,
             numeric=est.value,
@@ -127,6 +126,7 @@ def check_c6(ctx):
                     "zeta": z,
                     "delta2": DELTA2_PAPER,
                     "repetitions": repetitions,
+                    **_on(backend),
                 },
                 analytic=analytic,
                 numeric=ext,
@@ -169,6 +169,7 @@ def check_c7(ctx):
                 "delta2": DELTA2_PAPER,
                 "repetitions": repetitions,
                 "quantity": "d eps/d zeta",
+                **_on(backend),
             },
             analytic=0.0,
             numeric=est.value,
@@ -223,9 +224,10 @@ def _c8_note(r) -> str:
     return note
 
 
-def c8_zeta_records(summary, *, N: int, seed: int):
+def c8_zeta_records(summary, *, N: int, seed: int, backend=None):
     """C8's open records, one per row of :func:`~simulations.teacher_student.c8_summary`:
-    the effective zeta of each variant and inference, with its paired t-interval."""
+    the effective zeta of each variant and inference, with its paired t-interval
+    (``backend``: the Backend the sweep ran on, None for NumPy)."""
     for _, r in summary.iterrows():
         yield open_record(
             "C8",
@@ -239,6 +241,7 @@ def c8_zeta_records(summary, *, N: int, seed: int):
                 "inference": r["inference"],
                 "seed": seed,
                 "quantity": "zeta_eff (paired ridge match)",
+                **_on(backend),
             },
             numeric=float(r["zeta_pair"]),
             stderr=float(r["zeta_pair_se"]),
@@ -256,6 +259,7 @@ def check_c8(ctx):
         N, alphas, repetitions = 128, (0.5, 2.0), 3
     else:
         N, alphas, repetitions = 512, (0.5, 1.5, 2.0, 3.0), 5
+    backend = check_backend(ctx)
     df = bn_sweep(
         N,
         alphas,
@@ -264,9 +268,9 @@ def check_c8(ctx):
         delta2=DELTA2_PAPER,
         seed=ctx.seed,
         executor=ctx.executor,
-        backend=check_backend(ctx),
+        backend=backend,
     )
-    yield from c8_zeta_records(c8_summary(df), N=N, seed=ctx.seed)
+    yield from c8_zeta_records(c8_summary(df), N=N, seed=ctx.seed, backend=backend)
     # The article's statement and the alternatives, as tests: BN error vs eps_wn(zeta_pred)
     # corrected for finite N by the paired ridge error on the same data sets.
     # The four candidates are mutually exclusive, so they are judged together: with a mean
@@ -290,6 +294,7 @@ def check_c8(ctx):
                         "inference": "population",
                         "candidate": name,
                         "zeta": z,
+                        **_on(backend),
                     },
                     analytic=analytic,
                     numeric=analytic + diff.value,
@@ -313,6 +318,7 @@ def check_c8(ctx):
                 "alpha": float(alpha),
                 "zeta_loss": 1 / (2 * int(M)),
                 "quantity": "SGD-trained WN + gamma decay vs its ridge solution",
+                **_on(backend),
             },
             analytic=float(g["eps_weight_norm_ridge"].mean()),
             numeric=float(g["eps_weight_norm"].mean()),
@@ -325,5 +331,5 @@ def check_c8(ctx):
 
 CHECKS = [check_c5, check_c6, check_c7, check_c8]
 
-#: The checks of :data:`CHECKS` that run on any backend (:func:`check_backend`).
-BACKEND_GENERIC = list(CHECKS)
+#: The checks of :data:`CHECKS` that run on any backend (all of them).
+BACKEND_CHECKS = list(CHECKS)

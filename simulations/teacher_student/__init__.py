@@ -15,15 +15,30 @@ Teacher ``y = w*^T x + eps``, ``x ~ N(0, I_N)``, ``||w*|| = 1``, ``eps ~ N(0, de
 * :mod:`.protocol` — the experiments: the training protocol of one data set
   (:func:`learning_curve_point`, a sweep task), its sweep (:func:`bn_sweep`) and the ridge
   Monte-Carlo of C5-C7 (:func:`ridge_errors`);
+* :mod:`.finite_size` — the finite-size study of C6 and C8 at several ``N``
+  (:func:`finite_size_study`, meant for a GPU);
 * :mod:`.analysis` — the C8 analysis of a sweep (:func:`c8_summary`), which reads ``M`` and
-  ``delta2`` from the sweep's table.
+  ``delta2`` from the sweep's table, and the trend in ``N`` of the finite-size study
+  (:func:`finite_size_analysis`).
+
+Every entry point takes ``backend=`` (a spec or Backend of
+:func:`regnorm.backend.resolve_backend`; default NumPy): the data, the minibatch permutations
+and every draw are made on the backend's device (:func:`regnorm.backend.random_generator`),
+the students train there, and results cross to the host once, at the edge.
 
 The closed forms they are compared with live in :mod:`regnorm.learning_curves`; the claims
 checks in :mod:`simulations.checks.teacher_student`.
 """
 
-from .analysis import c8_summary, sweep_setting
+from .analysis import (
+    FINITE_SIZE_QUANTITIES,
+    FiniteSizeAnalysis,
+    c8_summary,
+    finite_size_analysis,
+    sweep_setting,
+)
 from .data import SpectralView, TeacherData, spectral_view, teacher
+from .finite_size import FINITE_SIZE_COLUMNS, finite_size_study
 from .protocol import (
     DEFAULT_VARIANTS,
     DELTA2_PAPER,
@@ -46,12 +61,17 @@ __all__ = [
     "DEFAULT_VARIANTS",
     "DEGENERATE_START_RTOL",
     "DELTA2_PAPER",
+    "FINITE_SIZE_COLUMNS",
+    "FINITE_SIZE_QUANTITIES",
+    "FiniteSizeAnalysis",
     "M_PAPER",
     "SpectralView",
     "TeacherData",
     "VARIANTS",
     "bn_sweep",
     "c8_summary",
+    "finite_size_analysis",
+    "finite_size_study",
     "learning_curve_point",
     "matched_zeta",
     "paired_zeta",

@@ -1,24 +1,33 @@
-"""Analysis of the BN-student sweep (C8): the effective ridge parameter and what it supports.
+"""Analyses of the BN-student sweeps: C8's effective ridge parameter and what it supports
+(:func:`c8_summary`), and the trend in ``N`` of the finite-size study
+(:func:`finite_size_analysis`).
 
-Every parameter the analysis needs (``M``, ``delta2``) is read from the sweep's own table
-(:func:`~.protocol.bn_sweep` writes one column per parameter), so a sweep at another batch
-size or noise level is judged against its own predictions.
+Every parameter an analysis needs (``M``, ``delta2``, ``N``) is read from the table it
+analyses (:func:`~.protocol.bn_sweep` and :func:`~.finite_size.finite_size_study` write one
+column per parameter), so a sweep at another batch size or noise level is judged against its
+own predictions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from regnorm import learning_curves as lc
-from regnorm.estimates import mean_estimate, t_interval
+from regnorm.estimates import Estimate, mean_estimate, t_half_width, t_interval
 
 from .protocol import DEFAULT_VARIANTS
 
-__all__ = ["c8_summary", "sweep_setting"]
+__all__ = [
+    "FINITE_SIZE_QUANTITIES",
+    "FiniteSizeAnalysis",
+    "c8_summary",
+    "finite_size_analysis",
+    "sweep_setting",
+]
 
 #: Normal quantile of the closed-form inversion's interval: the mean error over the data sets
 #: is mapped through ``effective_zeta`` at mean +- this many standard errors.
@@ -124,3 +133,181 @@ def c8_summary(df: Any, variants: Sequence[str] = DEFAULT_VARIANTS):
                     )
                 )
     return pd.DataFrame(rows)
+
+
+#: The quantities of the finite-size study and the column of their ``N -> inf`` limit
+#: (``None``: no closed form, the open C8 quantity).
+FINITE_SIZE_QUANTITIES: dict[str, str | None] = {
+    "eps_ridge_half_M": "eps_wn_half_M",
+    "eps_ridge_opt": "eps_wn_opt",
+    "zeta_eff": None,
+}
+
+
+class FiniteSizeAnalysis(NamedTuple):
+    """:func:`finite_size_analysis`'s two tables.
+
+    Attributes
+    ----------
+    points : pandas.DataFrame
+        One row per quantity, ``M``, ``delta2``, ``alpha`` and ``N``.
+    trend : pandas.DataFrame
+        One row per quantity, ``M``, ``delta2`` and ``alpha``: the fit ``a + c/N``.
+    """
+
+    points: Any
+    trend: Any
+
+
+def finite_size_analysis(df: Any, level: float = 0.95) -> FiniteSizeAnalysis:
+    """The trend in ``N`` of a :func:`~.finite_size.finite_size_study` table.
+
+    Per quantity (:data:`FINITE_SIZE_QUANTITIES`), ``M``, ``delta2``, ``alpha`` and ``N``
+    (**points**): the mean over the data sets with its standard error and ``level``
+    Student-t interval, and for the ridge errors the difference to the closed-form limit
+    (per data set at its own ``P/N``) with its t-interval (``diff_resolved``: the interval
+    excludes 0). ``zeta_eff`` is NaN where the student beats every ridge solution on its
+    data set; as in :func:`c8_summary` it is counted at ``delta2`` there (``n_nan``).
+
+    Per quantity, ``M``, ``delta2`` and ``alpha`` (**trend**): the weighted least-squares fit
+    ``y = a + c/N`` over all data sets, with ``y`` the difference to the limit (ridge) or
+    ``zeta_eff`` itself, and weights ``N`` (a self-averaging quantity's variance over data
+    sets falls like ``1/N``); standard errors from the residuals (``dof = n - 2``) and
+    ``level`` t-intervals of ``a`` (``at_infinity``: the difference left at ``N -> inf``,
+    or the extrapolated ``zeta_eff``) and of ``c``. ``lack_of_fit_p`` is the F test of the
+    fit against one mean per ``N`` (NaN with two ``N``). ``verdict``:
+
+    * ``"not a + c/N"``: the lack-of-fit test rejects at ``1 - level``;
+    * ``"differs from the limit"``: (ridge) the interval of ``a`` excludes 0;
+    * ``"1/N"``: the interval of ``c`` excludes 0 (the finite-size effect is resolved and
+      shrinks like ``1/N``; for the ridge errors towards the closed form);
+    * ``"not resolved"``: neither (the finite-size effect is below the statistical error
+      at these sizes).
+
+    For ``zeta_eff``, ``supports`` lists the candidates of
+    :func:`regnorm.learning_curves.candidate_zetas` inside the interval of ``a``. In the
+    points table ``fit_shift`` = ``c/N`` (with ``fit_shift_se``) is the fitted finite-size
+    shift at that ``N``: how far the finding at that size lies from its limit.
+
+    Raises
+    ------
+    ValueError
+        A table without the study's columns, fewer than two distinct ``N`` in a group, or
+        fewer than 2 data sets at a point.
+    """
+    import pandas as pd
+
+    missing = [c for c in ("N", "alpha", "M", "delta2", *FINITE_SIZE_QUANTITIES) if c not in df]
+    if missing:
+        raise ValueError(
+            f"the table has no columns {missing}: is it a finite_size_study table? "
+            f"(columns: {list(df.columns)})"
+        )
+    points, trend = [], []
+    for (M, delta2, alpha), g in df.groupby(["M", "delta2", "alpha"], sort=True):
+        M, delta2, alpha = int(M), float(delta2), float(alpha)
+        Ns = np.sort(g["N"].unique())
+        if len(Ns) < 2:
+            raise ValueError(
+                f"a trend in N needs at least two N, got N={Ns.tolist()} at M={M}, "
+                f"delta2={delta2}, alpha={alpha}"
+            )
+        for q, limit_col in FINITE_SIZE_QUANTITIES.items():
+            value = g[q].to_numpy(dtype=float)
+            n_nan = np.isnan(value)
+            if limit_col is None:
+                value = np.where(n_nan, delta2, value)
+                y = value
+            else:
+                y = value - g[limit_col].to_numpy(dtype=float)
+            N = g["N"].to_numpy(dtype=float)
+            fit = _one_over_n_fit(N, y, level)
+            supports = ()
+            if limit_col is None:
+                supports = tuple(
+                    k
+                    for k, z in lc.candidate_zetas(alpha, M).items()
+                    if fit["at_infinity_lo"] <= z <= fit["at_infinity_hi"]
+                )
+            trend.append(
+                dict(
+                    quantity=q,
+                    M=M,
+                    delta2=delta2,
+                    alpha=alpha,
+                    Ns=tuple(int(n) for n in Ns),
+                    data_sets=len(g),
+                    **fit,
+                    verdict=_verdict(fit, level, has_limit=limit_col is not None),
+                    supports=supports,
+                )
+            )
+            for n in Ns:
+                at = N == n
+                if at.sum() < 2:
+                    raise ValueError(
+                        f"finite_size_analysis needs at least 2 data sets per point, got "
+                        f"{int(at.sum())} at N={int(n)}, alpha={alpha}"
+                    )
+                e = mean_estimate(value[at])
+                lo, hi = t_interval(e, level)
+                row = dict(
+                    quantity=q, M=M, delta2=delta2, alpha=alpha, N=int(n),
+                    repetitions=int(at.sum()), mean=e.value, stderr=e.stderr, lo=lo, hi=hi,
+                    limit=math.nan, diff=math.nan, diff_se=math.nan, diff_lo=math.nan,
+                    diff_hi=math.nan, diff_resolved=False,
+                    fit_shift=fit["c"] / n, fit_shift_se=fit["c_se"] / n,
+                    n_nan=int(n_nan[at].sum()),
+                )  # fmt: skip
+                if limit_col is not None:
+                    d = mean_estimate(y[at])
+                    d_lo, d_hi = t_interval(d, level)
+                    row.update(
+                        limit=float(g[limit_col].to_numpy(dtype=float)[at].mean()),
+                        diff=d.value, diff_se=d.stderr, diff_lo=d_lo, diff_hi=d_hi,
+                        diff_resolved=bool(d_lo > 0 or d_hi < 0),
+                    )  # fmt: skip
+                points.append(row)
+    return FiniteSizeAnalysis(pd.DataFrame(points), pd.DataFrame(trend))
+
+
+def _one_over_n_fit(N: np.ndarray, y: np.ndarray, level: float) -> dict[str, float]:
+    """Weighted least squares ``y = a + c/N`` with weights ``N``; the lack-of-fit F test
+    against one mean per ``N`` (pure error: the scatter within each ``N``)."""
+    from scipy import stats
+
+    n = y.size
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"the finite-size fit needs finite values, got {y.tolist()!r}")
+    sw = np.sqrt(N)
+    A = np.stack([sw, sw / N], axis=1)
+    beta, *_ = np.linalg.lstsq(A, sw * y, rcond=None)
+    resid = sw * y - A @ beta
+    dof = n - 2
+    rss = float(resid @ resid)
+    cov = rss / dof * np.linalg.inv(A.T @ A)
+    a, c = (Estimate(float(beta[i]), float(math.sqrt(cov[i, i])), dof) for i in (0, 1))
+    a_lo, a_hi = t_interval(a, level)
+    c_half = t_half_width(c.stderr, dof, level)
+    groups = np.unique(N)
+    pure = sum(float(np.sum(N[N == m] * (y[N == m] - y[N == m].mean()) ** 2)) for m in groups)
+    p = math.nan
+    lack_dof, pure_dof = groups.size - 2, n - groups.size
+    if lack_dof >= 1 and pure_dof >= 1 and pure > 0:
+        F = ((rss - pure) / lack_dof) / (pure / pure_dof)
+        p = float(stats.f.sf(F, lack_dof, pure_dof))
+    return dict(
+        at_infinity=a.value, at_infinity_se=a.stderr, at_infinity_lo=a_lo, at_infinity_hi=a_hi,
+        c=c.value, c_se=c.stderr, c_lo=c.value - c_half, c_hi=c.value + c_half,
+        dof=dof, lack_of_fit_p=p,
+    )  # fmt: skip
+
+
+def _verdict(fit: dict[str, float], level: float, *, has_limit: bool) -> str:
+    if fit["lack_of_fit_p"] < 1 - level:
+        return "not a + c/N"
+    if has_limit and (fit["at_infinity_lo"] > 0 or fit["at_infinity_hi"] < 0):
+        return "differs from the limit"
+    if fit["c_lo"] > 0 or fit["c_hi"] < 0:
+        return "1/N"
+    return "not resolved"

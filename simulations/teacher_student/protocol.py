@@ -468,8 +468,6 @@ def bn_sweep(
     grid = [dict(N=N, alpha=float(a), delta2=delta2, M=M, **kw) for a in alphas]
     seed_key = None
     if backend is not None:
-        if "backend" in kw:
-            raise TypeError("bn_sweep got the backend twice: as backend= and in the parameters")
         names = list(grid[0]) if grid else []
         spec = resolve_backend(backend).spec
         grid = [{**p, "backend": spec} for p in grid]
