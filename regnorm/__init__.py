@@ -7,9 +7,13 @@ of ``THEORY.md`` checked against Monte-Carlo by :mod:`regnorm.claims`.
 
 Subpackages and modules
 -----------------------
-backend             array-API namespaces (NumPy default, CuPy, array-api-strict)
+backend             array-API backends and devices (NumPy default, CuPy, array-api-strict)
+seeding             the one seed rule: seed_sequence(root, *key)
+estimates           estimates and their statistics (mean, s.e., t interval, paired difference)
+validation          the argument checks every public function uses
 sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
 claims              the claims (ids C1..C22 of THEORY.md): records, verdicts, checks
+report              REPORT.md, the README's findings table, comparing two runs' records
 batch_noise         exact and asymptotic noise of batch statistics (C1-C3)
 gamma_decay         the gamma-decay coefficient zeta of BN = PN + zeta gamma^2 (C4)
 pn_wn_equivalence   population normalization = weight normalization for Gaussian input (C13)
@@ -37,14 +41,18 @@ from . import (
     backend,
     batch_noise,
     claims,
+    estimates,
     gamma_decay,
     learning_curves,
     marchenko_pastur,
     normalizers,
     pn_wn_equivalence,
+    report,
+    seeding,
     sweeps,
+    validation,
 )
-from .backend import get_namespace, to_numpy
+from .backend import get_namespace, resolve_backend, to_numpy
 from .claims import run_claims
 from .sweeps import sweep
 
@@ -55,14 +63,19 @@ __all__ = [
     "backend",
     "batch_noise",
     "claims",
+    "estimates",
     "gamma_decay",
     "get_namespace",
     "learning_curves",
     "marchenko_pastur",
     "normalizers",
     "pn_wn_equivalence",
+    "report",
+    "resolve_backend",
     "run_claims",
+    "seeding",
     "sweep",
     "sweeps",
     "to_numpy",
+    "validation",
 ]
