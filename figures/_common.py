@@ -10,7 +10,9 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pandas as pd
@@ -21,6 +23,7 @@ matplotlib.use("Agg")  # scripts only write files; never open a window
 
 __all__ = [
     "dodge",
+    "figure_args",
     "figure_parser",
     "out_dir",
     "report_written",
@@ -57,7 +60,7 @@ def verdict_panel(
 
 
 def figure_parser(description: str) -> argparse.ArgumentParser:
-    """The standard arguments: --out, --quick, --seed, --executor and --overwrite."""
+    """The standard arguments: --out, --quick, --seed, --executor, --overwrite and --backend."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
@@ -70,7 +73,34 @@ def figure_parser(description: str) -> argparse.ArgumentParser:
         action="store_true",
         help="discard this script's sweep store in --out instead of resuming it",
     )
+    p.add_argument(
+        "--backend",
+        default=None,
+        metavar="SPEC",
+        help="array backend: numpy (default), cupy[:INDEX] or array_api_strict[:DEVICE]; "
+        "only the figures whose run takes backend= accept another than numpy",
+    )
     return p
+
+
+def figure_args(
+    parser: argparse.ArgumentParser, argv: list[str] | None, run: Callable[..., Any]
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Parse a figure script's arguments and check ``--backend`` against its ``run``.
+
+    Returns the parsed arguments and the keyword arguments for ``run``'s backend
+    (:func:`figures.backend_check.backend_kwargs`). A bad or unsupported ``--backend`` ends
+    the script with one line on stderr and exit code 2, before any work.
+    """
+    from figures.backend_check import BackendSpecError, backend_kwargs, check_backend_spec
+
+    args = parser.parse_args(argv)
+    try:
+        kwargs = backend_kwargs(run, check_backend_spec(args.backend, args.executor))
+    except BackendSpecError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return args, kwargs
 
 
 def out_dir(path: str) -> Path:

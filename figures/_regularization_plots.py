@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from figures._common import figure_parser, report_written
+from figures._common import figure_args, figure_parser, report_written
 from regnorm.estimates import group_summary
 
 __all__ = ["QUANTITY_COLORS", "log2_batch_axis", "loss_bars", "protocol_caption", "run_main"]
@@ -58,8 +58,8 @@ def protocol_caption(settings: dict) -> str:
 
 def run_main(run: Callable[..., list[Path]], description: str, argv=None) -> int:
     """The command line of a figure script: parse the standard arguments, call ``run``."""
-    args = figure_parser(description).parse_args(argv)
+    args, backend = figure_args(figure_parser(description), argv, run)
     t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor)
+    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
     report_written(paths, t0)
     return 0

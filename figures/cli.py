@@ -236,11 +236,40 @@ def selected_claims(claims: str | tuple[str, ...] | None, executor: str | None) 
     return ids
 
 
-def _run_claims(claims: str | tuple[str, ...] | None, quick: bool, seed: int, executor: str | None):
+def check_backend(spec: str | None, executor: str | None) -> str | None:
+    """Validate ``--backend`` before any work starts: None for NumPy, else the spec
+    (:func:`figures.backend_check.check_backend_spec`'s rules)."""
+    from figures.backend_check import BackendSpecError, check_backend_spec
+
+    try:
+        return check_backend_spec(spec, executor)
+    except BackendSpecError as exc:
+        raise UserError(str(exc)) from None
+
+
+def note_numpy_only(backend: str | None, what: str, names: list[str]) -> None:
+    """One line on stderr naming the ``what`` that run on NumPy, not on ``backend``."""
+    if backend is not None and names:
+        click.echo(f"regnorm: note: --backend {backend}: {what}: {', '.join(names)}", err=True)
+
+
+_CHECKS_ON_NUMPY = "these checks ran on NumPy (not backend-generic)"
+
+
+def _run_claims(claims, quick: bool, seed: int, executor: str | None, backend: str | None):
     from regnorm.claims import run_claims
 
     ids = selected_claims(claims, executor)
-    return run_claims(ids, checks=all_checks(), quick=quick, seed=seed, executor=executor)
+    records = run_claims(
+        ids, checks=all_checks(), quick=quick, seed=seed, executor=executor, backend=backend
+    )
+    if backend is not None:
+        from figures.backend_check import numpy_only_checks
+        from regnorm.claims import registered
+
+        off = numpy_only_checks(ids, registered(all_checks()))
+        note_numpy_only(backend, _CHECKS_ON_NUMPY, off)
+    return records
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -271,6 +300,14 @@ _executor_option = click.option(
     "scheduler address tcp://HOST:PORT (checked before any work starts, within Dask's "
     "connect timeout). Claims that run no sweep ignore it, with a note on stderr.",
 )
+_backend_option = click.option(
+    "--backend",
+    default=None,
+    metavar="SPEC",
+    help="Array backend of the backend-generic checks and figures: numpy (default), "
+    "cupy[:INDEX] (needs CuPy and an NVIDIA GPU) or array_api_strict[:DEVICE]. The others "
+    "run on NumPy, named in one line on stderr. Runs in this process (no --executor).",
+)
 
 
 @cli.command()
@@ -288,11 +325,13 @@ _executor_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON on stdout.")
 @_seed_option
 @_executor_option
+@_backend_option
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any record deviates.")
-def verify(claims, quick, as_json, seed, executor, strict):
+def verify(claims, quick, as_json, seed, executor, backend, strict):
     """Check THEORY.md's claims: closed form against Monte-Carlo, with z-scores."""
     executor = check_executor(executor)
-    records = _run_claims(claims, quick, seed, executor)
+    backend = check_backend(backend, executor)
+    records = _run_claims(claims, quick, seed, executor, backend)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=_json_default))
     else:
@@ -343,7 +382,8 @@ def _json_default(x: Any) -> Any:
     help="Discard the run that DIR holds (the files it recorded are deleted, sweep stores "
     "included) and compute everything anew.",
 )
-def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite):
+@_backend_option
+def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite, backend):
     """Run the figure scripts and the claims checks; write figures, data and REPORT.md.
 
     \b
@@ -368,7 +408,9 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     regnorm, simulations, derivations and figures, the NumPy and SciPy versions). A folder
     holding a run of other settings, or results that no run recorded, is refused (exit
     code 2) unless --overwrite is given. --executor is not a setting: every executor gives
-    the same numbers.
+    the same numbers. --backend (other than numpy) is: the stages then run in this
+    process, the figures and checks that take a backend on it, the others on NumPy (named
+    on stderr).
 
     \b
     Progress: one line per stage on stderr as it is queued, and one with its wall time
@@ -380,6 +422,7 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
     from regnorm.report import summary_line
 
     executor = check_executor(executor)
+    backend = check_backend(backend, executor)
     if no_claims and claim_ids:
         given = ",".join(claim_ids)
         raise UserError(f"--claims {given!r} and --no-claims exclude each other; give one")
@@ -395,7 +438,8 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
                 f"available: {', '.join(captions) or 'none'}"
             )
         names = list(dict.fromkeys(wanted))
-    workers = stage_workers(executor)
+    # one device: a backend's stages run here, one after the other
+    workers = 0 if backend is not None else stage_workers(executor)
     # on workers, --executor says where the stages run, not their sweeps: no note then
     ids = [] if no_claims else selected_claims(claim_ids, executor if workers == 0 else None)
 
@@ -405,6 +449,9 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
         settings = run_settings(
             quick=quick, seed=seed, root=_packages_root(), packages=OWN_PACKAGES
         )
+        if backend is not None:
+            # absent for NumPy, so that folders of earlier NumPy runs keep resuming
+            settings = {**settings, "backend": backend}
         run = RunFolder(out_dir, settings, overwrite=overwrite)
     except RunFolderError as exc:
         raise UserError(f"--out: {exc}") from None
@@ -423,6 +470,13 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
             run.expect_claims(list(registered(checks)))
         figs = {n: figure_run(n) for n in names if not _kept(run, "figures", n)}
         todo = [cid for cid in ids if not _kept(run, "claims", cid)]
+        if backend is not None:
+            from figures.backend_check import numpy_only_checks, numpy_only_figures
+
+            off = numpy_only_figures(figs)
+            note_numpy_only(backend, "these figures run on NumPy (their run takes none)", off)
+            off = numpy_only_checks(todo, registered(checks))
+            note_numpy_only(backend, _CHECKS_ON_NUMPY.replace("ran", "run"), off)
         jobs = plan_jobs(
             figs,
             todo,
@@ -434,6 +488,7 @@ def reproduce(out, quick, seed, executor, only, claim_ids, no_claims, overwrite)
             # a stage on a worker runs its own sweeps in its process
             executor=executor if workers == 0 else None,
             overwrite=bool(run.discarded),
+            backend=backend,
             run_id=f"{os.getpid()}-{time.time_ns()}",
         )
         before = run.snapshot()

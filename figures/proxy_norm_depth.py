@@ -15,7 +15,7 @@ from pathlib import Path
 
 from matplotlib.transforms import blended_transform_factory
 
-from figures._common import figure_parser, report_written, save_data, save_figure
+from figures._common import figure_args, figure_parser, report_written, save_data, save_figure
 from simulations.normalizer_family import (
     DEPTH_BLOCKS,
     block_layers,
@@ -119,9 +119,9 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list
 
 
 def main(argv=None) -> int:
-    args = figure_parser(__doc__.splitlines()[0]).parse_args(argv)
+    args, backend = figure_args(figure_parser(__doc__.splitlines()[0]), argv, run)
     t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor)
+    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
     report_written(paths, t0)
     return 0
 

@@ -66,6 +66,9 @@ class Job:
     overwrite : bool
         Whether the figure discards a store of an earlier run (passed to a ``run`` that
         takes ``overwrite``).
+    backend : str or None
+        The array backend's spec (None: NumPy), passed to a figure's ``run`` that takes
+        ``backend`` and to the backend-generic checks.
     run_id : str
         Names the invocation the job belongs to (a worker's CPU time is counted per run).
     """
@@ -79,6 +82,7 @@ class Job:
     seed: int
     executor: str | None = None
     overwrite: bool = False
+    backend: str | None = None
     run_id: str = ""
     stages: tuple[tuple[str, str], ...] = field(init=False)
 
@@ -157,8 +161,11 @@ def run_job(job: Job) -> tuple[int, float, list[StageResult]]:
         t0, c0 = time.perf_counter(), time.process_time()
         if kind == "figures":
             kwargs: dict[str, Any] = dict(quick=job.quick, seed=job.seed, executor=job.executor)
-            if "overwrite" in inspect.signature(job.figure_run).parameters:
+            takes = inspect.signature(job.figure_run).parameters
+            if "overwrite" in takes:
                 kwargs["overwrite"] = job.overwrite
+            if job.backend is not None and "backend" in takes:
+                kwargs["backend"] = job.backend
             written = job.figure_run(Path(job.out), **kwargs)
             files = tuple(_relative(name, p, Path(job.out)) for p in written)
             done = dict(files=files)
@@ -170,6 +177,7 @@ def run_job(job: Job) -> tuple[int, float, list[StageResult]]:
                 seed=job.seed,
                 executor=job.executor,
                 progress=False,
+                backend=job.backend,
             )
             done = dict(records=tuple(recs))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

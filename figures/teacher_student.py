@@ -26,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import figure_parser, out_dir, report_written, save_data, save_figure
+from figures._common import (
+    figure_args,
+    figure_parser,
+    out_dir,
+    report_written,
+    save_data,
+    save_figure,
+)
 from regnorm import learning_curves as lc
 from simulations.teacher_student import (
     DELTA2_PAPER,
@@ -213,6 +220,7 @@ def run(
     executor=None,
     full: bool = False,
     overwrite: bool = False,
+    backend=None,
 ) -> list[Path]:
     """Compute the sweep, draw the figure and write ``out/teacher_student{,_c8}.parquet`` and
     ``out/teacher_student.png``; returns the paths written.
@@ -230,6 +238,10 @@ def run(
         process per core, each with one BLAS thread).
     overwrite : bool
         Discard this figure's sweep store in ``out`` (default and full sizes resume from it).
+    backend : spec or Backend, optional
+        Where the data sets are drawn and the students trained
+        (:func:`regnorm.backend.resolve_backend`; None: NumPy). On a device backend the
+        sweep runs in this process unless ``executor`` says otherwise.
     """
     if quick and full:
         raise ValueError("quick and full are two different sizes: give at most one")
@@ -240,7 +252,7 @@ def run(
     if store is not None and overwrite and store.exists():
         # an earlier run's half-finished sweep is part of the run being discarded
         shutil.rmtree(store)
-    if executor is None and mode == "full":
+    if executor is None and mode == "full" and backend is None:
         executor = "processes"
     df = bn_sweep(
         size["N"],
@@ -251,6 +263,7 @@ def run(
         seed=seed,
         executor=executor,
         store=store,
+        backend=backend,
     )
     summary = c8_summary(df)
     paths = [save_data(df, out, NAME), save_data(summary, out, f"{NAME}_c8")]
@@ -261,7 +274,7 @@ def run(
 def main(argv=None) -> int:
     p = figure_parser(__doc__.splitlines()[0])
     p.add_argument("--full", action="store_true", help="N=4096, 10 alpha, 5 repetitions")
-    args = p.parse_args(argv)
+    args, backend = figure_args(p, argv, run)
     if args.quick and args.full:
         p.error("--quick and --full are two different sizes: give at most one")
     t0 = time.perf_counter()
@@ -272,6 +285,7 @@ def main(argv=None) -> int:
         executor=args.executor,
         full=args.full,
         overwrite=args.overwrite,
+        **backend,
     )
     report_written(paths, t0)
     return 0

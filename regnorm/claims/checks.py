@@ -12,6 +12,7 @@ Every function here that looks checks up takes ``checks=`` too: a list of one's 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ CHECKS_GROUP = "regnorm.checks"
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check is given: size, seed and executor.
+    """What a check is given: size, seed, executor and backend.
 
     Attributes
     ----------
@@ -50,12 +51,27 @@ class CheckContext:
         Root seed; use :meth:`rng` or :meth:`seed_sequence` for a claim's own stream.
     executor : Any
         An executor spec for :func:`regnorm.sweeps.sweep` (None = in-process).
+    options : dict
+        Further settings a check may read.
+    backend : str or None
+        The spec of the array backend a backend-generic check runs on
+        (:func:`regnorm.backend.resolve_backend`: ``"cupy"``,
+        ``"array_api_strict:device1"`` ...); None is NumPy. :func:`run_claims` sets it only
+        for the checks that :attr:`Claim.backend_generic` says run on any backend.
     """
 
     quick: bool = False
     seed: int = 0
     executor: Any = None
     options: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and not isinstance(self.backend, str):
+            raise TypeError(
+                f"backend must be a backend spec string (e.g. 'cupy') or None, got "
+                f"{type(self.backend).__name__} ({self.backend!r})"
+            )
 
     def seed_sequence(self, *key: int | str) -> np.random.SeedSequence:
         """A ``SeedSequence`` derived from the root seed and ``key`` (stable across runs)."""
@@ -107,6 +123,20 @@ class Claim:
 
     def __call__(self, ctx: CheckContext) -> Iterable[ClaimRecord]:
         return self.check(ctx)
+
+    @property
+    def backend_generic(self) -> bool:
+        """Whether this check runs on any array backend (``ctx.backend``), not NumPy only.
+
+        A module of checks declares its backend-generic ones in a module-level list
+        ``BACKEND_CHECKS`` beside ``CHECKS``; a check that no such list holds runs on NumPy.
+        """
+        module = getattr(self.check, "__module__", None)
+        try:
+            listed = getattr(importlib.import_module(module), "BACKEND_CHECKS", ())
+        except (ImportError, TypeError, ValueError):
+            return False
+        return any(c is self or getattr(c, "name", None) == self.name for c in listed)
 
     def __reduce__(self):
         # The module attribute named like the check is this Claim (the decorator replaced
@@ -323,6 +353,7 @@ def run_claims(
     seed: int = 0,
     executor: Any = None,
     progress: bool | None = None,
+    backend: Any = None,
 ) -> list[ClaimRecord]:
     """Run the checks for ``ids`` (all if None) and return their records.
 
@@ -344,6 +375,11 @@ def run_claims(
         sweeps (None: in process).
     progress : bool or None
         Draw a progress bar over the checks (None: on a terminal or in a notebook only).
+    backend : spec, Backend or None
+        The array backend (:func:`regnorm.backend.resolve_backend`; None: NumPy) that the
+        backend-generic checks (:attr:`Claim.backend_generic`) run on, as
+        ``ctx.backend``; the other checks run on NumPy, and their records carry no
+        ``backend`` parameter, so a table says where each ran.
 
     Returns
     -------
@@ -355,18 +391,25 @@ def run_claims(
     ------
     TypeError
         If a check yields something that is not a :class:`ClaimRecord`.
+    ValueError, regnorm.backend.BackendUnavailableError
+        ``backend`` names no backend, or one this machine lacks (before any check runs).
     """
+    from ..backend import resolve_backend
+
     seed = check_integer("seed", seed, minimum=0)
+    b = resolve_backend(backend)
+    spec = None if b.name == "numpy" else b.spec
     have = registered(checks)
     # an empty selection ("" or []) runs nothing, as a loop over no ids would
     selected = _resolve(ids, have, declared=checks is None) if ids is None or len(ids) else []
     ctx = CheckContext(quick=quick, seed=seed, executor=executor)
+    on_device = dataclasses.replace(ctx, backend=spec)
     from ..sweeps import progress_bar
 
     records: list[ClaimRecord] = []
     to_run = [c for cid in selected for c in have[cid]]
     for c in progress_bar(to_run, desc="claims", progress=progress):
-        for rec in c.check(ctx):
+        for rec in c.check(on_device if spec is not None and c.backend_generic else ctx):
             if not isinstance(rec, ClaimRecord):
                 raise TypeError(f"check {c.name} returned {type(rec).__name__}, not ClaimRecord")
             records.append(rec)
