@@ -211,3 +211,15 @@ def test_run_claims_refuses_a_bad_backend_before_any_check():
 def test_check_context_backend_is_a_spec_string():
     with pytest.raises(TypeError, match="backend must be a backend spec string"):
         CheckContext(backend=3)
+
+
+# --- the gpu marker -------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+def test_a_gpu_test_runs_only_where_cupy_sees_a_gpu():
+    # skipped by the conftest hook elsewhere; where it runs, CuPy must be usable
+    from regnorm.backend import resolve_backend
+
+    assert "cupy" in AVAILABLE_BACKENDS
+    assert resolve_backend("cupy").name == "cupy"

@@ -21,7 +21,7 @@ from tests.tolerances import assert_z_exceeds, assert_z_within
 needs_strict = pytest.mark.skipif(
     "array_api_strict" not in AVAILABLE_BACKENDS, reason="array-api-strict is not installed"
 )
-needs_gpu = pytest.mark.skipif("cupy" not in AVAILABLE_BACKENDS, reason="needs CuPy and a GPU")
+needs_gpu = pytest.mark.gpu
 
 #: draw name -> (ArrayGenerator call, the NumPy Generator call it must equal on NumPy)
 DRAWS = {
