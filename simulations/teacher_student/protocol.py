@@ -137,12 +137,13 @@ def ridge_errors(
     out = []
     chunk = max(1, int(4e7 // (P * N)))  # bound memory: <= ~320 MB of float64 per batch
     f = ridge_path_derivative if derivative else ridge_path
-    for start in range(0, repetitions, chunk):
-        data = teacher(
-            N, P, delta2, repetitions=min(chunk, repetitions - start), rng=gen, backend=backend
-        )
-        out.append(f(data, zetas))
-    return backend.to_numpy(backend.xp.concat(out, axis=0))
+    with backend.activate():  # CuPy: its kernels run on the current device
+        for start in range(0, repetitions, chunk):
+            data = teacher(
+                N, P, delta2, repetitions=min(chunk, repetitions - start), rng=gen, backend=backend
+            )
+            out.append(f(data, zetas))
+        return backend.to_numpy(backend.xp.concat(out, axis=0))
 
 
 def _epochs_for(alpha: float, N: int, M: int, lr: float, n_relax: float, zeta_lo: float) -> int:
@@ -225,6 +226,13 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     (:func:`~.ridge.paired_zeta`); ``weight_norm_vs_ridge`` and ``eps_weight_norm_ridge``
     (SGD-trained WN + decay vs its ridge solution).
     """
+    backend = resolve_backend(params.get("backend"))
+    with backend.activate():  # CuPy: its kernels run on the current device
+        return _learning_curve_point(params, rng, backend)
+
+
+def _learning_curve_point(params: dict[str, Any], rng: Any, backend: Any) -> dict[str, float]:
+    """:func:`learning_curve_point` on ``backend`` (a resolved Backend)."""
     N = check_integer("N", params["N"], minimum=1)
     alpha = check_real("alpha", params["alpha"], minimum=0.0, min_inclusive=False)
     delta2 = check_real("delta2", params["delta2"], minimum=0.0)
@@ -233,7 +241,6 @@ def learning_curve_point(params: dict[str, Any], rng: np.random.Generator) -> di
     train = _bool_param(params, "train", True)
     anneal = _bool_param(params, "anneal", solver == "sphere")
     P = max(1, round(alpha * N))
-    backend = resolve_backend(params.get("backend"))
     xp = backend.xp
     gen = random_generator(backend, rng)
     data = teacher(N, P, delta2, rng=gen, backend=backend)
