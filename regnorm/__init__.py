@@ -8,7 +8,7 @@ of ``THEORY.md`` checked against Monte-Carlo by :mod:`regnorm.claims`.
 Subpackages and modules
 -----------------------
 backend             array-API backends and devices (NumPy default, CuPy, array-api-strict)
-seeding             the one seed rule: seed_sequence(root, *key)
+seeding             the one seed rule: ``seed_sequence(root, *key)``
 estimates           estimates and their statistics (mean, s.e., t interval, paired difference)
 validation          the argument checks every public function uses
 sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
