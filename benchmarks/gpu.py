@@ -68,17 +68,19 @@ if str(ROOT) not in sys.path:
 
 FORMAT = "regnorm-gpu-benchmark/1"
 
-#: Section name -> (wall-clock budget in seconds, target); the budgets add up to under 8
-#: minutes with the children's start-up, and the last section gets what is left.
+#: Section name -> (wall-clock budget in seconds, target). The budgets add up to the whole
+#: run's (a section that finishes early leaves its rest unused: each keeps its own, so a
+#: slow early section never eats the finite-size study's); CuPy compiles each kernel on
+#: its first use on a fresh machine, inside the budgets.
 SECTIONS: dict[str, tuple[float, str]] = {
     "agreement": (45.0, "CuPy = NumPy to rounding (same data), within errors (own draws)"),
-    "sgd": (50.0, "SGD flop rate >= 30% of the fp64 matmul rate"),
-    "c1": (60.0, "C1 throughput >= 50% of the raw normal + gamma draw rate"),
-    "figure": (100.0, "teacher_student --full (N = 4096) in < 60 s"),
+    "sgd": (40.0, "SGD flop rate >= 30% of the fp64 matmul rate"),
+    "c1": (50.0, "C1 throughput >= 50% of the raw normal + gamma draw rate"),
+    "figure": (90.0, "teacher_student --full (N = 4096) in < 60 s"),
     "finite_size": (240.0, "finite-size study (N = 1024, 4096, 16384) in < 240 s"),
 }
 #: The whole run's budget (8 minutes less a margin for start-up and writing).
-TOTAL_BUDGET_S = 465.0
+TOTAL_BUDGET_S = 470.0
 #: ``--small``: each section's budget, and the whole run's.
 SMALL_SECTION_S = 40.0
 SMALL_BUDGET_S = 120.0

@@ -147,3 +147,9 @@ def test_the_script_imports_only_public_names():
                 assert public is None or alias.name in public, (
                     f"{node.module}.{alias.name} is not in __all__"
                 )
+
+
+def test_the_section_budgets_fit_the_run_and_the_run_fits_eight_minutes():
+    mod = _module()
+    assert set(mod.SECTIONS) == set(SECTIONS)
+    assert sum(budget for budget, _ in mod.SECTIONS.values()) <= mod.TOTAL_BUDGET_S < 8 * 60
