@@ -9,6 +9,8 @@ numbers to rounding, and says in one line which checks ran on NumPy instead.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import math
 import os
@@ -18,6 +20,7 @@ import sys
 import numpy as np
 import pytest
 
+from figures import FIGURES
 from regnorm.claims import CheckContext, claim, run_claims, statistical_record
 from tests.conftest import AVAILABLE_BACKENDS
 from tests.tolerances import rounding_rtol
@@ -113,6 +116,33 @@ def test_a_numpy_only_figure_refuses_another_backend(tmp_path):
     )
     assert_one_line_error(proc, "figure batch_dependence runs on NumPy only", DEVICE)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_script_hands_backend_to_its_run_or_refuses_it(name, monkeypatch, capsys):
+    mod = importlib.import_module(f"figures.{name}")
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs)
+        return []
+
+    fake.__signature__ = inspect.signature(mod.run)
+    fake.__module__ = mod.__name__
+    monkeypatch.setattr(mod, "run", fake)
+    mod.main(["--quick", "--out", "unused"])
+    assert "backend" not in calls.pop()
+    takes = "backend" in inspect.signature(mod.run).parameters
+    # the two figures of the backend-generic families run on any backend
+    assert takes or name not in ("bn_noise", "teacher_student")
+    if takes:
+        mod.main(["--quick", "--out", "unused", "--backend", DEVICE])
+        assert calls.pop()["backend"] == DEVICE
+    else:
+        with pytest.raises(SystemExit) as exc:
+            mod.main(["--quick", "--out", "unused", "--backend", DEVICE])
+        assert exc.value.code == 2 and not calls
+        assert f"figure {name} runs on NumPy only" in capsys.readouterr().err
 
 
 # --- the records on a non-default device equal NumPy's -------------------------------------
