@@ -4,6 +4,14 @@ Each check runs its experiment of :mod:`simulations.regularization` at the defau
 run is shared with the figure that draws it) and turns each :class:`Comparison` into an
 ordering record: ``holds`` or ``deviates`` only when the 95% Student-t interval excludes
 zero (or the margin of "at least as well as"), ``not resolved`` otherwise.
+
+Backends: all four (:data:`BACKEND_CHECKS`) train on the backend of the context
+(``ctx.backend``, or ``ctx.options["backend"]``; None: NumPy; see
+:func:`~simulations.checks.batch_noise.check_backend`): teacher, data, initial weights,
+minibatches and dropout masks are made on its device and only the per-replicate losses and
+gamma/zeta means cross to the host. Records of a table made off NumPy carry its
+``backend`` parameter (read from the table's ``attrs["settings"]``); NumPy's records are as
+they were.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from collections.abc import Iterable
 
 from regnorm.claims import ClaimRecord, claim, ordering_record
 from regnorm.sweeps import shared_run
+from simulations.checks.batch_noise import check_backend
 from simulations.regularization import (
     Comparison,
     batch_size_gamma,
@@ -25,6 +34,7 @@ from simulations.regularization import (
 )
 
 __all__ = [
+    "BACKEND_CHECKS",
     "CHECKS",
     "c9_records",
     "c10_records",
@@ -41,13 +51,15 @@ SOURCE = "001 §2.4"
 
 
 def ordering_records(
-    cid: str, comparisons: Iterable[Comparison], *, source: str = SOURCE
+    cid: str, comparisons: Iterable[Comparison], *, source: str = SOURCE, backend=None
 ) -> list[ClaimRecord]:
-    """One :func:`regnorm.claims.ordering_record` of claim ``cid`` per comparison."""
+    """One :func:`regnorm.claims.ordering_record` of claim ``cid`` per comparison
+    (``backend``: a spec put in each record's params; None, NumPy's records, puts none)."""
+    on = {} if backend is None else {"backend": backend}
     return [
         ordering_record(
             cid,
-            c.params,
+            {**c.params, **on},
             diff=c.estimate.value,
             stderr=c.estimate.stderr,
             dof=c.estimate.dof,
@@ -63,26 +75,34 @@ def ordering_records(
 
 def c9_records(df) -> list[ClaimRecord]:
     """C9's records of a :func:`simulations.regularization.bn_vs_pn` table."""
-    return ordering_records("C9", c9_comparisons(df))
+    return ordering_records("C9", c9_comparisons(df), backend=_backend_of(df))
 
 
 def c10_records(df) -> list[ClaimRecord]:
     """C10's records of a :func:`simulations.regularization.mean_variance_noise` table."""
-    return ordering_records("C10", c10_comparisons(df))
+    return ordering_records("C10", c10_comparisons(df), backend=_backend_of(df))
 
 
 def c11_records(df) -> list[ClaimRecord]:
     """C11's records of a :func:`simulations.regularization.batch_size_gamma` table."""
-    return ordering_records("C11", c11_comparisons(df))
+    return ordering_records("C11", c11_comparisons(df), backend=_backend_of(df))
 
 
 def c12_records(df) -> list[ClaimRecord]:
     """C12's records of a :func:`simulations.regularization.dropout_experiment` table."""
-    return ordering_records("C12", c12_comparisons(df))
+    return ordering_records("C12", c12_comparisons(df), backend=_backend_of(df))
+
+
+def _backend_of(df):
+    """The spec of the backend a table was made on (None for NumPy)."""
+    return df.attrs.get("settings", {}).get("backend")
 
 
 def _default(experiment, ctx):
-    return shared_run(experiment, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    backend = check_backend(ctx)
+    # NumPy's call has no backend keyword, so it shares the run a figure makes
+    on = {} if backend is None else {"backend": backend.spec}
+    return shared_run(experiment, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor, **on)
 
 
 @claim("C9", source=SOURCE)
@@ -110,3 +130,6 @@ def check_c12(ctx):
 
 
 CHECKS = [check_c9, check_c10, check_c11, check_c12]
+
+#: The checks of :data:`CHECKS` that run on any backend (all of them).
+BACKEND_CHECKS = list(CHECKS)

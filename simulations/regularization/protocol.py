@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from regnorm.backend import resolve_backend
 from regnorm.normalizers.registry import canonical_name
 from regnorm.seeding import seed_sequence
 from regnorm.validation import check_choice, check_integer
@@ -112,13 +113,14 @@ def _sizes(quick: bool) -> dict:
     return dict(SIZES["quick" if quick else "full"])
 
 
-def _train_run(point: dict, rng, *, sz: dict, seed: int) -> dict:
+def _train_run(point: dict, rng, *, sz: dict, seed: int, backend: str | None = None) -> dict:
     """One sweep task: train the run ``point`` on all replicates; outputs per replicate.
 
     ``rng`` is not used. A run trains its ``repetitions`` replicates in one vectorized call,
     and replicate ``r`` of every run must see the same teacher, data, initial weights and
     minibatch order (the pairing over runs): its stream is ``seed_sequence(seed, r)``, which
-    no per-task stream of the sweep (keyed by ``(*key, rep)``) can name.
+    no per-task stream of the sweep (keyed by ``(*key, rep)``) can name. ``backend`` is a
+    spec (a string travels to worker processes; a Backend holds a module).
     """
     S = sz["repetitions"]
     norms, weights, gamma_decay, curvature = METHODS[point["method"]]
@@ -150,6 +152,7 @@ def _train_run(point: dict, rng, *, sz: dict, seed: int) -> dict:
         teacher_hidden=TEACHER_HIDDEN,
         delta2=DELTA2,
         rng=[seed_sequence(seed, r) for r in range(S)],
+        backend=backend,
     )
     out = {}
     for r in range(S):
@@ -189,6 +192,7 @@ def run_methods(
     seed: int = 0,
     sizes: dict | None = None,
     executor=None,
+    backend=None,
 ) -> pd.DataFrame:
     """Train every run of ``runs`` on the same replicates; one row per (run, replicate).
 
@@ -208,6 +212,10 @@ def run_methods(
     executor : optional
         Runs are the points of a :func:`regnorm.sweeps.sweep` (``"processes:2"``, Dask, ...),
         with the same numbers whatever the executor.
+    backend : spec or Backend, optional
+        Where each run trains (:func:`simulations.relu_network.train_relu_students`);
+        None or NumPy: the host. Array-api-strict gives NumPy's numbers to rounding (the
+        same draws, made on its device).
 
     Returns
     -------
@@ -215,7 +223,7 @@ def run_methods(
         The run's keys (``normalizers``: the tuple used), ``rep``, ``train_loss``,
         ``test_loss``, ``gap``, ``gamma2_1..L`` (mean gamma^2 per layer, NaN without a
         normalizer) and ``zeta_1..L``; ``attrs["settings"]``: the sizes, ``seed``,
-        ``delta2`` and ``teacher_hidden``.
+        ``delta2``, ``teacher_hidden`` and, off NumPy, ``backend`` (its spec).
     """
     from regnorm.sweeps import sweep
 
@@ -225,7 +233,9 @@ def run_methods(
     S = check_integer("repetitions", sz["repetitions"], minimum=2)
     seed = check_integer("seed", seed, minimum=0)
     points = [_point(k, run) for k, run in enumerate(runs)]
-    task = functools.partial(_train_run, sz=sz, seed=seed)
+    backend = resolve_backend(backend)
+    on = {} if backend.name == "numpy" else {"backend": backend.spec}
+    task = functools.partial(_train_run, sz=sz, seed=seed, **on)
     res = sweep(task, points, seed=seed, executor=executor, progress=None)
     rows = []
     for _, p in res.iterrows():
@@ -242,19 +252,25 @@ def run_methods(
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    df.attrs["settings"] = dict(sz, seed=seed, delta2=DELTA2, teacher_hidden=TEACHER_HIDDEN)
+    df.attrs["settings"] = dict(sz, seed=seed, delta2=DELTA2, teacher_hidden=TEACHER_HIDDEN, **on)
     return df
 
 
-def bn_vs_pn(*, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None) -> pd.DataFrame:
+def bn_vs_pn(
+    *, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None, backend=None
+) -> pd.DataFrame:
     """C9: BN, PN + gamma decay (zeta with Gauss-Newton curvature, and with the article's
     activation probability) and PN without it, against the batch size."""
     bs = batch_sizes or _sizes(quick)["batch_sizes"]
     runs = [{"method": m, "M": M} for M in bs for m in C9_METHODS]
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
+    return run_methods(
+        runs, quick=quick, seed=seed, sizes=sizes, executor=executor, backend=backend
+    )
 
 
-def mean_variance_noise(*, quick=False, seed=0, M=None, sizes=None, executor=None) -> pd.DataFrame:
+def mean_variance_noise(
+    *, quick=False, seed=0, M=None, sizes=None, executor=None, backend=None
+) -> pd.DataFrame:
     """C10: plain SGD, WN, WN + mean-only BN, WN + variance-only BN, BN at one batch size."""
     M = M or _sizes(quick)["M_small"]
     return run_methods(
@@ -263,11 +279,12 @@ def mean_variance_noise(*, quick=False, seed=0, M=None, sizes=None, executor=Non
         seed=seed,
         sizes=sizes,
         executor=executor,
+        backend=backend,
     )
 
 
 def batch_size_gamma(
-    *, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None
+    *, quick=False, seed=0, batch_sizes=None, sizes=None, executor=None, backend=None
 ) -> pd.DataFrame:
     """C11: BN opened in one hidden layer at a time (the other plain), against batch size."""
     bs = batch_sizes or _sizes(quick)["batch_sizes"]
@@ -276,10 +293,14 @@ def batch_size_gamma(
         for layer in C11_OPEN
         for M in bs
     ]
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
+    return run_methods(
+        runs, quick=quick, seed=seed, sizes=sizes, executor=executor, backend=backend
+    )
 
 
-def dropout_experiment(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
+def dropout_experiment(
+    *, quick=False, seed=0, sizes=None, executor=None, backend=None
+) -> pd.DataFrame:
     """C12: BN at small and large batch, BN + dropout 0.125 after / before at large batch,
     WN and WN + dropout 0.25 at large batch."""
     sz = _sizes(quick)
@@ -296,4 +317,6 @@ def dropout_experiment(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
         {"method": "weight_norm", "M": Ml, "dropout": 0.25, **after,
          "label": f"WN + dropout 0.25, M={Ml}"},
     ]  # fmt: skip
-    return run_methods(runs, quick=quick, seed=seed, sizes=sizes, executor=executor)
+    return run_methods(
+        runs, quick=quick, seed=seed, sizes=sizes, executor=executor, backend=backend
+    )

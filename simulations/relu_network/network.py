@@ -39,9 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from regnorm.backend import get_namespace
+from regnorm.backend import resolve_backend
 from regnorm.normalizers import Normalizer, registry
 from regnorm.validation import check_bool, check_choice, check_integer, check_real
 
@@ -167,8 +165,10 @@ class StudentConfig:
         check_choice("dropout_position", self.dropout_position, DROPOUT_POSITIONS)
 
 
-def _make_layer(name: str, config: StudentConfig, repetitions: int, xp):
-    """The normalizer layer for ``name`` on the ``S * H`` folded channels (None for "none")."""
+def _make_layer(name: str, config: StudentConfig, repetitions: int, backend):
+    """The normalizer layer for ``name`` on the ``S * H`` folded channels (None for "none"),
+    on ``backend`` (a :class:`regnorm.backend.Backend`)."""
+    xp = backend
     S, H = repetitions, config.width
     if name == "layer_norm":
         # LN of each replicate = GroupNorm with one group per replicate on the folded channels
@@ -177,7 +177,9 @@ def _make_layer(name: str, config: StudentConfig, repetitions: int, xp):
         # G groups of consecutive units per replicate = S*G groups of the folded channels
         return registry.make_normalizer("group_norm", S * H, num_groups=S * config.groups, xp=xp)
     if name in ("switchable_norm", "rms_norm"):
-        return _ReplicatewiseLayer([registry.make_normalizer(name, H, xp=xp) for _ in range(S)], xp)
+        return _ReplicatewiseLayer(
+            [registry.make_normalizer(name, H, xp=xp) for _ in range(S)], backend.xp
+        )
     if name == "proxy_norm":
         return _ChainedLayer(
             registry.make_normalizer("group_norm", S * H, num_groups=S, affine=False, xp=xp),
@@ -264,8 +266,11 @@ class ReLUNetwork:
         With a list of per-replicate SeedSequences, replicate ``s`` gets the same initial
         weights whatever the other replicates and whatever the normalizers (paired
         comparisons); see :func:`~simulations.relu_network.teacher.replicate_sequences`.
-    xp : array namespace or backend name, optional
-        Array backend (default NumPy).
+    backend : spec or Backend, optional
+        Where the parameters live and the initial weights are drawn: anything
+        :func:`regnorm.backend.resolve_backend` accepts (default NumPy). The draws go through
+        :func:`regnorm.backend.random_generator` (NumPy's numbers on NumPy and
+        array-api-strict), in float64, then cast to ``dtype``.
     dtype : str
         "float64" (default) or "float32".
     fast_path : bool
@@ -288,7 +293,7 @@ class ReLUNetwork:
         repetitions: int,
         *,
         rng=None,
-        xp=None,
+        backend=None,
         dtype="float64",
         fast_path: bool = True,
     ):
@@ -296,29 +301,31 @@ class ReLUNetwork:
             raise TypeError(f"config must be a StudentConfig, got {type(config).__name__}")
         self.config = config
         self.repetitions = S = check_integer("repetitions", repetitions, minimum=1)
-        self.xp = xp = get_namespace(xp)
+        self.backend = backend = resolve_backend(backend)
+        self.xp = xp = backend.xp
         check_choice("dtype", dtype, ("float64", "float32"))
         self.dtype = getattr(xp, dtype)
         self.fast_path = check_bool("fast_path", fast_path)
         d, H, L = config.input_dim, config.width, config.depth
-        gens = replicate_generators(replicate_sequences(S, rng), INIT_STREAM)
-        p: dict[str, np.ndarray] = {}
+        gens = replicate_generators(replicate_sequences(S, rng), INIT_STREAM, backend)
+        p: dict = {}
         fan_in = d
         for layer in range(1, L + 1):
-            p[f"W{layer}"] = np.stack(
+            p[f"W{layer}"] = xp.stack(
                 [g.standard_normal((H, fan_in)) * math.sqrt(2.0 / fan_in) for g in gens]
             )
             fan_in = H
-        p["v"] = np.stack([g.standard_normal(H) / math.sqrt(H) for g in gens])
-        p["c"] = np.zeros(S)
+        p["v"] = xp.stack([g.standard_normal(H) / math.sqrt(H) for g in gens])
+        zeros = {"device": backend.device, "dtype": xp.float64}
+        p["c"] = xp.zeros(S, **zeros)
         for layer, name in enumerate(config.normalizers, start=1):
             if name == "none":
-                p[f"b{layer}"] = np.zeros((S, H))
+                p[f"b{layer}"] = xp.zeros((S, H), **zeros)
                 if config.weights == "weight_norm":
-                    p[f"g{layer}"] = np.ones((S, H))
-        self.params = {k: xp.asarray(v, dtype=self.dtype) for k, v in p.items()}
+                    p[f"g{layer}"] = xp.ones((S, H), **zeros)
+        self.params = {k: xp.astype(v, self.dtype) for k, v in p.items()}
         self.grads: dict = {}
-        self.norms = [_make_layer(name, config, S, xp) for name in config.normalizers]
+        self.norms = [_make_layer(name, config, S, backend) for name in config.normalizers]
         # Proxy Norm applies the ReLU itself (its output is the normalized activation)
         self._relu = [name != "proxy_norm" for name in config.normalizers]
         self._cache: list = []

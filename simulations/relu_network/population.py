@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from regnorm.backend import array_namespace, to_numpy
+from regnorm.backend import array_namespace, backend_name, device_of, to_numpy
 from regnorm.gamma_decay import gamma_decay_coefficient
 from regnorm.validation import check_choice, check_integer
 
@@ -87,7 +87,10 @@ def set_population_statistics(
         return out
     if curvature == "gauss_newton":
         net.forward(x_stat, training=False)
-        dhs = net.backward(xp.ones((net.repetitions, x_stat.shape[1]), dtype=net.dtype))
+        ones = xp.ones(
+            (net.repetitions, x_stat.shape[1]), dtype=net.dtype, device=net.backend.device
+        )
+        dhs = net.backward(ones)
     for i in range(cfg.depth):
         if rhos[i] is None:
             continue
@@ -105,14 +108,20 @@ def set_population_statistics(
 
 
 def _zeta_per_channel(M, *, rho, F_gamma, mean_A2):
-    """:func:`regnorm.gamma_decay.gamma_decay_coefficient` channel by channel.
+    """:func:`regnorm.gamma_decay.gamma_decay_coefficient` channel by channel, on the device.
 
-    That function validates scalars, so it is applied to host copies one channel at a time
-    and the result returned in the network's namespace and dtype. ``rho`` is clipped at its
-    bound -2: with the layer's ``eps`` in the standardization a dead (constant) unit has
-    ``z = 0``, so its sample ``rho`` is -3.
+    That function validates Python scalars, so on the host it is applied one channel at a
+    time; elsewhere its formula is evaluated elementwise on the arrays' device (the same
+    operations in the same order, so the same numbers), and the training loop never crosses
+    to the host. ``rho`` is clipped at its bound -2: with the layer's ``eps`` in the
+    standardization a dead (constant) unit has ``z = 0``, so its sample ``rho`` is -3. Inputs
+    that are not finite (a diverged training) raise on the host and give NaN elsewhere, which
+    :func:`~simulations.relu_network.training.train_relu_students` refuses at its end.
     """
     xp = array_namespace(rho)
+    if backend_name(xp) != "numpy":
+        rho = xp.maximum(rho, xp.asarray(-2.0, dtype=rho.dtype, device=device_of(rho)))
+        return (rho + 2.0) / (8.0 * M) * F_gamma + mean_A2 / (2.0 * M)
     r, f, a = (to_numpy(v) for v in (rho, F_gamma, mean_A2))
     z = np.array(
         [

@@ -4,16 +4,23 @@ Every replicate ``s`` (one teacher, its data, one student's initialization, mini
 and dropout masks) has its own :class:`numpy.random.SeedSequence`; each use draws from its own
 stream of it, ``seed_sequence(ss, stream)`` (:mod:`regnorm.seeding`), so a replicate's numbers
 do not depend on how many replicates are trained with it, nor on its configuration.
+
+The teacher lives on a backend (``backend=``: anything :func:`regnorm.backend.resolve_backend`
+accepts; NumPy by default) and its draws are made on that backend's device through
+:func:`regnorm.backend.random_generator`, which on NumPy and array-api-strict gives NumPy's own
+numbers for the same stream.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from regnorm.backend import ArrayGenerator, Backend, random_generator, resolve_backend
 from regnorm.seeding import generator, seed_sequence
 from regnorm.validation import check_integer, check_real, normalize_rng
 
@@ -55,10 +62,17 @@ def replicate_sequences(repetitions: int, rng) -> list[np.random.SeedSequence]:
 
 
 def replicate_generators(
-    sequences: Sequence[np.random.SeedSequence], stream: int
-) -> list[np.random.Generator]:
-    """One generator per replicate for ``stream`` (e.g. :data:`DATA_STREAM`)."""
-    return [generator(ss, stream) for ss in sequences]
+    sequences: Sequence[np.random.SeedSequence], stream: int, backend: Any = None
+) -> list[np.random.Generator] | list[ArrayGenerator]:
+    """One generator per replicate for ``stream`` (e.g. :data:`DATA_STREAM`).
+
+    NumPy generators when ``backend`` is None; otherwise generators of that backend
+    (:func:`regnorm.backend.random_generator` of the same stream), drawing on its device.
+    """
+    if backend is None:
+        return [generator(ss, stream) for ss in sequences]
+    backend = resolve_backend(backend)
+    return [random_generator(backend, seed_sequence(ss, stream)) for ss in sequences]
 
 
 @dataclass(frozen=True)
@@ -77,43 +91,72 @@ class ReLUTeacher:
 
     Attributes
     ----------
-    weights : ndarray, shape (S, K, d)
-    signs : ndarray, shape (S, K)
+    weights : array, shape (S, K, d)
+    signs : array, shape (S, K)
     delta2 : float
         Variance of the label noise.
+    backend : Backend
+        Where ``weights`` and ``signs`` live (NumPy when built without one).
     """
 
-    weights: np.ndarray
-    signs: np.ndarray
+    weights: Any
+    signs: Any
     delta2: float
+    backend: Backend = field(default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backend", resolve_backend(self.backend))
 
     @classmethod
-    def random(cls, repetitions, input_dim, hidden, *, delta2=0.25, rng=None) -> ReLUTeacher:
-        """Draw ``repetitions`` teachers (``rng``: see :func:`replicate_sequences`)."""
+    def random(
+        cls, repetitions, input_dim, hidden, *, delta2=0.25, rng=None, backend=None
+    ) -> ReLUTeacher:
+        """Draw ``repetitions`` teachers (``rng``: see :func:`replicate_sequences`) on
+        ``backend`` (anything :func:`regnorm.backend.resolve_backend` accepts; None: NumPy)."""
         repetitions = check_integer("repetitions", repetitions, minimum=1)
         input_dim = check_integer("input_dim", input_dim, minimum=1)
         hidden = check_integer("hidden", hidden, minimum=1)
         delta2 = check_real("delta2", delta2, minimum=0.0)
-        gens = replicate_generators(replicate_sequences(repetitions, rng), TEACHER_STREAM)
-        w, a = [], []
+        backend = resolve_backend(backend)
+        xp = backend.xp
+        seqs = replicate_sequences(repetitions, rng)
+        gens = replicate_generators(seqs, TEACHER_STREAM, backend)
+        w = []
         for g in gens:
             wk = g.standard_normal((hidden, input_dim))
-            w.append(wk / np.linalg.norm(wk, axis=1, keepdims=True))
-            a.append(np.where(np.arange(hidden) % 2 == 0, 1.0, -1.0))
-        return cls(np.stack(w), np.stack(a), delta2)
+            # sqrt of the sum of squares: the reduction numpy.linalg.norm makes on NumPy
+            w.append(wk / xp.sqrt(xp.sum(wk * wk, axis=1, keepdims=True)))
+        signs = np.where(np.arange(hidden) % 2 == 0, 1.0, -1.0)
+        a = backend.asarray(np.tile(signs, (repetitions, 1)), dtype=xp.float64)
+        return cls(xp.stack(w), a, delta2, backend)
 
     @property
     def repetitions(self) -> int:
         return self.weights.shape[0]
 
-    def clean(self, x: np.ndarray) -> np.ndarray:
-        """Noise-free labels, ``x`` of shape (S, N, d) -> (S, N)."""
-        pre = np.einsum("snd,skd->snk", x, self.weights)
-        hidden = (np.maximum(pre, 0.0) - _RELU_MEAN) / math.sqrt(_RELU_VAR)
-        return np.einsum("snk,sk->sn", hidden, self.signs) / math.sqrt(self.signs.shape[1])
+    def clean(self, x):
+        """Noise-free labels, ``x`` of shape (S, N, d) -> (S, N), on the teacher's backend."""
+        xp = self.backend.xp
+        if self.backend.name == "numpy":
+            # NumPy keeps its einsum contractions (their rounding is NumPy's recorded numbers)
+            pre = np.einsum("snd,skd->snk", x, self.weights)
+        else:
+            pre = xp.matmul(x, xp.permute_dims(self.weights, (0, 2, 1)))
+        hidden = (xp.maximum(pre, 0.0) - _RELU_MEAN) / math.sqrt(_RELU_VAR)
+        scale = math.sqrt(self.signs.shape[1])
+        if self.backend.name == "numpy":
+            return np.einsum("snk,sk->sn", hidden, self.signs) / scale
+        return xp.sum(hidden * self.signs[:, None, :], axis=2) / scale
 
-    def sample(self, n, gens) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` labelled samples per replicate from per-replicate generators: (S, n, d), (S, n)."""
-        x = np.stack([g.standard_normal((n, self.weights.shape[2])) for g in gens])
-        noise = np.stack([g.standard_normal(n) for g in gens])
+    def sample(self, n, gens) -> tuple[Any, Any]:
+        """``n`` labelled samples per replicate from per-replicate generators: (S, n, d), (S, n).
+
+        ``gens``: one generator per replicate, NumPy's or of the teacher's backend
+        (:func:`replicate_generators`); a NumPy generator is drawn from on the host and its
+        numbers moved to the backend's device.
+        """
+        xp = self.backend.xp
+        gens = [random_generator(self.backend, g) for g in gens]
+        x = xp.stack([g.standard_normal((n, self.weights.shape[2])) for g in gens])
+        noise = xp.stack([g.standard_normal(n) for g in gens])
         return x, self.clean(x) + math.sqrt(self.delta2) * noise

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from regnorm.backend import get_namespace, to_numpy
+from regnorm.backend import resolve_backend, to_numpy
 from regnorm.validation import check_bool, check_choice, check_integer, check_real
 
 from .network import ReLUNetwork, StudentConfig
@@ -107,7 +107,7 @@ def train_relu_students(
     teacher_hidden: int = 4,
     delta2: float = 0.25,
     rng=None,
-    xp=None,
+    backend=None,
 ) -> TrainingResult:
     """Train ``repetitions`` students of ``config`` on their teachers' data by minibatch SGD.
 
@@ -117,6 +117,13 @@ def train_relu_students(
     the same seed and different configs are paired comparisons, and the result for a
     replicate does not depend on how many replicates are trained with it. ``delta2`` is the
     variance of the label noise.
+
+    ``backend`` (anything :func:`regnorm.backend.resolve_backend` accepts; None: NumPy) is
+    where everything is made and kept: the teacher, its data, the PN statistics sample, the
+    initial weights, each epoch's minibatch permutations and the dropout masks are drawn on
+    its device (:func:`regnorm.backend.random_generator`: NumPy's numbers on NumPy and
+    array-api-strict), the training loop keeps its state there, and only the per-replicate
+    results cross to the host, once, at the end.
 
     Raises
     ------
@@ -134,27 +141,30 @@ def train_relu_students(
             f"M={M} is larger than the training set (n_train={n_train}); choose M <= n_train"
         )
     seqs = replicate_sequences(S, rng)
-    xp = get_namespace(xp)
-    teacher = ReLUTeacher.random(S, config.input_dim, teacher_hidden, delta2=delta2, rng=seqs)
-    data_gens = replicate_generators(seqs, DATA_STREAM)
+    backend = resolve_backend(backend)
+    xp = backend.xp
+    teacher = ReLUTeacher.random(
+        S, config.input_dim, teacher_hidden, delta2=delta2, rng=seqs, backend=backend
+    )
+    data_gens = replicate_generators(seqs, DATA_STREAM, backend)
     x_tr, y_tr = teacher.sample(n_train, data_gens)
     x_te, y_te = teacher.sample(n_test, data_gens)
-    net = ReLUNetwork(config, S, rng=seqs, xp=xp)
+    net = ReLUNetwork(config, S, rng=seqs, backend=backend)
     dtype = net.dtype
-    X_tr = xp.asarray(x_tr, dtype=dtype)
-    Y_tr = xp.asarray(y_tr, dtype=dtype)
+    X_tr = xp.astype(x_tr, dtype)
+    Y_tr = xp.astype(y_tr, dtype)
     has_pn = "population_norm" in config.normalizers
     X_stat = None
     if has_pn:
-        X_stat = xp.asarray(
-            np.stack([g.standard_normal((protocol.n_stat, config.input_dim)) for g in data_gens]),
-            dtype=dtype,
+        X_stat = xp.astype(
+            xp.stack([g.standard_normal((protocol.n_stat, config.input_dim)) for g in data_gens]),
+            dtype,
         )
-    train_gens = replicate_generators(seqs, TRAINING_STREAM)
+    train_gens = replicate_generators(seqs, TRAINING_STREAM, backend)
     d, H = config.input_dim, config.width
     X_flat = xp.reshape(X_tr, (S * n_train, d))
     Y_flat = xp.reshape(Y_tr, (S * n_train,))
-    offsets = (np.arange(S) * n_train)[:, None]
+    offsets = xp.arange(S, device=backend.device)[:, None] * n_train
     per_epoch = n_train // M
     order = None
     zetas = [None] * config.depth
@@ -163,8 +173,8 @@ def train_relu_students(
             zetas = set_population_statistics(net, X_stat, max(M, 2), curvature=protocol.curvature)
         k = step % per_epoch
         if k == 0:
-            order = np.stack([g.permutation(n_train) for g in train_gens]) + offsets
-        idx = xp.asarray(np.reshape(order[:, k * M : (k + 1) * M], (-1,)))
+            order = xp.stack([g.permutation(n_train) for g in train_gens]) + offsets
+        idx = xp.reshape(order[:, k * M : (k + 1) * M], (-1,))
         xb = xp.reshape(xp.take(X_flat, idx, axis=0), (S, M, d))
         yb = xp.reshape(xp.take(Y_flat, idx, axis=0), (S, M))
         masks = None
@@ -175,15 +185,15 @@ def train_relu_students(
             for i in range(config.depth):
                 if config.dropout_position == "before" and i > 0:
                     shape = (M, H)
-                m = np.stack([g.random(shape) < keep for g in train_gens])
-                masks.append(xp.asarray(m, dtype=dtype))
+                m = xp.stack([g.random(shape) < keep for g in train_gens])
+                masks.append(xp.astype(m, dtype))
         f = net.forward(xb, training=True, masks=masks)
         net.backward(2.0 * (f - yb) / M)
         sgd_step(net, protocol.lr, zetas if protocol.gamma_decay else None)
     if has_pn:
         zetas = set_population_statistics(net, X_stat, max(M, 2), curvature=protocol.curvature)
     train = to_numpy(net.loss(X_tr, Y_tr))
-    test = to_numpy(net.loss(xp.asarray(x_te, dtype=dtype), xp.asarray(y_te, dtype=dtype)))
+    test = to_numpy(net.loss(xp.astype(x_te, dtype), xp.astype(y_te, dtype)))
     gamma2 = [
         None
         if n is None or "gamma" not in n.params
@@ -191,6 +201,13 @@ def train_relu_students(
         for i, n in enumerate(net.norms)
     ]
     zeta_out = [None if z is None else to_numpy(xp.mean(z, axis=1)) for z in zetas]
+    # on NumPy a non-finite zeta input already raised in the loop (the scalar checks of
+    # gamma_decay_coefficient); the device path checks once, here at the edge
+    if any(z is not None and not np.all(np.isfinite(z)) for z in zeta_out):
+        raise ValueError(
+            f"training diverged on backend {backend.spec!r}: the gamma-decay coefficient zeta "
+            f"of a population_norm layer is not finite (lr={protocol.lr}); lower lr"
+        )
     settings = {
         "config": config,
         "protocol": protocol,

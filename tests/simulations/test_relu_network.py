@@ -102,7 +102,7 @@ def test_gradients_match_finite_differences(kw):
 def test_backend_generic_forward_backward(xp, name):
     cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=name, groups=2)
     ref = ReLUNetwork(cfg, S, rng=5)
-    net = ReLUNetwork(cfg, S, rng=5, xp=xp)
+    net = ReLUNetwork(cfg, S, rng=5, backend=xp)
     x = np.random.default_rng(0).standard_normal((S, N, D))
     f_ref = ref.forward(x)
     ref.backward(np.ones((S, N)))
@@ -276,8 +276,8 @@ def test_validated_fast_path_equals_checked_layer_calls(xp):
     """After its first checked call, a layer is called through its fast path; the numbers are
     exactly those of checked calls (which a network with fast_path=False always makes)."""
     cfg = StudentConfig(input_dim=D, width=H, depth=2, normalizers=("batch_norm", "layer_norm"))
-    fast = ReLUNetwork(cfg, S, rng=7, xp=xp)
-    checked = ReLUNetwork(cfg, S, rng=7, xp=xp, fast_path=False)
+    fast = ReLUNetwork(cfg, S, rng=7, backend=xp)
+    checked = ReLUNetwork(cfg, S, rng=7, backend=xp, fast_path=False)
     seen_fast, seen_checked = [], []
     for net, seen in ((fast, seen_fast), (checked, seen_checked)):
         for norm in net.norms:

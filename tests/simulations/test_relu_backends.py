@@ -1,0 +1,136 @@
+"""The ReLU-network families on a device: array-api-strict on ``device1`` (not its default
+device, so any array made on the host or on the default device fails to combine with the
+device's) and CuPy where a GPU is present.
+
+array-api-strict's generator moves NumPy's own numbers to the device, so a strict run trains
+on exactly NumPy's data, initial weights, minibatches and dropout masks: its results equal
+NumPy's to rounding. CuPy draws its own stream; there only the same-seed reproducibility and
+the device placement are tested.
+"""
+
+import numpy as np
+import pytest
+
+from regnorm.backend import device_of, resolve_backend, to_numpy
+from regnorm.seeding import seed_sequence
+from simulations import relu_network as rn
+from tests.conftest import AVAILABLE_BACKENDS
+from tests.tolerances import assert_allclose_rounding
+
+STRICT = "array_api_strict:device1"
+needs_gpu = pytest.mark.skipif("cupy" not in AVAILABLE_BACKENDS, reason="needs CuPy and a GPU")
+
+
+@pytest.fixture
+def strict():
+    pytest.importorskip("array_api_strict")
+    return resolve_backend(STRICT)
+
+
+def _train(config, protocol, backend, **kw):
+    kw = {"repetitions": 3, "n_train": 48, "n_test": 64, "rng": 11, **kw}
+    return rn.train_relu_students(config, protocol, backend=backend, **kw)
+
+
+def test_teacher_and_initial_weights_are_drawn_on_the_device_with_numpys_numbers(strict):
+    seqs = rn.replicate_sequences(2, 5)
+    host = rn.ReLUTeacher.random(2, 6, 3, rng=seqs)
+    dev = rn.ReLUTeacher.random(2, 6, 3, rng=seqs, backend=strict)
+    assert device_of(dev.weights) == strict.device and device_of(dev.signs) == strict.device
+    assert_allclose_rounding(to_numpy(dev.weights), host.weights, ops=10)
+    x_h, y_h = host.sample(20, rn.replicate_generators(seqs, rn.teacher.DATA_STREAM))
+    x_d, y_d = dev.sample(20, rn.replicate_generators(seqs, rn.teacher.DATA_STREAM, strict))
+    assert device_of(x_d) == strict.device and device_of(y_d) == strict.device
+    np.testing.assert_array_equal(to_numpy(x_d), x_h)  # the same draws, not just close ones
+    assert_allclose_rounding(to_numpy(y_d), y_h, ops=20)
+    cfg = rn.StudentConfig(input_dim=6, width=4, depth=2, normalizers="none")
+    net_h, net_d = (
+        rn.ReLUNetwork(cfg, 2, rng=seqs),
+        rn.ReLUNetwork(cfg, 2, rng=seqs, backend=strict),
+    )
+    for k, v in net_h.params.items():
+        assert device_of(net_d.params[k]) == strict.device, k
+        np.testing.assert_array_equal(to_numpy(net_d.params[k]), v, err_msg=k)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"normalizers": "batch_norm"},
+        {"normalizers": "population_norm"},
+        {"normalizers": ("layer_norm", "group_norm"), "groups": 2},
+        {"normalizers": "switchable_norm"},
+        {"normalizers": "proxy_norm"},
+        {"normalizers": "none", "weights": "weight_norm"},
+        {"normalizers": "batch_norm", "dropout": 0.25},
+        {"normalizers": "batch_norm", "dropout": 0.25, "dropout_position": "before"},
+    ],
+)
+def test_training_on_the_device_equals_numpys(strict, kw):
+    """A few SGD steps (a second epoch included, PN statistics refreshed, dropout masks drawn)
+    on device1 give NumPy's losses, gamma and zeta to rounding."""
+    cfg = rn.StudentConfig(input_dim=5, width=4, depth=2, **kw)
+    prot = rn.TrainingProtocol(M=8, steps=9, lr=0.05, n_stat=200, stat_every=4)
+    ref = _train(cfg, prot, None)
+    dev = _train(cfg, prot, strict)
+    # ~10^2 roundings per number and step of a 4-wide network, through 9 steps
+    ops = 100
+    assert_allclose_rounding(dev.train_loss, ref.train_loss, ops=ops)
+    assert_allclose_rounding(dev.test_loss, ref.test_loss, ops=ops)
+    for g_d, g_r in zip(dev.gamma2 + dev.zeta, ref.gamma2 + ref.zeta, strict=True):
+        assert (g_d is None) == (g_r is None)
+        if g_r is not None:
+            assert_allclose_rounding(g_d, g_r, ops=ops)
+    assert isinstance(dev.train_loss, np.ndarray)  # results cross to the host at the edge
+
+
+def test_the_pn_gamma_decay_coefficient_on_the_device_is_the_scalar_formulas(strict):
+    """The device path of zeta evaluates gamma_decay_coefficient's formula elementwise (rho
+    clipped at -2), giving the host's channel-by-channel numbers."""
+    from simulations.relu_network.population import _zeta_per_channel
+
+    rng = np.random.default_rng(3)
+    rho = np.array([[-3.0, -1.5, 0.2, 4.0]])
+    F, A = rng.random((1, 4)), rng.random((1, 4))
+    host = _zeta_per_channel(8, rho=rho, F_gamma=F, mean_A2=A)
+    dev = _zeta_per_channel(
+        8, rho=strict.asarray(rho), F_gamma=strict.asarray(F), mean_A2=strict.asarray(A)
+    )
+    assert device_of(dev) == strict.device
+    np.testing.assert_array_equal(to_numpy(dev), host)
+
+
+# a C10-like experiment small enough for the default run (PN and dropout are in C9 and C12)
+C10_SIZES = dict(
+    repetitions=4, input_dim=5, width=6, n_train=48, n_test=96, steps=40, n_stat=50, stat_every=10
+)
+
+
+def test_a_c10_experiment_on_the_device_equals_numpys_and_says_where_it_ran(strict):
+    from simulations.checks.regularization import c10_records
+    from simulations.regularization import mean_variance_noise
+
+    ref = mean_variance_noise(seed=2, M=8, sizes=C10_SIZES)
+    dev = mean_variance_noise(seed=2, M=8, sizes=C10_SIZES, backend=strict)
+    assert "backend" not in ref.attrs["settings"]
+    assert dev.attrs["settings"]["backend"] == STRICT
+    assert list(dev.columns) == list(ref.columns)
+    for col in ("train_loss", "test_loss", "gap"):
+        assert_allclose_rounding(dev[col].to_numpy(), ref[col].to_numpy(), ops=100)
+    recs_ref, recs_dev = c10_records(ref), c10_records(dev)
+    assert [r.verdict for r in recs_dev] == [r.verdict for r in recs_ref]
+    for r_ref, r_dev in zip(recs_ref, recs_dev, strict=True):
+        assert "backend" not in r_ref.params
+        assert r_dev.params == {**r_ref.params, "backend": STRICT}
+
+
+@needs_gpu
+@pytest.mark.gpu
+def test_training_on_cupy_is_reproducible_and_stays_on_the_device():
+    backend = resolve_backend("cupy")
+    cfg = rn.StudentConfig(input_dim=5, width=4, depth=2, normalizers="population_norm")
+    prot = rn.TrainingProtocol(M=8, steps=9, lr=0.05, n_stat=200, stat_every=4)
+    a = _train(cfg, prot, backend, rng=[seed_sequence(4, r) for r in range(3)])
+    b = _train(cfg, prot, backend, rng=[seed_sequence(4, r) for r in range(3)])
+    np.testing.assert_array_equal(a.test_loss, b.test_loss)
+    assert np.all(np.isfinite(a.test_loss))
