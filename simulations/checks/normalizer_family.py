@@ -2,6 +2,15 @@
 
 The measurements are :mod:`simulations.normalizer_family`'s; here they become records.
 Sources: articles 000 (SN), 002 (BN/LN/IN/GN), 003 (Proxy Norm), 004 (KernelNorm).
+
+Backends: C18 and C22 (:data:`BACKEND_CHECKS`) run on the backend of the context
+(``ctx.backend``, or ``ctx.options["backend"]``; see
+:func:`~simulations.checks.batch_noise.check_backend`): C22's inputs and C18's networks are
+drawn on its device and run there, a few numbers per task crossing to the host; their
+records then carry a ``backend`` parameter. The others stay on NumPy: C19-C21 compare the
+closed forms and layers with independent host references (SciPy quadrature, a
+loop-by-loop KernelNorm), and C14 and C17 are exact identities between layers on one small
+input, whose layers regnorm's own tests run on every backend.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from regnorm.normalizers import (
     relu_gaussian_moments,
 )
 from regnorm.normalizers.registry import label, make_normalizer
+from simulations.checks.batch_noise import check_backend
 from simulations.normalizer_family import (
     BRN_CLIPS,
     DEPTH_BLOCKS,
@@ -46,6 +56,7 @@ from simulations.normalizer_family import (
 )
 
 __all__ = [
+    "BACKEND_CHECKS",
     "CHECKS",
     "check_c14",
     "check_c17",
@@ -121,9 +132,11 @@ def check_c22(ctx):
     ms = (2, 8, 32) if quick else (2, 4, 8, 16, 32, 64, 128)
     reps, batches = (6, 10) if quick else (16, 25)
     seed = int(ctx.seed_sequence("C22").generate_state(1)[0])
+    backend = check_backend(ctx)
     df = batch_dependence_noise(
-        Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor
+        Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor, backend=backend
     )
+    on = {} if backend is None else {"backend": backend.spec}
     s = summarize(df, ["normalizer", "M"], "noise")
     shape = tuple(df.attrs["settings"]["sample_shape"])
     c, h, w = shape
@@ -135,6 +148,7 @@ def check_c22(ctx):
             "batches": batches,
             "repetitions": reps,
             "seed": seed,
+            **on,
         }
         if row.normalizer == "batch_norm":
             yield statistical_record(
@@ -217,11 +231,13 @@ def check_c18(ctx):
         else dict(depth=40, width=32, size=8, batch=32, repetitions=8)
     )
     seed = int(ctx.seed_sequence("C18").generate_state(1)[0])
-    df = proxy_norm_depth_profile(seed=seed, executor=ctx.executor, **cfg)
+    backend = check_backend(ctx)
+    df = proxy_norm_depth_profile(seed=seed, executor=ctx.executor, backend=backend, **cfg)
     settings = df.attrs["settings"]
     last = df[df.depth == settings["depth"]]
     s = summarize(last, ["norm", "metric"], "value").set_index(["norm", "metric"])
-    params = dict(cfg, seed=seed, network="plain 3x3 conv ReLU, He init, Gaussian input")
+    on = {} if backend is None else {"backend": backend.spec}
+    params = dict(cfg, seed=seed, network="plain 3x3 conv ReLU, He init, Gaussian input", **on)
     for norm in DEPTH_BLOCKS:
         for metric in DEPTH_METRICS:
             r = s.loc[(norm, metric)]
@@ -417,3 +433,6 @@ def check_c21(ctx):
 
 
 CHECKS = [check_c14, check_c17, check_c18, check_c19, check_c20, check_c21, check_c22]
+
+#: The checks of :data:`CHECKS` that run on any backend (see the module docstring).
+BACKEND_CHECKS = [check_c18, check_c22]

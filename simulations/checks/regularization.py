@@ -45,6 +45,7 @@ __all__ = [
     "check_c11",
     "check_c12",
     "ordering_records",
+    "table_backend",
 ]
 
 SOURCE = "001 §2.4"
@@ -75,25 +76,25 @@ def ordering_records(
 
 def c9_records(df) -> list[ClaimRecord]:
     """C9's records of a :func:`simulations.regularization.bn_vs_pn` table."""
-    return ordering_records("C9", c9_comparisons(df), backend=_backend_of(df))
+    return ordering_records("C9", c9_comparisons(df), backend=table_backend(df))
 
 
 def c10_records(df) -> list[ClaimRecord]:
     """C10's records of a :func:`simulations.regularization.mean_variance_noise` table."""
-    return ordering_records("C10", c10_comparisons(df), backend=_backend_of(df))
+    return ordering_records("C10", c10_comparisons(df), backend=table_backend(df))
 
 
 def c11_records(df) -> list[ClaimRecord]:
     """C11's records of a :func:`simulations.regularization.batch_size_gamma` table."""
-    return ordering_records("C11", c11_comparisons(df), backend=_backend_of(df))
+    return ordering_records("C11", c11_comparisons(df), backend=table_backend(df))
 
 
 def c12_records(df) -> list[ClaimRecord]:
     """C12's records of a :func:`simulations.regularization.dropout_experiment` table."""
-    return ordering_records("C12", c12_comparisons(df), backend=_backend_of(df))
+    return ordering_records("C12", c12_comparisons(df), backend=table_backend(df))
 
 
-def _backend_of(df):
+def table_backend(df):
     """The spec of the backend a table was made on (None for NumPy)."""
     return df.attrs.get("settings", {}).get("backend")
 

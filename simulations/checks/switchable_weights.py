@@ -4,12 +4,21 @@ Both read the same training runs of :func:`simulations.switchable_weights.switch
 at the default size (shared with the figure that draws them). C15 also states the ``M = 1``
 identity (BN's statistics are IN's), labelled as an identity: true by construction, not
 evidence.
+
+Backends: both (:data:`BACKEND_CHECKS`) train on the backend of the context
+(``ctx.backend``, or ``ctx.options["backend"]``; see
+:func:`~simulations.checks.batch_noise.check_backend`): images, teacher, student and
+minibatch order are made on its device and only the learned weights, ``rho_1`` and the
+test loss cross to the host. Their ordering records then carry a ``backend`` parameter;
+C15's ``M = 1`` identity is a property of SwitchableNorm's statistics and is computed on
+NumPy on every backend.
 """
 
 from __future__ import annotations
 
 from regnorm.claims import ClaimRecord, claim, identity_record
 from regnorm.sweeps import shared_run
+from simulations.checks.batch_noise import check_backend
 from simulations.switchable_weights import (
     bn_in_statistics_gap,
     c15_comparisons,
@@ -17,9 +26,10 @@ from simulations.switchable_weights import (
     switchable_weights,
 )
 
-from .regularization import ordering_records
+from .regularization import ordering_records, table_backend
 
 __all__ = [
+    "BACKEND_CHECKS",
     "CHECKS",
     "c15_identity_record",
     "c15_records",
@@ -33,12 +43,12 @@ SOURCE = "000 §3.1-3.2"
 
 def c15_records(df) -> list[ClaimRecord]:
     """C15's ordering records of a :func:`switchable_weights` table."""
-    return ordering_records("C15", c15_comparisons(df), source=SOURCE)
+    return ordering_records("C15", c15_comparisons(df), source=SOURCE, backend=table_backend(df))
 
 
 def c16_records(df) -> list[ClaimRecord]:
     """C16's ordering records of a :func:`switchable_weights` table."""
-    return ordering_records("C16", c16_comparisons(df), source=SOURCE)
+    return ordering_records("C16", c16_comparisons(df), source=SOURCE, backend=table_backend(df))
 
 
 def c15_identity_record(seed=0) -> ClaimRecord:
@@ -55,7 +65,12 @@ def c15_identity_record(seed=0) -> ClaimRecord:
 
 
 def _default(ctx):
-    return shared_run(switchable_weights, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor)
+    backend = check_backend(ctx)
+    # NumPy's call has no backend keyword, so it shares the run a figure makes
+    on = {} if backend is None else {"backend": backend.spec}
+    return shared_run(
+        switchable_weights, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor, **on
+    )
 
 
 @claim("C15", source=SOURCE)
@@ -72,3 +87,6 @@ def check_c16(ctx):
 
 
 CHECKS = [check_c15, check_c16]
+
+#: The checks of :data:`CHECKS` that run on any backend (both).
+BACKEND_CHECKS = list(CHECKS)

@@ -11,6 +11,14 @@ and the references the identities between the normalizers are checked against.
 * :mod:`~simulations.normalizer_family.analysis` -- mean and standard error per group.
 
 The claims checks C14, C17-C22 are :mod:`simulations.checks.normalizer_family`.
+
+Backends: :func:`batch_dependence_noise` (C22) and :func:`proxy_norm_depth_profile` (C18)
+take ``backend=`` (draws made on its device, layers run there, a few numbers per task
+crossing to the host). The references (C19, C20) are NumPy-only on purpose: they are
+independent host computations (SciPy quadrature of Proxy Norm's moments, a window-by-window
+loop for KernelNorm) that the layers are checked against, so they must not share the
+layers' array code; :func:`bn_noise_exact`, :func:`noise_prediction`,
+:func:`brn_clip_probability` and :func:`sn_noise_factor` are closed forms of scalars.
 """
 
 from .analysis import summarize

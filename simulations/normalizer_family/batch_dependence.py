@@ -13,6 +13,7 @@ Sources: articles 000 (SN), 001 §1.1 (C1), 002 (BN/LN/IN/GN), 003 (Proxy Norm),
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regnorm.backend import random_generator, resolve_backend, to_numpy
 from regnorm.batch_noise import batch_renorm_noise, standardization_error
 from regnorm.normalizers import SwitchableNorm
 from regnorm.normalizers.registry import canonical_name, label, make_normalizer
@@ -161,32 +163,45 @@ def sn_noise_factor(layer: SwitchableNorm) -> float:
     return (2.0 * w * w + v * v) / 3.0
 
 
-def _noise_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
-    """Mean over ``batches`` batches of the squared change of a sample's output."""
+def _noise_task(
+    params: dict[str, Any], rng: np.random.Generator, *, backend: str | None = None
+) -> dict[str, float]:
+    """Mean over ``batches`` batches of the squared change of a sample's output.
+
+    On ``backend`` (a spec: it travels to worker processes) the inputs are drawn on its
+    device (:func:`regnorm.backend.random_generator` of ``rng``: NumPy's numbers on NumPy
+    and array-api-strict), the layers run there and the sum stays there: one number crosses
+    to the host per task. The sum adds the batches' means in the same order on every
+    backend, so NumPy's numbers are those of a host loop.
+    """
     name, m, batches = params["normalizer"], params["M"], params["batches"]
     c = SAMPLE_SHAPE[0]
-    layer = make_normalizer(name, c, **BATCH_NORMALIZERS[name])
+    dev = resolve_backend(backend)
+    xp = dev.xp
+    g = random_generator(dev, rng)
+    layer = make_normalizer(name, c, xp=dev, **BATCH_NORMALIZERS[name])
+    population = {"dtype": xp.float64, "device": dev.device}
     total = 0.0
     for _ in range(batches):
-        x = rng.standard_normal((m, *SAMPLE_SHAPE))
+        x = g.standard_normal((m, *SAMPLE_SHAPE))
         if name == "sync_batch_norm":  # shards of unequal size, as a data-parallel run holds
             layer.shard_sizes = (m // 2, m - m // 2) if m >= 2 else (m,)
         if name == "batch_renorm":  # running statistics at the population's: the law's setting
-            layer.state["running_mean"] = np.zeros(c)
-            layer.state["running_std"] = np.ones(c)
+            layer.state["running_mean"] = xp.zeros(c, **population)
+            layer.state["running_std"] = xp.ones(c, **population)
         y = layer.forward(x, training=True)
         if name in _AGAINST_POPULATION:
-            ref = make_normalizer("population_norm", c, eps=NOISE_EPS).forward(x)
+            ref = make_normalizer("population_norm", c, eps=NOISE_EPS, xp=dev).forward(x)
         elif name == "switchable_norm":
             # The reference's BN part must use the population statistics (0, 1) of the input:
             # after the training forward the running averages have moved towards this batch's.
-            layer.state["running_mean"] = np.zeros(c)
-            layer.state["running_var"] = np.ones(c)
+            layer.state["running_mean"] = xp.zeros(c, **population)
+            layer.state["running_var"] = xp.ones(c, **population)
             ref = layer.forward(x, training=False)
         else:
-            y, ref = y[:1], layer.forward(x[:1], training=True)
-        total += float(np.mean((y - ref) ** 2))
-    return {"noise": total / batches, "batch_dependent": name in BATCH_DEPENDENT}
+            y, ref = y[:1, ...], layer.forward(x[:1, ...], training=True)
+        total = total + xp.mean((y - ref) ** 2)
+    return {"noise": float(to_numpy(total)) / batches, "batch_dependent": name in BATCH_DEPENDENT}
 
 
 def _labelled_point(params: dict[str, Any]) -> tuple:
@@ -207,6 +222,7 @@ def batch_dependence_noise(
     batches: int = 25,
     seed: int = 0,
     executor: Any = None,
+    backend: Any = None,
 ) -> pd.DataFrame:
     """C22: the batch-dependence noise of each normalizer against the batch size ``M``.
 
@@ -223,6 +239,10 @@ def batch_dependence_noise(
     seed : int
     executor : str or Executor, optional
         See :func:`regnorm.sweeps.sweep`.
+    backend : spec or Backend, optional
+        Where the inputs are drawn and the layers run (anything
+        :func:`regnorm.backend.resolve_backend` accepts; None: NumPy). Array-api-strict
+        gives NumPy's numbers to rounding (the same draws, made on its device).
 
     Returns
     -------
@@ -232,7 +252,7 @@ def batch_dependence_noise(
         task), so the standard error of the mean over ``rep`` is honest
         (:func:`~simulations.normalizer_family.analysis.summarize`). ``attrs["settings"]``
         holds the sizes and the layers' settings (``sample_shape``, ``ghost_batch``,
-        ``brn_clips``).
+        ``brn_clips``) and, off NumPy, ``backend`` (its spec).
     """
     names = list(BATCH_NORMALIZERS) if normalizers is None else list(normalizers)
     names = [canonical_name(n) for n in names]
@@ -242,8 +262,12 @@ def batch_dependence_noise(
                 f"normalizer {n!r} is not measured here; choose from {list(BATCH_NORMALIZERS)}"
             )
     grid = [{"normalizer": n, "M": int(m), "batches": batches} for n in names for m in Ms]
+    dev = resolve_backend(backend)
+    on = {} if dev.name == "numpy" else {"backend": dev.spec}
+    # NumPy's task is the bare function: its provenance (and any cache of it) is as before
+    task = functools.partial(_noise_task, **on) if on else _noise_task
     df = sweep(
-        _noise_task,
+        task,
         grid,
         repetitions=repetitions,
         seed=seed,
@@ -259,5 +283,6 @@ def batch_dependence_noise(
         seed=seed,
         ghost_batch=GHOST_BATCH,
         brn_clips=BRN_CLIPS,
+        **on,
     )
     return df

@@ -11,6 +11,7 @@ across samples of the instance means and of the instance standard deviations (ex
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regnorm.backend import random_generator, resolve_backend, to_numpy
 from regnorm.normalizers.convolution import conv2d
 from regnorm.normalizers.registry import make_normalizer
 from regnorm.sweeps import sweep
@@ -53,31 +55,43 @@ ZERO_BY_CONSTRUCTION = frozenset(
 )
 
 
-def block_layers(norm: str, channels: int):
-    """The normalizer (no affine) of block ``norm`` and its Proxy Norm (None without)."""
+def block_layers(norm: str, channels: int, backend: Any = None):
+    """The normalizer (no affine) of block ``norm`` and its Proxy Norm (None without), on
+    ``backend`` (anything :func:`regnorm.backend.resolve_backend` accepts; None: NumPy)."""
     name, use_proxy = DEPTH_BLOCKS[norm]
     extra = {"num_groups": GN_GROUPS} if name == "group_norm" else {}
-    layer = make_normalizer(name, channels, affine=False, **extra)
-    return layer, (make_normalizer("proxy_norm", channels) if use_proxy else None)
+    layer = make_normalizer(name, channels, affine=False, xp=backend, **extra)
+    return layer, (make_normalizer("proxy_norm", channels, xp=backend) if use_proxy else None)
 
 
-def _depth_task(params: dict[str, Any], rng: np.random.Generator) -> dict[str, float]:
+def _depth_task(
+    params: dict[str, Any], rng: np.random.Generator, *, backend: str | None = None
+) -> dict[str, float]:
+    """One network's metrics by depth; on ``backend`` (a spec) the input and weights are
+    drawn on its device (NumPy's numbers on NumPy and array-api-strict), and the metrics
+    cross to the host once, at the end."""
     norm, depth, c, size, n = (params[k] for k in ("norm", "depth", "width", "size", "batch"))
-    normalize, proxy = block_layers(norm, c)
-    a = rng.standard_normal((n, c, size, size))
-    out: dict[str, float] = {}
+    dev = resolve_backend(backend)
+    xp = dev.xp
+    g = random_generator(dev, rng)
+    normalize, proxy = block_layers(norm, c, dev)
+    a = g.standard_normal((n, c, size, size))
+    keys, values = [], []
     for layer in range(1, depth + 1):
-        w = rng.standard_normal((c, c, 3, 3)) * math.sqrt(2.0 / (9 * c))  # He init
+        w = g.standard_normal((c, c, 3, 3)) * math.sqrt(2.0 / (9 * c))  # He init
         h = conv2d(a, w, padding=1)
         z = normalize.forward(h)
-        channel_means = z.mean(axis=(0, 2, 3))
-        inst_mean = z.mean(axis=(2, 3))
-        inst_std = z.std(axis=(2, 3))
-        out[f"channel_sq_mean_{layer}"] = float(np.mean(channel_means**2))
-        out[f"instance_mean_var_{layer}"] = float(np.mean(inst_mean.var(axis=0)))
-        out[f"instance_std_var_{layer}"] = float(np.mean(inst_std.var(axis=0)))
-        a = proxy.forward(z) if proxy is not None else np.maximum(z, 0.0)
-    return out
+        channel_means = xp.mean(z, axis=(0, 2, 3))
+        inst_mean = xp.mean(z, axis=(2, 3))
+        inst_std = xp.std(z, axis=(2, 3))
+        keys += [f"{m}_{layer}" for m in DEPTH_METRICS]
+        values += [
+            xp.mean(channel_means**2),
+            xp.mean(xp.var(inst_mean, axis=0)),
+            xp.mean(xp.var(inst_std, axis=0)),
+        ]
+        a = proxy.forward(z) if proxy is not None else xp.maximum(z, 0.0)
+    return dict(zip(keys, to_numpy(xp.stack(values)).tolist(), strict=True))
 
 
 def proxy_norm_depth_profile(
@@ -90,6 +104,7 @@ def proxy_norm_depth_profile(
     repetitions: int = 8,
     seed: int = 0,
     executor: Any = None,
+    backend: Any = None,
 ) -> pd.DataFrame:
     """C18: channel normalization and expressivity by depth at initialization.
 
@@ -104,12 +119,15 @@ def proxy_norm_depth_profile(
     seed : int
     executor : str or Executor, optional
         See :func:`regnorm.sweeps.sweep`.
+    backend : spec or Backend, optional
+        Where the networks run (anything :func:`regnorm.backend.resolve_backend` accepts;
+        None: NumPy). Array-api-strict gives NumPy's numbers to rounding.
 
     Returns
     -------
     pandas.DataFrame
         A long table ``norm, depth, metric, rep, value`` (metrics: :data:`DEPTH_METRICS`),
-        with the sizes in ``attrs["settings"]``.
+        with the sizes (and, off NumPy, ``backend``, its spec) in ``attrs["settings"]``.
     """
     names = list(DEPTH_BLOCKS) if norms is None else list(norms)
     for n in names:
@@ -118,8 +136,12 @@ def proxy_norm_depth_profile(
     grid = [
         {"norm": n, "depth": depth, "width": width, "size": size, "batch": batch} for n in names
     ]
+    dev = resolve_backend(backend)
+    on = {} if dev.name == "numpy" else {"backend": dev.spec}
+    # NumPy's task is the bare function: its provenance (and any cache of it) is as before
+    task = functools.partial(_depth_task, **on) if on else _depth_task
     wide = sweep(
-        _depth_task,
+        task,
         grid,
         repetitions=repetitions,
         seed=seed,
@@ -133,6 +155,6 @@ def proxy_norm_depth_profile(
     long["depth"] = long["key"].str.rsplit("_", n=1).str[1].astype(int)
     out = long[["norm", "depth", "metric", "rep", "value"]]
     out.attrs["settings"] = dict(
-        depth=depth, width=width, size=size, batch=batch, repetitions=repetitions, seed=seed
+        depth=depth, width=width, size=size, batch=batch, repetitions=repetitions, seed=seed, **on
     )
     return out

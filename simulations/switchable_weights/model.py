@@ -6,6 +6,13 @@ something to remove) and pixel noise ``xi`` either Gaussian (excess kurtosis 0) 
 with 5 degrees of freedom (excess kurtosis 6: heavy tails, C16). The teacher is a
 one-hidden-layer network of 1x1 convolutions with global average pooling,
 ``y = sum_k s_k mean_ij ReLU(t_k . x_ij) / scale`` (label noise is added by the protocol).
+
+Backends: the draws take a NumPy generator (the host) or a generator of any backend
+(:func:`regnorm.backend.random_generator`), and the images, the teacher and the student live
+on that backend's device. NumPy and array-api-strict draw NumPy's own numbers (Student-t
+noise included, drawn by NumPy's ``standard_t`` and moved to the device); CuPy draws the
+Student-t noise as ``Z / sqrt(chi2_5 / 5)`` from its own normal and chi-square draws (the
+same law, another stream).
 """
 
 from __future__ import annotations
@@ -14,11 +21,11 @@ import math
 
 import numpy as np
 
-from regnorm.backend import get_namespace
+from regnorm.backend import ArrayGenerator, array_namespace, random_generator, resolve_backend
 from regnorm.validation import check_choice, check_integer
 
 __all__ = ["IN_CHANNELS", "INPUT_NOISE", "TEACHER_HIDDEN", "ImageTeacher", "SNConvStudent",
-           "sample_images"]  # fmt: skip
+           "contract_channels", "sample_images"]  # fmt: skip
 
 #: Pixel laws and the excess kurtosis of their noise ``xi``. "gaussian_no_contrast" has no
 #: per-image contrast or brightness (a = b = 1, o = 0): its pixels are exactly N(0, 1), so
@@ -30,19 +37,46 @@ IN_CHANNELS = 3
 TEACHER_HIDDEN = 4
 
 
+def _generator(rng) -> ArrayGenerator:
+    """``rng`` as a generator of its backend: a NumPy seed or Generator draws on the host."""
+    return rng if isinstance(rng, ArrayGenerator) else random_generator(None, rng)
+
+
+def contract_channels(W, x):
+    """``u[n, o, i, j] = sum_c W[o, c] x[n, c, i, j]``: a 1x1 convolution of images ``x``.
+
+    NumPy keeps its einsum (its rounding is NumPy's recorded numbers); other backends make
+    the batched matrix product on their device.
+    """
+    if isinstance(x, np.ndarray):
+        return np.einsum("oc,nchw->nohw", W, x)
+    xp = array_namespace(x)
+    n, c, hh, ww = x.shape
+    u = xp.matmul(W, xp.reshape(x, (n, c, hh * ww)))
+    return xp.reshape(u, (n, W.shape[0], hh, ww))
+
+
 def sample_images(n, size, noise, rng):
-    """``n`` synthetic images ``(n, 3, size, size)`` (see the module docstring)."""
+    """``n`` synthetic images ``(n, 3, size, size)`` (see the module docstring), on the
+    backend of ``rng`` (a NumPy seed or Generator: NumPy arrays; a
+    :class:`regnorm.backend.ArrayGenerator`: arrays on its device)."""
     check_choice("noise", noise, INPUT_NOISE)
+    g = _generator(rng)
+    xp = g.backend.xp
     shape = (n, IN_CHANNELS, size, size)
     if noise == "student_t5":  # unit-variance Student-t, 5 d.o.f. (variance 5/3)
-        xi = rng.standard_t(5, shape) / math.sqrt(5 / 3)
+        if g.numpy is not None:  # NumPy's own Student-t numbers, moved to the device
+            t5 = g.backend.asarray(g.numpy.standard_t(5, shape))
+        else:
+            t5 = g.standard_normal(shape) / xp.sqrt(g.chisquare(5, shape) / 5)
+        xi = t5 / math.sqrt(5 / 3)
     else:
-        xi = rng.standard_normal(shape)
+        xi = g.standard_normal(shape)
     if noise == "gaussian_no_contrast":
         return xi
-    a = np.exp(0.5 * rng.standard_normal((n, 1, 1, 1)))
-    b = np.exp(0.3 * rng.standard_normal((n, IN_CHANNELS, 1, 1)))
-    o = 0.5 * rng.standard_normal((n, IN_CHANNELS, 1, 1))
+    a = xp.exp(0.5 * g.standard_normal((n, 1, 1, 1)))
+    b = xp.exp(0.3 * g.standard_normal((n, IN_CHANNELS, 1, 1)))
+    o = 0.5 * g.standard_normal((n, IN_CHANNELS, 1, 1))
     return a * b * xi + o
 
 
@@ -51,15 +85,19 @@ class ImageTeacher:
     ``s_k = +-1`` alternating; ``scale`` is set by the caller (1 until then)."""
 
     def __init__(self, rng):
-        t = rng.standard_normal((TEACHER_HIDDEN, IN_CHANNELS))
-        self.t = t / np.linalg.norm(t, axis=1, keepdims=True)
-        self.s = np.where(np.arange(TEACHER_HIDDEN) % 2 == 0, 1.0, -1.0)
+        g = _generator(rng)
+        xp = g.backend.xp
+        t = g.standard_normal((TEACHER_HIDDEN, IN_CHANNELS))
+        # sqrt of the sum of squares: the reduction numpy.linalg.norm makes on NumPy
+        self.t = t / xp.sqrt(xp.sum(t * t, axis=1, keepdims=True))
+        self.s = g.backend.asarray(np.where(np.arange(TEACHER_HIDDEN) % 2 == 0, 1.0, -1.0))
         self.scale = 1.0
 
     def clean(self, x):
-        """The noiseless labels of images ``x`` ``(n, 3, H, W)``."""
-        h = np.maximum(np.einsum("kc,nchw->nkhw", self.t, x), 0.0).mean(axis=(2, 3))
-        return h @ self.s / self.scale
+        """The noiseless labels of images ``x`` ``(n, 3, H, W)`` (on the teacher's backend)."""
+        xp = array_namespace(x)
+        h = xp.mean(xp.maximum(contract_channels(self.t, x), 0.0), axis=(2, 3))
+        return xp.matmul(h, self.s) / self.scale
 
 
 class SNConvStudent:
@@ -74,22 +112,26 @@ class SNConvStudent:
     ----------
     channels : int
         Width of both hidden layers.
-    rng : numpy Generator
-        He initialisation of the 1x1 convolutions, ``v ~ N(0, 1/C)``.
-    xp : namespace, optional
+    rng : numpy Generator or regnorm.backend.ArrayGenerator
+        He initialisation of the 1x1 convolutions, ``v ~ N(0, 1/C)``, drawn on ``backend``
+        (:func:`regnorm.backend.random_generator` of ``rng``).
+    backend : spec or Backend, optional
+        Where the parameters live (default NumPy).
     """
 
-    def __init__(self, channels, rng, xp=None):
+    def __init__(self, channels, rng, backend=None):
         from regnorm.normalizers import SwitchableNorm
 
-        self.xp = xp = get_namespace(xp)
+        backend = resolve_backend(backend)
+        self.xp = xp = backend.xp
         C = check_integer("channels", channels, minimum=1)
-        w1 = rng.standard_normal((C, IN_CHANNELS)) * math.sqrt(2 / IN_CHANNELS)
-        w2 = rng.standard_normal((C, C)) * math.sqrt(2 / C)
-        v = rng.standard_normal(C) / math.sqrt(C)
-        self.params = {k: xp.asarray(a) for k, a in (("W1", w1), ("W2", w2), ("v", v))}
-        self.params["c"] = xp.zeros(1, dtype=xp.float64)
-        self.norms = [SwitchableNorm(C, xp=xp), SwitchableNorm(C, xp=xp)]
+        g = random_generator(backend, rng)
+        w1 = g.standard_normal((C, IN_CHANNELS)) * math.sqrt(2 / IN_CHANNELS)
+        w2 = g.standard_normal((C, C)) * math.sqrt(2 / C)
+        v = g.standard_normal(C) / math.sqrt(C)
+        self.params = {"W1": w1, "W2": w2, "v": v}
+        self.params["c"] = xp.zeros(1, dtype=xp.float64, device=backend.device)
+        self.norms = [SwitchableNorm(C, xp=backend), SwitchableNorm(C, xp=backend)]
         self.grads = {}
 
     def forward(self, x, *, training=True):

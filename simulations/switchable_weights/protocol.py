@@ -12,12 +12,10 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from regnorm.backend import get_namespace, to_numpy
+from regnorm.backend import random_generator, resolve_backend, to_numpy
 from regnorm.validation import check_choice, check_integer, check_real
 
-from .model import INPUT_NOISE, ImageTeacher, SNConvStudent, sample_images
+from .model import INPUT_NOISE, ImageTeacher, SNConvStudent, contract_channels, sample_images
 
 if TYPE_CHECKING:  # pandas loads lazily: the command line imports this module
     import pandas as pd
@@ -92,12 +90,17 @@ class SNProtocol:
         return cls(**{f.name: sizes[f.name] for f in dataclasses.fields(cls)})
 
 
-def train_sn_student(M, noise, protocol: SNProtocol, *, rng, xp=None):
+def train_sn_student(M, noise, protocol: SNProtocol, *, rng, backend=None):
     """Train one SN student at batch size ``M``; return its learned SN weights per layer.
 
     Returns a dict ``{"mean_in_1": ..., "var_bn_2": ..., "rho_1": ..., "test_loss": ...}``
     (weights of layer 1 and 2, ``rho_1`` the excess kurtosis of layer 1's input to SN
     pooled over channels, measured on the training set at the end).
+
+    ``backend`` (anything :func:`regnorm.backend.resolve_backend` accepts; None: NumPy) is
+    where the images, teacher, student and each epoch's permutation are drawn and kept
+    (:func:`regnorm.backend.random_generator` of ``rng``: NumPy's numbers on NumPy and
+    array-api-strict); only the returned numbers cross to the host, at the end.
     """
     if not isinstance(protocol, SNProtocol):
         raise TypeError(f"protocol must be an SNProtocol, got {type(protocol).__name__}")
@@ -106,24 +109,25 @@ def train_sn_student(M, noise, protocol: SNProtocol, *, rng, xp=None):
     n_train, channels, size = protocol.n_train, protocol.channels, protocol.size
     if M > n_train:
         raise ValueError(f"M={M} is larger than the training set (n_train={n_train})")
-    xp = get_namespace(xp)
+    backend = resolve_backend(backend)
+    xp = backend.xp
+    g = random_generator(backend, rng)
     delta = math.sqrt(DELTA2)
-    teacher = ImageTeacher(rng)
-    probe = sample_images(2000, size, noise, rng)
-    teacher.scale = float(np.std(teacher.clean(probe)))
-    x = sample_images(n_train, size, noise, rng)
-    y = teacher.clean(x) + delta * rng.standard_normal(n_train)
-    x_te = sample_images(1024, size, noise, rng)
-    y_te = teacher.clean(x_te) + delta * rng.standard_normal(1024)
-    net = SNConvStudent(channels, rng, xp)
-    X, Y = xp.asarray(x), xp.asarray(y)
+    teacher = ImageTeacher(g)
+    probe = sample_images(2000, size, noise, g)
+    teacher.scale = xp.std(teacher.clean(probe))
+    x = sample_images(n_train, size, noise, g)
+    y = teacher.clean(x) + delta * g.standard_normal(n_train)
+    x_te = sample_images(1024, size, noise, g)
+    y_te = teacher.clean(x_te) + delta * g.standard_normal(1024)
+    net = SNConvStudent(channels, g, backend)
     per_epoch = n_train // M
     for step in range(steps):
         k = step % per_epoch
         if k == 0:
-            order = rng.permutation(n_train)
-        idx = xp.asarray(order[k * M : (k + 1) * M])
-        xb, yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
+            order = g.permutation(n_train)
+        idx = order[k * M : (k + 1) * M]
+        xb, yb = xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
         f = net.forward(xb)
         net.backward(2.0 * (f - yb) / M)
         net.step(lr, logit_lr)
@@ -133,11 +137,12 @@ def train_sn_student(M, noise, protocol: SNProtocol, *, rng, xp=None):
         for j, comp in enumerate(("in", "ln", "bn")):
             out[f"mean_{comp}_{i}"] = float(wm[j])
             out[f"var_{comp}_{i}"] = float(wv[j])
-    u = np.einsum("oc,nchw->nohw", to_numpy(net.params["W1"]), x)
-    z = (u - u.mean(axis=(0, 2, 3), keepdims=True)) / u.std(axis=(0, 2, 3), keepdims=True)
-    out["rho_1"] = float(np.mean(z**4) - 3.0)
-    f_te = to_numpy(net.forward(xp.asarray(x_te), training=False))
-    out["test_loss"] = float(np.mean((f_te - y_te) ** 2))
+    u = contract_channels(net.params["W1"], x)
+    axes = (0, 2, 3)
+    z = (u - xp.mean(u, axis=axes, keepdims=True)) / xp.std(u, axis=axes, keepdims=True)
+    out["rho_1"] = float(to_numpy(xp.mean(z**4) - 3.0))
+    f_te = net.forward(x_te, training=False)
+    out["test_loss"] = float(to_numpy(xp.mean((f_te - y_te) ** 2)))
     return out
 
 
@@ -148,19 +153,23 @@ def _noise_key(params: dict) -> tuple[int]:
     return (list(INPUT_NOISE).index(params["noise"]),)
 
 
-def _train_point(point: dict, rng, *, protocol: SNProtocol) -> dict:
-    """One sweep task: one SN student at ``point`` = (noise, M) on the replicate ``rng``."""
-    return train_sn_student(point["M"], point["noise"], protocol, rng=rng)
+def _train_point(point: dict, rng, *, protocol: SNProtocol, backend: str | None = None) -> dict:
+    """One sweep task: one SN student at ``point`` = (noise, M) on the replicate ``rng``
+    (``backend``: a spec, which travels to worker processes)."""
+    return train_sn_student(point["M"], point["noise"], protocol, rng=rng, backend=backend)
 
 
-def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.DataFrame:
+def switchable_weights(
+    *, quick=False, seed=0, sizes=None, executor=None, backend=None
+) -> pd.DataFrame:
     """SN weights against the batch size, one row per (noise, M, rep).
 
     Replicate ``rep`` of input law ``noise`` is the stream ``seed_sequence(seed, i, rep)``
     (``i`` the law's position in :data:`INPUT_NOISE`): it fixes the teacher, data and initial
     weights for every batch size (paired over ``M``). Every (noise, M, rep) student is one
     task of a :func:`regnorm.sweeps.sweep` (``executor``: ``"processes:2"``, Dask, ...), with
-    the same numbers whatever the executor.
+    the same numbers whatever the executor. ``backend``: where each student trains (see
+    :func:`train_sn_student`); off NumPy, ``attrs["settings"]["backend"]`` is its spec.
     """
     import functools
 
@@ -174,7 +183,9 @@ def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
     for noise in sz["noises"]:
         check_choice("noise", noise, INPUT_NOISE)
     points = [{"noise": noise, "M": int(M)} for noise in sz["noises"] for M in sz["batch_sizes"]]
-    task = functools.partial(_train_point, protocol=SNProtocol.from_sizes(sz))
+    backend = resolve_backend(backend)
+    on = {} if backend.name == "numpy" else {"backend": backend.spec}
+    task = functools.partial(_train_point, protocol=SNProtocol.from_sizes(sz), **on)
     df = sweep(
         task,
         points,
@@ -184,5 +195,5 @@ def switchable_weights(*, quick=False, seed=0, sizes=None, executor=None) -> pd.
         executor=executor,
         progress=None,
     )
-    df.attrs["settings"] = dict(sz, seed=seed, delta2=DELTA2)
+    df.attrs["settings"] = dict(sz, seed=seed, delta2=DELTA2, **on)
     return df

@@ -124,6 +124,66 @@ def test_a_c10_experiment_on_the_device_equals_numpys_and_says_where_it_ran(stri
         assert r_dev.params == {**r_ref.params, "backend": STRICT}
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "student_t5"])
+def test_an_sn_student_on_the_device_equals_numpys(strict, noise):
+    """The switchable-weights student: images (NumPy's Student-t numbers moved to the
+    device), teacher, initialization and permutations on device1 give NumPy's weights."""
+    from simulations.switchable_weights import SNProtocol, train_sn_student
+
+    prot = SNProtocol(steps=12, lr=0.05, logit_lr=0.5, n_train=16, channels=4, size=4)
+    ref = train_sn_student(4, noise, prot, rng=np.random.default_rng(seed_sequence(6, 1)))
+    dev = train_sn_student(
+        4, noise, prot, rng=np.random.default_rng(seed_sequence(6, 1)), backend=strict
+    )
+    assert dev.keys() == ref.keys()
+    for k, v in ref.items():
+        assert_allclose_rounding(dev[k], v, ops=100)
+
+
+def test_sn_records_off_numpy_carry_the_backend(strict):
+    from simulations.checks.switchable_weights import c15_records
+    from simulations.switchable_weights import switchable_weights
+
+    sizes = dict(repetitions=2, batch_sizes=(2, 4), steps=6, n_train=16, channels=4, size=4)
+    ref = switchable_weights(seed=1, sizes=sizes)
+    dev = switchable_weights(seed=1, sizes=sizes, backend=strict)
+    assert dev.attrs["settings"]["backend"] == STRICT and "backend" not in ref.attrs["settings"]
+    for r_ref, r_dev in zip(c15_records(ref), c15_records(dev), strict=True):
+        assert r_dev.params == {**r_ref.params, "backend": STRICT}
+        assert r_dev.verdict == r_ref.verdict
+
+
+def test_c22_batch_dependence_on_the_device_equals_numpys(strict):
+    from simulations.normalizer_family import batch_dependence_noise
+
+    kw = dict(
+        normalizers=("batch_norm", "switchable_norm", "batch_renorm", "layer_norm"),
+        Ms=(2, 4),
+        repetitions=2,
+        batches=3,
+        seed=5,
+    )
+    ref = batch_dependence_noise(**kw)
+    dev = batch_dependence_noise(**kw, backend=strict)
+    assert dev.attrs["settings"]["backend"] == STRICT and "backend" not in ref.attrs["settings"]
+    dep = ref["batch_dependent"].to_numpy()
+    # the batch-dependent layers' noise is O(1/m); the batch-free one's is rounding (~1e-32)
+    assert_allclose_rounding(dev["noise"].to_numpy()[dep], ref["noise"].to_numpy()[dep], ops=100)
+    assert np.all(dev["noise"].to_numpy()[~dep] <= 1e-24)
+
+
+def test_c18_depth_profile_on_the_device_equals_numpys(strict):
+    from simulations.normalizer_family import proxy_norm_depth_profile
+
+    kw = dict(norms=("BN", "LN+PN"), depth=3, width=4, size=4, batch=4, repetitions=2, seed=3)
+    ref = proxy_norm_depth_profile(**kw)
+    dev = proxy_norm_depth_profile(**kw, backend=strict)
+    assert dev.attrs["settings"]["backend"] == STRICT and "backend" not in ref.attrs["settings"]
+    assert dev[["norm", "depth", "metric", "rep"]].equals(ref[["norm", "depth", "metric", "rep"]])
+    # BN's channel means are zero by construction: rounding on both, compared absolutely
+    assert_allclose_rounding(dev["value"].to_numpy(), ref["value"].to_numpy(), ops=100, atol=1e-28)
+
+
 @needs_gpu
 @pytest.mark.gpu
 def test_training_on_cupy_is_reproducible_and_stays_on_the_device():
