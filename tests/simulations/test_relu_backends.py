@@ -184,6 +184,33 @@ def test_c18_depth_profile_on_the_device_equals_numpys(strict):
     assert_allclose_rounding(dev["value"].to_numpy(), ref["value"].to_numpy(), ops=100, atol=1e-28)
 
 
+def test_the_backend_generic_checks_of_the_relu_families():
+    from simulations.checks import normalizer_family, regularization, switchable_weights
+
+    assert regularization.BACKEND_CHECKS == regularization.CHECKS
+    assert switchable_weights.BACKEND_CHECKS == switchable_weights.CHECKS
+    assert [c.id for c in normalizer_family.BACKEND_CHECKS] == ["C18", "C22"]
+
+
+@pytest.mark.slow
+def test_the_quick_c10_check_on_the_device_gives_numpys_records(strict):
+    """The whole check (quick size, ~8 s on device1) through run_claims."""
+    from regnorm.claims import run_claims
+    from simulations.checks.regularization import check_c10
+
+    ref = run_claims("C10", checks=[check_c10], quick=True)
+    dev = run_claims("C10", checks=[check_c10], quick=True, backend=STRICT)
+    assert [r.verdict for r in dev] == [r.verdict for r in ref]
+    for r_ref, r_dev in zip(ref, dev, strict=True):
+        assert r_dev.params == {**r_ref.params, "backend": STRICT}
+        # a paired difference of O(0.5) gaps can be ~0.004: its relative rounding is larger
+        assert_allclose_rounding(
+            [r_dev.numeric, r_dev.stderr, r_dev.low, r_dev.high],
+            [r_ref.numeric, r_ref.stderr, r_ref.low, r_ref.high],
+            ops=10**4,
+        )
+
+
 @needs_gpu
 @pytest.mark.gpu
 def test_training_on_cupy_is_reproducible_and_stays_on_the_device():
