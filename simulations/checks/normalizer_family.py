@@ -3,22 +3,23 @@
 The measurements are :mod:`simulations.normalizer_family`'s; here they become records.
 Sources: articles 000 (SN), 002 (BN/LN/IN/GN), 003 (Proxy Norm), 004 (KernelNorm).
 
-Backends: C18 and C22 (:data:`BACKEND_CHECKS`) run on the backend of the context
+Backends: C14, C17, C18 and C22 (:data:`BACKEND_CHECKS`) run on the backend of the context
 (``ctx.backend``, or ``ctx.options["backend"]``; see
-:func:`~simulations.checks.batch_noise.check_backend`): C22's inputs and C18's networks are
-drawn on its device and run there, a few numbers per task crossing to the host; their
-records then carry a ``backend`` parameter. The others stay on NumPy: C19-C21 compare the
-closed forms and layers with independent host references (SciPy quadrature, a
-loop-by-loop KernelNorm), and C14 and C17 are exact identities between layers on one small
-input, whose layers regnorm's own tests run on every backend.
+:func:`~simulations.checks.batch_noise.check_backend`): their inputs (C14's and C17's one
+input, C18's networks, C22's batches) are drawn on its device and the layers run there, only
+the records' numbers crossing to the host; their records then carry a ``backend``
+parameter. C19-C21 stay on NumPy: they compare the closed forms and layers with independent
+host references (SciPy quadrature, a window-by-window KernelNorm loop, KNConv's naive form).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from regnorm.backend import array_namespace, random_generator, resolve_backend, to_numpy
 from regnorm.claims import (
     claim,
     deterministic_record,
@@ -69,13 +70,27 @@ __all__ = [
 ]
 
 
+def _on(backend) -> dict:
+    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
+    return {} if backend is None else {"backend": backend.spec}
+
+
 def _max_abs(a: Any, b: Any) -> float:
-    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+    """``max |a - b|`` computed beside the arrays (NumPy arrays, or two of one device)."""
+    xp = array_namespace(a, b)
+    return float(to_numpy(xp.max(xp.abs(a - b))))
 
 
-def _random_input(rng, shape=(6, 8, 5, 4)):
-    """Input with per-channel offsets (so that the axes of the statistics matter)."""
-    return rng.normal(rng.normal(0, 2, size=(1, shape[1], 1, 1)), 1.5, size=shape)
+def _random_input(rng, shape=(6, 8, 5, 4), backend=None):
+    """Input with per-channel offsets (so that the axes of the statistics matter), drawn on
+    ``backend`` from ``rng`` (:func:`regnorm.backend.random_generator`).
+
+    ``normal(loc, scale)`` of NumPy's Generator is ``loc + scale * z`` with its standard
+    normal ``z``, so these are the numbers of ``rng.normal(rng.normal(0, 2, ...), 1.5, ...)``.
+    """
+    g = random_generator(backend, rng)
+    loc = 0.0 + 2.0 * g.standard_normal((1, shape[1], 1, 1))
+    return loc + 1.5 * g.standard_normal(shape)
 
 
 def unit_moment_records(cid: str, params: dict, y: Any, axes: tuple[int, ...]):
@@ -85,14 +100,14 @@ def unit_moment_records(cid: str, params: dict, y: Any, axes: tuple[int, ...]):
     ``max |var - 1|`` over all units (the largest variance alone would pass a layer in which
     one unit has variance 1 and the others less).
     """
-    y = np.asarray(y)
-    n_units = y.size // int(np.prod([y.shape[a] for a in axes]))
+    xp = array_namespace(y)
+    n_units = math.prod(y.shape) // math.prod(y.shape[a] for a in axes)
     p = dict(params, units=n_units)
     yield deterministic_record(
         cid,
         dict(p, moment="mean"),
         analytic=0.0,
-        numeric=float(np.abs(y.mean(axis=axes)).max()),
+        numeric=float(to_numpy(xp.max(xp.abs(xp.mean(y, axis=axes))))),
         rtol=0.0,
         atol=1e-12,
         note="max |mean| over every unit",
@@ -101,7 +116,7 @@ def unit_moment_records(cid: str, params: dict, y: Any, axes: tuple[int, ...]):
         cid,
         dict(p, moment="var"),
         analytic=0.0,
-        numeric=float(np.abs(y.var(axis=axes) - 1.0).max()),
+        numeric=float(to_numpy(xp.max(xp.abs(xp.var(y, axis=axes) - 1.0)))),
         rtol=0.0,
         atol=1e-12,
         note="max |var - 1| over every unit",
@@ -136,7 +151,7 @@ def check_c22(ctx):
     df = batch_dependence_noise(
         Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor, backend=backend
     )
-    on = {} if backend is None else {"backend": backend.spec}
+    on = _on(backend)
     s = summarize(df, ["normalizer", "M"], "noise")
     shape = tuple(df.attrs["settings"]["sample_shape"])
     c, h, w = shape
@@ -236,7 +251,7 @@ def check_c18(ctx):
     settings = df.attrs["settings"]
     last = df[df.depth == settings["depth"]]
     s = summarize(last, ["norm", "metric"], "value").set_index(["norm", "metric"])
-    on = {} if backend is None else {"backend": backend.spec}
+    on = _on(backend)
     params = dict(cfg, seed=seed, network="plain 3x3 conv ReLU, He init, Gaussian input", **on)
     for norm in DEPTH_BLOCKS:
         for metric in DEPTH_METRICS:
@@ -324,55 +339,63 @@ def check_c19(ctx):
 
 @claim("C17", source="002")
 def check_c17(ctx):
-    x = _random_input(ctx.rng("C17"))
+    backend = check_backend(ctx)
+    on = _on(backend)
+    x = _random_input(ctx.rng("C17"), backend=backend)
     tol = {"rtol": 0.0, "atol": 1e-12}
     for groups, other in ((1, "layer_norm"), (8, "instance_norm")):
-        gn = make_normalizer("group_norm", 8, num_groups=groups)
+        gn = make_normalizer("group_norm", 8, num_groups=groups, xp=backend)
         yield deterministic_record(
             "C17",
-            {"identity": f"GN(G={'1' if groups == 1 else 'C'}) = {label(other)}"},
+            {"identity": f"GN(G={'1' if groups == 1 else 'C'}) = {label(other)}", **on},
             analytic=0.0,
-            numeric=_max_abs(gn.forward(x), make_normalizer(other, 8).forward(x)),
+            numeric=_max_abs(gn.forward(x), make_normalizer(other, 8, xp=backend).forward(x)),
             **tol,
         )
     axes = {"batch_norm": (0, 2, 3), "layer_norm": (1, 2, 3), "instance_norm": (2, 3)}
     for name, ax in axes.items():
-        y = make_normalizer(name, 8, affine=False, eps=1e-300).forward(x)
-        yield from unit_moment_records("C17", {"normalizer": label(name), "axes": ax}, y, ax)
+        y = make_normalizer(name, 8, affine=False, eps=1e-300, xp=backend).forward(x)
+        params = {"normalizer": label(name), "axes": ax, **on}
+        yield from unit_moment_records("C17", params, y, ax)
 
 
 @claim("C14", source="000")
 def check_c14(ctx):
-    x = _random_input(ctx.rng("C14"))
-    sn = SwitchableNorm(8)
+    backend = check_backend(ctx)
+    on = _on(backend)
+    dev = resolve_backend(backend)
+    xp = dev.xp
+    x = _random_input(ctx.rng("C14"), backend=backend)
+    sn = SwitchableNorm(8, xp=backend)
     st = sn.statistics(x)
     for name, ax in {"LN": (1, 2, 3), "BN": (0, 2, 3)}.items():
         mu, var = st[name.lower()]
         for what, got, want in (
-            ("mean", mu, x.mean(axis=ax, keepdims=True)),
-            ("var", var, x.var(axis=ax, keepdims=True)),
+            ("mean", mu, xp.mean(x, axis=ax, keepdims=True)),
+            ("var", var, xp.var(x, axis=ax, keepdims=True)),
         ):
+            largest = float(to_numpy(xp.max(xp.abs(want))))
             yield deterministic_record(
                 "C14",
-                {"derived": f"{name} {what} from IN's"},
+                {"derived": f"{name} {what} from IN's", **on},
                 analytic=0.0,
                 numeric=_max_abs(got, want),
                 atol=1e-12,
                 rtol=0.0,
-                note=f"max |derived - direct| (|{what}| up to {np.abs(want).max():.3g})",
+                note=f"max |derived - direct| (|{what}| up to {largest:.3g})",
             )
     # SN's weights are ordered (IN, LN, BN)
     for k, name in enumerate(("instance_norm", "layer_norm", "batch_norm")):
         logits = np.full(3, -1e3)
         logits[k] = 0.0
-        sn = SwitchableNorm(8)
-        sn.params["mean_logits"] = logits
-        sn.params["var_logits"] = logits.copy()
+        sn = SwitchableNorm(8, xp=backend)
+        sn.params["mean_logits"] = dev.asarray(logits)
+        sn.params["var_logits"] = dev.asarray(logits.copy())
         yield deterministic_record(
             "C14",
-            {"one_hot": label(name)},
+            {"one_hot": label(name), **on},
             analytic=0.0,
-            numeric=_max_abs(sn.forward(x), make_normalizer(name, 8).forward(x)),
+            numeric=_max_abs(sn.forward(x), make_normalizer(name, 8, xp=backend).forward(x)),
             atol=1e-12,
             rtol=0.0,
             note="SN with one-hot weights vs the normalizer itself",
@@ -435,4 +458,4 @@ def check_c21(ctx):
 CHECKS = [check_c14, check_c17, check_c18, check_c19, check_c20, check_c21, check_c22]
 
 #: The checks of :data:`CHECKS` that run on any backend (see the module docstring).
-BACKEND_CHECKS = [check_c18, check_c22]
+BACKEND_CHECKS = [check_c14, check_c17, check_c18, check_c22]

@@ -177,30 +177,31 @@ def _noise_task(
     name, m, batches = params["normalizer"], params["M"], params["batches"]
     c = SAMPLE_SHAPE[0]
     dev = resolve_backend(backend)
-    xp = dev.xp
-    g = random_generator(dev, rng)
-    layer = make_normalizer(name, c, xp=dev, **BATCH_NORMALIZERS[name])
-    population = {"dtype": xp.float64, "device": dev.device}
-    total = 0.0
-    for _ in range(batches):
-        x = g.standard_normal((m, *SAMPLE_SHAPE))
-        if name == "sync_batch_norm":  # shards of unequal size, as a data-parallel run holds
-            layer.shard_sizes = (m // 2, m - m // 2) if m >= 2 else (m,)
-        if name == "batch_renorm":  # running statistics at the population's: the law's setting
-            layer.state["running_mean"] = xp.zeros(c, **population)
-            layer.state["running_std"] = xp.ones(c, **population)
-        y = layer.forward(x, training=True)
-        if name in _AGAINST_POPULATION:
-            ref = make_normalizer("population_norm", c, eps=NOISE_EPS, xp=dev).forward(x)
-        elif name == "switchable_norm":
-            # The reference's BN part must use the population statistics (0, 1) of the input:
-            # after the training forward the running averages have moved towards this batch's.
-            layer.state["running_mean"] = xp.zeros(c, **population)
-            layer.state["running_var"] = xp.ones(c, **population)
-            ref = layer.forward(x, training=False)
-        else:
-            y, ref = y[:1, ...], layer.forward(x[:1, ...], training=True)
-        total = total + xp.mean((y - ref) ** 2)
+    with dev.activate():  # CuPy: kernels run on the current device
+        xp = dev.xp
+        g = random_generator(dev, rng)
+        layer = make_normalizer(name, c, xp=dev, **BATCH_NORMALIZERS[name])
+        population = {"dtype": xp.float64, "device": dev.device}
+        total = 0.0
+        for _ in range(batches):
+            x = g.standard_normal((m, *SAMPLE_SHAPE))
+            if name == "sync_batch_norm":  # shards of unequal size, as a data-parallel run holds
+                layer.shard_sizes = (m // 2, m - m // 2) if m >= 2 else (m,)
+            if name == "batch_renorm":  # running statistics at the population's: the law's setting
+                layer.state["running_mean"] = xp.zeros(c, **population)
+                layer.state["running_std"] = xp.ones(c, **population)
+            y = layer.forward(x, training=True)
+            if name in _AGAINST_POPULATION:
+                ref = make_normalizer("population_norm", c, eps=NOISE_EPS, xp=dev).forward(x)
+            elif name == "switchable_norm":
+                # The reference's BN part must use the population statistics (0, 1) of the input:
+                # after the training forward the running averages have moved towards this batch's.
+                layer.state["running_mean"] = xp.zeros(c, **population)
+                layer.state["running_var"] = xp.ones(c, **population)
+                ref = layer.forward(x, training=False)
+            else:
+                y, ref = y[:1, ...], layer.forward(x[:1, ...], training=True)
+            total = total + xp.mean((y - ref) ** 2)
     return {"noise": float(to_numpy(total)) / batches, "batch_dependent": name in BATCH_DEPENDENT}
 
 

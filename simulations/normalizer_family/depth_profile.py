@@ -72,26 +72,27 @@ def _depth_task(
     cross to the host once, at the end."""
     norm, depth, c, size, n = (params[k] for k in ("norm", "depth", "width", "size", "batch"))
     dev = resolve_backend(backend)
-    xp = dev.xp
-    g = random_generator(dev, rng)
-    normalize, proxy = block_layers(norm, c, dev)
-    a = g.standard_normal((n, c, size, size))
-    keys, values = [], []
-    for layer in range(1, depth + 1):
-        w = g.standard_normal((c, c, 3, 3)) * math.sqrt(2.0 / (9 * c))  # He init
-        h = conv2d(a, w, padding=1)
-        z = normalize.forward(h)
-        channel_means = xp.mean(z, axis=(0, 2, 3))
-        inst_mean = xp.mean(z, axis=(2, 3))
-        inst_std = xp.std(z, axis=(2, 3))
-        keys += [f"{m}_{layer}" for m in DEPTH_METRICS]
-        values += [
-            xp.mean(channel_means**2),
-            xp.mean(xp.var(inst_mean, axis=0)),
-            xp.mean(xp.var(inst_std, axis=0)),
-        ]
-        a = proxy.forward(z) if proxy is not None else xp.maximum(z, 0.0)
-    return dict(zip(keys, to_numpy(xp.stack(values)).tolist(), strict=True))
+    with dev.activate():  # CuPy: kernels run on the current device
+        xp = dev.xp
+        g = random_generator(dev, rng)
+        normalize, proxy = block_layers(norm, c, dev)
+        a = g.standard_normal((n, c, size, size))
+        keys, values = [], []
+        for layer in range(1, depth + 1):
+            w = g.standard_normal((c, c, 3, 3)) * math.sqrt(2.0 / (9 * c))  # He init
+            h = conv2d(a, w, padding=1)
+            z = normalize.forward(h)
+            channel_means = xp.mean(z, axis=(0, 2, 3))
+            inst_mean = xp.mean(z, axis=(2, 3))
+            inst_std = xp.std(z, axis=(2, 3))
+            keys += [f"{m}_{layer}" for m in DEPTH_METRICS]
+            values += [
+                xp.mean(channel_means**2),
+                xp.mean(xp.var(inst_mean, axis=0)),
+                xp.mean(xp.var(inst_std, axis=0)),
+            ]
+            a = proxy.forward(z) if proxy is not None else xp.maximum(z, 0.0)
+        return dict(zip(keys, to_numpy(xp.stack(values)).tolist(), strict=True))
 
 
 def proxy_norm_depth_profile(

@@ -142,82 +142,87 @@ def train_relu_students(
         )
     seqs = replicate_sequences(S, rng)
     backend = resolve_backend(backend)
-    xp = backend.xp
-    teacher = ReLUTeacher.random(
-        S, config.input_dim, teacher_hidden, delta2=delta2, rng=seqs, backend=backend
-    )
-    data_gens = replicate_generators(seqs, DATA_STREAM, backend)
-    x_tr, y_tr = teacher.sample(n_train, data_gens)
-    x_te, y_te = teacher.sample(n_test, data_gens)
-    net = ReLUNetwork(config, S, rng=seqs, backend=backend)
-    dtype = net.dtype
-    X_tr = xp.astype(x_tr, dtype)
-    Y_tr = xp.astype(y_tr, dtype)
-    has_pn = "population_norm" in config.normalizers
-    X_stat = None
-    if has_pn:
-        X_stat = xp.astype(
-            xp.stack([g.standard_normal((protocol.n_stat, config.input_dim)) for g in data_gens]),
-            dtype,
+    with backend.activate():  # CuPy: kernels run on the current device
+        xp = backend.xp
+        teacher = ReLUTeacher.random(
+            S, config.input_dim, teacher_hidden, delta2=delta2, rng=seqs, backend=backend
         )
-    train_gens = replicate_generators(seqs, TRAINING_STREAM, backend)
-    d, H = config.input_dim, config.width
-    X_flat = xp.reshape(X_tr, (S * n_train, d))
-    Y_flat = xp.reshape(Y_tr, (S * n_train,))
-    offsets = xp.arange(S, device=backend.device)[:, None] * n_train
-    per_epoch = n_train // M
-    order = None
-    zetas = [None] * config.depth
-    for step in range(protocol.steps):
-        if has_pn and step % protocol.stat_every == 0:
+        data_gens = replicate_generators(seqs, DATA_STREAM, backend)
+        x_tr, y_tr = teacher.sample(n_train, data_gens)
+        x_te, y_te = teacher.sample(n_test, data_gens)
+        net = ReLUNetwork(config, S, rng=seqs, backend=backend)
+        dtype = net.dtype
+        X_tr = xp.astype(x_tr, dtype)
+        Y_tr = xp.astype(y_tr, dtype)
+        has_pn = "population_norm" in config.normalizers
+        X_stat = None
+        if has_pn:
+            X_stat = xp.astype(
+                xp.stack(
+                    [g.standard_normal((protocol.n_stat, config.input_dim)) for g in data_gens]
+                ),
+                dtype,
+            )
+        train_gens = replicate_generators(seqs, TRAINING_STREAM, backend)
+        d, H = config.input_dim, config.width
+        X_flat = xp.reshape(X_tr, (S * n_train, d))
+        Y_flat = xp.reshape(Y_tr, (S * n_train,))
+        offsets = xp.arange(S, device=backend.device)[:, None] * n_train
+        per_epoch = n_train // M
+        order = None
+        zetas = [None] * config.depth
+        for step in range(protocol.steps):
+            if has_pn and step % protocol.stat_every == 0:
+                zetas = set_population_statistics(
+                    net, X_stat, max(M, 2), curvature=protocol.curvature
+                )
+            k = step % per_epoch
+            if k == 0:
+                order = xp.stack([g.permutation(n_train) for g in train_gens]) + offsets
+            idx = xp.reshape(order[:, k * M : (k + 1) * M], (-1,))
+            xb = xp.reshape(xp.take(X_flat, idx, axis=0), (S, M, d))
+            yb = xp.reshape(xp.take(Y_flat, idx, axis=0), (S, M))
+            masks = None
+            if config.dropout > 0:
+                keep = 1.0 - config.dropout
+                shape = (M, d) if config.dropout_position == "before" else (M, H)
+                masks = []
+                for i in range(config.depth):
+                    if config.dropout_position == "before" and i > 0:
+                        shape = (M, H)
+                    m = xp.stack([g.random(shape) < keep for g in train_gens])
+                    masks.append(xp.astype(m, dtype))
+            f = net.forward(xb, training=True, masks=masks)
+            net.backward(2.0 * (f - yb) / M)
+            sgd_step(net, protocol.lr, zetas if protocol.gamma_decay else None)
+        if has_pn:
             zetas = set_population_statistics(net, X_stat, max(M, 2), curvature=protocol.curvature)
-        k = step % per_epoch
-        if k == 0:
-            order = xp.stack([g.permutation(n_train) for g in train_gens]) + offsets
-        idx = xp.reshape(order[:, k * M : (k + 1) * M], (-1,))
-        xb = xp.reshape(xp.take(X_flat, idx, axis=0), (S, M, d))
-        yb = xp.reshape(xp.take(Y_flat, idx, axis=0), (S, M))
-        masks = None
-        if config.dropout > 0:
-            keep = 1.0 - config.dropout
-            shape = (M, d) if config.dropout_position == "before" else (M, H)
-            masks = []
-            for i in range(config.depth):
-                if config.dropout_position == "before" and i > 0:
-                    shape = (M, H)
-                m = xp.stack([g.random(shape) < keep for g in train_gens])
-                masks.append(xp.astype(m, dtype))
-        f = net.forward(xb, training=True, masks=masks)
-        net.backward(2.0 * (f - yb) / M)
-        sgd_step(net, protocol.lr, zetas if protocol.gamma_decay else None)
-    if has_pn:
-        zetas = set_population_statistics(net, X_stat, max(M, 2), curvature=protocol.curvature)
-    train = to_numpy(net.loss(X_tr, Y_tr))
-    test = to_numpy(net.loss(xp.astype(x_te, dtype), xp.astype(y_te, dtype)))
-    gamma2 = [
-        None
-        if n is None or "gamma" not in n.params
-        else to_numpy(xp.mean(net.gamma(i + 1) ** 2, axis=1))
-        for i, n in enumerate(net.norms)
-    ]
-    zeta_out = [None if z is None else to_numpy(xp.mean(z, axis=1)) for z in zetas]
-    # on NumPy a non-finite zeta input already raised in the loop (the scalar checks of
-    # gamma_decay_coefficient); the device path checks once, here at the edge
-    if any(z is not None and not np.all(np.isfinite(z)) for z in zeta_out):
-        raise ValueError(
-            f"training diverged on backend {backend.spec!r}: the gamma-decay coefficient zeta "
-            f"of a population_norm layer is not finite (lr={protocol.lr}); lower lr"
-        )
-    settings = {
-        "config": config,
-        "protocol": protocol,
-        "repetitions": S,
-        "n_train": n_train,
-        "n_test": n_test,
-        "teacher_hidden": teacher_hidden,
-        "delta2": delta2,
-    }
-    return TrainingResult(train, test, test - train, gamma2, zeta_out, settings)
+        train = to_numpy(net.loss(X_tr, Y_tr))
+        test = to_numpy(net.loss(xp.astype(x_te, dtype), xp.astype(y_te, dtype)))
+        gamma2 = [
+            None
+            if n is None or "gamma" not in n.params
+            else to_numpy(xp.mean(net.gamma(i + 1) ** 2, axis=1))
+            for i, n in enumerate(net.norms)
+        ]
+        zeta_out = [None if z is None else to_numpy(xp.mean(z, axis=1)) for z in zetas]
+        # on NumPy a non-finite zeta input already raised in the loop (the scalar checks of
+        # gamma_decay_coefficient); the device path checks once, here at the edge
+        if any(z is not None and not np.all(np.isfinite(z)) for z in zeta_out):
+            raise ValueError(
+                f"training diverged on backend {backend.spec!r}: the gamma-decay coefficient zeta "
+                f"of a population_norm layer is not finite (lr={protocol.lr}); lower lr"
+            )
+        settings = {
+            "config": config,
+            "protocol": protocol,
+            "repetitions": S,
+            "n_train": n_train,
+            "n_test": n_test,
+            "teacher_hidden": teacher_hidden,
+            "delta2": delta2,
+        }
+        return TrainingResult(train, test, test - train, gamma2, zeta_out, settings)
 
 
 def sgd_step(net: ReLUNetwork, lr: float, zetas=None) -> None:

@@ -110,40 +110,41 @@ def train_sn_student(M, noise, protocol: SNProtocol, *, rng, backend=None):
     if M > n_train:
         raise ValueError(f"M={M} is larger than the training set (n_train={n_train})")
     backend = resolve_backend(backend)
-    xp = backend.xp
-    g = random_generator(backend, rng)
-    delta = math.sqrt(DELTA2)
-    teacher = ImageTeacher(g)
-    probe = sample_images(2000, size, noise, g)
-    teacher.scale = xp.std(teacher.clean(probe))
-    x = sample_images(n_train, size, noise, g)
-    y = teacher.clean(x) + delta * g.standard_normal(n_train)
-    x_te = sample_images(1024, size, noise, g)
-    y_te = teacher.clean(x_te) + delta * g.standard_normal(1024)
-    net = SNConvStudent(channels, g, backend)
-    per_epoch = n_train // M
-    for step in range(steps):
-        k = step % per_epoch
-        if k == 0:
-            order = g.permutation(n_train)
-        idx = order[k * M : (k + 1) * M]
-        xb, yb = xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
-        f = net.forward(xb)
-        net.backward(2.0 * (f - yb) / M)
-        net.step(lr, logit_lr)
-    out = {}
-    for i, norm in enumerate(net.norms, start=1):
-        wm, wv = to_numpy(norm.mean_weights), to_numpy(norm.var_weights)
-        for j, comp in enumerate(("in", "ln", "bn")):
-            out[f"mean_{comp}_{i}"] = float(wm[j])
-            out[f"var_{comp}_{i}"] = float(wv[j])
-    u = contract_channels(net.params["W1"], x)
-    axes = (0, 2, 3)
-    z = (u - xp.mean(u, axis=axes, keepdims=True)) / xp.std(u, axis=axes, keepdims=True)
-    out["rho_1"] = float(to_numpy(xp.mean(z**4) - 3.0))
-    f_te = net.forward(x_te, training=False)
-    out["test_loss"] = float(to_numpy(xp.mean((f_te - y_te) ** 2)))
-    return out
+    with backend.activate():  # CuPy: kernels run on the current device
+        xp = backend.xp
+        g = random_generator(backend, rng)
+        delta = math.sqrt(DELTA2)
+        teacher = ImageTeacher(g)
+        probe = sample_images(2000, size, noise, g)
+        teacher.scale = xp.std(teacher.clean(probe))
+        x = sample_images(n_train, size, noise, g)
+        y = teacher.clean(x) + delta * g.standard_normal(n_train)
+        x_te = sample_images(1024, size, noise, g)
+        y_te = teacher.clean(x_te) + delta * g.standard_normal(1024)
+        net = SNConvStudent(channels, g, backend)
+        per_epoch = n_train // M
+        for step in range(steps):
+            k = step % per_epoch
+            if k == 0:
+                order = g.permutation(n_train)
+            idx = order[k * M : (k + 1) * M]
+            xb, yb = xp.take(x, idx, axis=0), xp.take(y, idx, axis=0)
+            f = net.forward(xb)
+            net.backward(2.0 * (f - yb) / M)
+            net.step(lr, logit_lr)
+        out = {}
+        for i, norm in enumerate(net.norms, start=1):
+            wm, wv = to_numpy(norm.mean_weights), to_numpy(norm.var_weights)
+            for j, comp in enumerate(("in", "ln", "bn")):
+                out[f"mean_{comp}_{i}"] = float(wm[j])
+                out[f"var_{comp}_{i}"] = float(wv[j])
+        u = contract_channels(net.params["W1"], x)
+        axes = (0, 2, 3)
+        z = (u - xp.mean(u, axis=axes, keepdims=True)) / xp.std(u, axis=axes, keepdims=True)
+        out["rho_1"] = float(to_numpy(xp.mean(z**4) - 3.0))
+        f_te = net.forward(x_te, training=False)
+        out["test_loss"] = float(to_numpy(xp.mean((f_te - y_te) ** 2)))
+        return out
 
 
 def _noise_key(params: dict) -> tuple[int]:

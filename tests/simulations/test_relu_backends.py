@@ -189,7 +189,21 @@ def test_the_backend_generic_checks_of_the_relu_families():
 
     assert regularization.BACKEND_CHECKS == regularization.CHECKS
     assert switchable_weights.BACKEND_CHECKS == switchable_weights.CHECKS
-    assert [c.id for c in normalizer_family.BACKEND_CHECKS] == ["C18", "C22"]
+    assert [c.id for c in normalizer_family.BACKEND_CHECKS] == ["C14", "C17", "C18", "C22"]
+
+
+def test_the_identity_checks_c14_c17_on_the_device_give_numpys_records(strict):
+    from regnorm.claims import run_claims
+    from simulations.checks.normalizer_family import check_c14, check_c17
+
+    ref = run_claims("C14,C17", checks=[check_c14, check_c17], quick=True)
+    dev = run_claims("C14,C17", checks=[check_c14, check_c17], quick=True, backend=STRICT)
+    assert len(dev) == len(ref) > 0
+    for r_ref, r_dev in zip(ref, dev, strict=True):
+        assert r_dev.params == {**r_ref.params, "backend": STRICT}
+        assert r_dev.verdict == r_ref.verdict == "holds"
+        # both are rounding-level differences of O(1) numbers (the records' atol is 1e-12)
+        assert abs(r_dev.numeric - r_ref.numeric) <= 1e-13
 
 
 @pytest.mark.slow
