@@ -22,6 +22,7 @@ from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
 matplotlib.use("Agg")  # scripts only write files; never open a window
 
 __all__ = [
+    "run_main",
     "dodge",
     "figure_args",
     "figure_parser",
@@ -136,3 +137,12 @@ def report_written(paths: list[Path], t0: float) -> None:
     """
     names = ", ".join(str(p) for p in paths)
     print(f"wrote {names} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+
+
+def run_main(run: Callable[..., list[Path]], description: str, argv=None) -> int:
+    """The command line of a figure script: parse the standard arguments, call ``run``."""
+    args, backend = figure_args(figure_parser(description), argv, run)
+    t0 = time.perf_counter()
+    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
+    report_written(paths, t0)
+    return 0

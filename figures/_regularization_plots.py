@@ -7,17 +7,12 @@ judge; the label-noise floor is the ``delta2`` of the data drawn.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from figures._common import figure_args, figure_parser, report_written
 from regnorm.estimates import group_summary
 
-__all__ = ["QUANTITY_COLORS", "log2_batch_axis", "loss_bars", "protocol_caption", "run_main"]
+__all__ = ["QUANTITY_COLORS", "log2_batch_axis", "loss_bars", "protocol_caption"]
 
 #: one colour per measured quantity, the same in every regularization figure
 QUANTITY_COLORS = {"train_loss": "C2", "test_loss": "C0", "gap": "C1"}
@@ -54,12 +49,3 @@ def protocol_caption(settings: dict) -> str:
     """The training protocol of a run, for a figure's title: P, steps, lr, replicates."""
     st = settings
     return f"P={st['n_train']}, {st['steps']} steps, lr={st['lr']}, {st['repetitions']} seeds"
-
-
-def run_main(run: Callable[..., list[Path]], description: str, argv=None) -> int:
-    """The command line of a figure script: parse the standard arguments, call ``run``."""
-    args, backend = figure_args(figure_parser(description), argv, run)
-    t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
-    report_written(paths, t0)
-    return 0

@@ -10,13 +10,16 @@ renormalization) and SN against its first-order 1/9 of BN's.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from figures._common import figure_args, figure_parser, report_written, save_data, save_figure
+from figures._common import (
+    run_main,
+    save_data,
+    save_figure,
+)
 from regnorm.batch_noise import batch_renorm_noise
 from regnorm.normalizers import SwitchableNorm
 from regnorm.normalizers.registry import label
@@ -105,11 +108,7 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list
 
 
 def main(argv=None) -> int:
-    args, backend = figure_args(figure_parser(__doc__.splitlines()[0]), argv, run)
-    t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
-    report_written(paths, t0)
-    return 0
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,16 @@ Run: ``python -m figures.bn_noise --out results [--quick]``.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from figures._common import figure_args, figure_parser, report_written, save_data, save_figure
+from figures._common import (
+    run_main,
+    save_data,
+    save_figure,
+)
 from regnorm.batch_noise import gaussian_conditional_error, standardization_error
 from regnorm.seeding import seed_sequence
 from simulations.batch_noise import (
@@ -230,11 +233,7 @@ def run(
 
 
 def main(argv=None) -> int:
-    args, backend = figure_args(figure_parser(__doc__.splitlines()[0]), argv, run)
-    t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
-    report_written(paths, t0)
-    return 0
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

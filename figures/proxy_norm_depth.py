@@ -10,12 +10,15 @@ labelled "0 (by construction)". The title states GN's group count (read from the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from matplotlib.transforms import blended_transform_factory
 
-from figures._common import figure_args, figure_parser, report_written, save_data, save_figure
+from figures._common import (
+    run_main,
+    save_data,
+    save_figure,
+)
 from simulations.normalizer_family import (
     DEPTH_BLOCKS,
     block_layers,
@@ -119,11 +122,7 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list
 
 
 def main(argv=None) -> int:
-    args, backend = figure_args(figure_parser(__doc__.splitlines()[0]), argv, run)
-    t0 = time.perf_counter()
-    paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
-    report_written(paths, t0)
-    return 0
+    return run_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from figures._common import dodge, save_data, save_figure, verdict_panel
-from figures._regularization_plots import log2_batch_axis, protocol_caption, run_main
+from figures._common import dodge, run_main, save_data, save_figure, verdict_panel
+from figures._regularization_plots import log2_batch_axis, protocol_caption
 from regnorm.estimates import group_summary
 from regnorm.sweeps import shared_run
 from simulations.checks.regularization import c9_records

@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from figures._common import save_data, save_figure, verdict_panel
-from figures._regularization_plots import loss_bars, protocol_caption, run_main
+from figures._common import run_main, save_data, save_figure, verdict_panel
+from figures._regularization_plots import loss_bars, protocol_caption
 from regnorm.sweeps import shared_run
 from simulations.checks.regularization import c12_records
 from simulations.regularization import dropout_experiment

@@ -16,8 +16,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from figures._common import dodge, save_data, save_figure
-from figures._regularization_plots import log2_batch_axis, run_main
+from figures._common import dodge, run_main, save_data, save_figure
+from figures._regularization_plots import log2_batch_axis
 from regnorm.estimates import group_summary
 from regnorm.sweeps import shared_run
 from simulations.switchable_weights import switchable_weights
