@@ -14,6 +14,7 @@ validation          the argument checks every public function uses
 sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
 claims              the claims (ids C1..C22 of THEORY.md): records, verdicts, checks
 report              REPORT.md, the README's findings table, comparing two runs' records
+                    (``python -m regnorm.report``; imported on use, not with the package)
 batch_noise         exact and asymptotic noise of batch statistics (C1-C3)
 gamma_decay         the gamma-decay coefficient zeta of BN = PN + zeta gamma^2 (C4)
 pn_wn_equivalence   population normalization = weight normalization for Gaussian input (C13)
@@ -47,7 +48,6 @@ from . import (
     marchenko_pastur,
     normalizers,
     pn_wn_equivalence,
-    report,
     seeding,
     sweeps,
     validation,
@@ -70,7 +70,6 @@ __all__ = [
     "marchenko_pastur",
     "normalizers",
     "pn_wn_equivalence",
-    "report",
     "resolve_backend",
     "run_claims",
     "seeding",

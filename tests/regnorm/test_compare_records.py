@@ -60,3 +60,17 @@ def test_command_exit_codes(tmp_path, capsys):
     assert main(["--compare", str(a), str(b)]) == 1
     assert "missing: 1" in capsys.readouterr().out
     assert json.loads(a.read_text())[0]["id"] == "C1"
+
+
+def test_module_runs_without_a_warning(tmp_path):
+    """``python -m regnorm.report`` must not be imported by the package first (runpy warns)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "regnorm.report", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0 and "Warning" not in out.stderr, out.stderr
