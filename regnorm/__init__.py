@@ -13,8 +13,7 @@ estimates           estimates and their statistics (mean, s.e., t interval, pair
 validation          the argument checks every public function uses
 sweeps              parameter sweeps with reproducible seeds, executors and resumable stores
 claims              the claims (ids C1..C22 of THEORY.md): records, verdicts, checks
-report              REPORT.md, the README's findings table, comparing two runs' records
-                    (``python -m regnorm.report``; imported on use, not with the package)
+report              REPORT.md, the findings table, comparing two runs (imported on use)
 batch_noise         exact and asymptotic noise of batch statistics (C1-C3)
 gamma_decay         the gamma-decay coefficient zeta of BN = PN + zeta gamma^2 (C4)
 pn_wn_equivalence   population normalization = weight normalization for Gaussian input (C13)
