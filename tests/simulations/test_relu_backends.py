@@ -84,20 +84,18 @@ def test_training_on_the_device_equals_numpys(strict, kw):
     assert isinstance(dev.train_loss, np.ndarray)  # results cross to the host at the edge
 
 
-def test_the_pn_gamma_decay_coefficient_on_the_device_is_the_scalar_formulas(strict):
-    """The device path of zeta evaluates gamma_decay_coefficient's formula elementwise (rho
-    clipped at -2), giving the host's channel-by-channel numbers."""
-    from simulations.relu_network.population import _zeta_per_channel
-
-    rng = np.random.default_rng(3)
-    rho = np.array([[-3.0, -1.5, 0.2, 4.0]])
-    F, A = rng.random((1, 4)), rng.random((1, 4))
-    host = _zeta_per_channel(8, rho=rho, F_gamma=F, mean_A2=A)
-    dev = _zeta_per_channel(
-        8, rho=strict.asarray(rho), F_gamma=strict.asarray(F), mean_A2=strict.asarray(A)
-    )
-    assert device_of(dev) == strict.device
-    np.testing.assert_array_equal(to_numpy(dev), host)
+@pytest.mark.parametrize("curvature", rn.ZETA_CURVATURES)
+def test_the_pn_gamma_decay_coefficient_is_computed_on_the_device(strict, curvature):
+    """zeta of the PN layers: on device1 it stays there (the formula of
+    gamma_decay_coefficient elementwise) and gives the host's channel-by-channel numbers."""
+    cfg = rn.StudentConfig(input_dim=5, width=4, depth=2, normalizers="population_norm")
+    x = np.random.default_rng(8).standard_normal((2, 300, 5))
+    ref = rn.set_population_statistics(rn.ReLUNetwork(cfg, 2, rng=3), x, 8, curvature=curvature)
+    net = rn.ReLUNetwork(cfg, 2, rng=3, backend=strict)
+    dev = rn.set_population_statistics(net, strict.asarray(x), 8, curvature=curvature)
+    for z_dev, z_ref in zip(dev, ref, strict=True):
+        assert device_of(z_dev) == strict.device
+        assert_allclose_rounding(to_numpy(z_dev), z_ref, ops=100)
 
 
 # a C10-like experiment small enough for the default run (PN and dropout are in C9 and C12)
