@@ -96,13 +96,20 @@ def plot(df: pd.DataFrame):
     return fig
 
 
-def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+def run(
+    out: Path, *, quick: bool = False, seed: int = 0, executor=None, backend=None
+) -> list[Path]:
     """Measure, draw, and write ``out/batch_dependence.parquet`` and ``out/batch_dependence.png``;
     returns the paths written."""
     ms = (2, 4, 8, 16, 32) if quick else (2, 4, 8, 16, 32, 64, 128, 256)
     repetitions, batches = (6, 8) if quick else (16, 25)
     df = batch_dependence_noise(
-        Ms=ms, repetitions=repetitions, batches=batches, seed=seed, executor=executor
+        Ms=ms,
+        repetitions=repetitions,
+        batches=batches,
+        seed=seed,
+        executor=executor,
+        backend=backend,
     )
     return [save_data(df, out, NAME), save_figure(plot(df), out, NAME)]
 

@@ -108,7 +108,9 @@ def plot(s, cfg: dict):
     return fig
 
 
-def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
+def run(
+    out: Path, *, quick: bool = False, seed: int = 0, executor=None, backend=None
+) -> list[Path]:
     """Measure, draw, and write ``out/proxy_norm_depth.parquet`` and ``out/proxy_norm_depth.png``;
     returns the paths written."""
     cfg = (
@@ -116,7 +118,7 @@ def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list
         if quick
         else dict(depth=50, width=32, size=8, batch=32, repetitions=8)
     )
-    df = proxy_norm_depth_profile(seed=seed, executor=executor, **cfg)
+    df = proxy_norm_depth_profile(seed=seed, executor=executor, backend=backend, **cfg)
     s = summarize(df, ["norm", "metric", "depth"], "value")
     return [save_data(df, out, NAME), save_figure(plot(s, df.attrs["settings"]), out, NAME)]
 

@@ -60,9 +60,16 @@ def plot(df: pd.DataFrame):
     return fig
 
 
-def run(out: Path, *, quick: bool = False, seed: int = 0, executor=None) -> list[Path]:
-    """Train (or reuse) the C11 runs, draw them, write ``out/NAME.{png,parquet}``."""
-    df = shared_run(batch_size_gamma, quick=quick, seed=seed, executor=executor)
+def run(
+    out: Path, *, quick: bool = False, seed: int = 0, executor=None, backend=None
+) -> list[Path]:
+    """Train (or reuse) the C11 runs, draw them, write ``out/NAME.{png,parquet}``.
+
+    ``backend`` (None: NumPy; a spec such as ``"cupy"`` or ``"array_api_strict:device1"``) is
+    where the experiment runs (with a device backend, ``executor`` must be None or
+    ``"inprocess"``)."""
+    on = {} if backend is None else {"backend": str(backend)}
+    df = shared_run(batch_size_gamma, quick=quick, seed=seed, executor=executor, **on)
     return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
 
 
