@@ -3,7 +3,7 @@
 Each figure script ``figures.NAME`` (:data:`FIGURES`) exposes a typed
 ``run(out, *, quick=False, seed=0, executor=None) -> list[Path]`` (the files it wrote) and a
 thin ``main(argv=None)`` for ``python -m figures.NAME --out DIR [--quick]``; shared argument
-parsing and file output live in :mod:`figures._common`. The command line
+parsing and file output live in :mod:`figures.common`. The command line
 (:mod:`figures.cli`, the console script ``regnorm`` and ``python -m figures``) calls each
 ``run`` directly and writes a run folder (:mod:`figures.run_folder`).
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from figures._common import (
+from figures.common import (
     run_main,
     save_data,
     save_figure,

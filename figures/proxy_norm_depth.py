@@ -14,7 +14,7 @@ from pathlib import Path
 
 from matplotlib.transforms import blended_transform_factory
 
-from figures._common import (
+from figures.common import (
     run_main,
     save_data,
     save_figure,

@@ -14,10 +14,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from figures._common import dodge, run_main, save_data, save_figure, verdict_panel
 from figures._regularization_plots import log2_batch_axis, protocol_caption
+from figures.common import dodge, draw_shared_run, run_main, verdict_panel
 from regnorm.estimates import group_summary
-from regnorm.sweeps import shared_run
 from simulations.checks.regularization import c9_records
 from simulations.regularization import bn_vs_pn
 
@@ -77,12 +76,10 @@ def run(
 ) -> list[Path]:
     """Train (or reuse) the C9 runs, draw them, write ``out/NAME.{png,parquet}``.
 
-    ``backend`` (None: NumPy; a spec such as ``"cupy"`` or ``"array_api_strict:device1"``) is
-    where the experiment runs (with a device backend, ``executor`` must be None or
-    ``"inprocess"``)."""
-    on = {} if backend is None else {"backend": str(backend)}
-    df = shared_run(bn_vs_pn, quick=quick, seed=seed, executor=executor, **on)
-    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+    ``backend``: see :func:`figures.common.draw_shared_run`."""
+    return draw_shared_run(
+        bn_vs_pn, plot, NAME, out, quick=quick, seed=seed, executor=executor, backend=backend
+    )
 
 
 def main(argv=None) -> int:

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from figures._common import run_main, save_data, save_figure, verdict_panel
 from figures._regularization_plots import loss_bars, protocol_caption
-from regnorm.sweeps import shared_run
+from figures.common import draw_shared_run, run_main, verdict_panel
 from simulations.checks.regularization import c10_records
 from simulations.regularization import mean_variance_noise
 
@@ -58,12 +57,17 @@ def run(
 ) -> list[Path]:
     """Train (or reuse) the C10 runs, draw them, write ``out/NAME.{png,parquet}``.
 
-    ``backend`` (None: NumPy; a spec such as ``"cupy"`` or ``"array_api_strict:device1"``) is
-    where the experiment runs (with a device backend, ``executor`` must be None or
-    ``"inprocess"``)."""
-    on = {} if backend is None else {"backend": str(backend)}
-    df = shared_run(mean_variance_noise, quick=quick, seed=seed, executor=executor, **on)
-    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+    ``backend``: see :func:`figures.common.draw_shared_run`."""
+    return draw_shared_run(
+        mean_variance_noise,
+        plot,
+        NAME,
+        out,
+        quick=quick,
+        seed=seed,
+        executor=executor,
+        backend=backend,
+    )
 
 
 def main(argv=None) -> int:

@@ -16,10 +16,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from figures._common import dodge, run_main, save_data, save_figure
 from figures._regularization_plots import log2_batch_axis
+from figures.common import dodge, draw_shared_run, run_main
 from regnorm.estimates import group_summary
-from regnorm.sweeps import shared_run
 from simulations.switchable_weights import switchable_weights
 
 NAME = "switchable_weights"
@@ -91,12 +90,17 @@ def run(
 ) -> list[Path]:
     """Train (or reuse) the C15/C16 students, draw them, write ``out/NAME.{png,parquet}``.
 
-    ``backend`` (None: NumPy; a spec such as ``"cupy"`` or ``"array_api_strict:device1"``) is
-    where the experiment runs (with a device backend, ``executor`` must be None or
-    ``"inprocess"``)."""
-    on = {} if backend is None else {"backend": str(backend)}
-    df = shared_run(switchable_weights, quick=quick, seed=seed, executor=executor, **on)
-    return [save_figure(plot(df), out, NAME), save_data(df, out, NAME)]
+    ``backend``: see :func:`figures.common.draw_shared_run`."""
+    return draw_shared_run(
+        switchable_weights,
+        plot,
+        NAME,
+        out,
+        quick=quick,
+        seed=seed,
+        executor=executor,
+        backend=backend,
+    )
 
 
 def main(argv=None) -> int:

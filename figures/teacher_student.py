@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from figures._common import (
+from figures.common import (
     figure_args,
     figure_parser,
     out_dir,

@@ -106,12 +106,12 @@ def test_a_device_backend_with_worker_processes_is_refused():
 
 def test_a_numpy_only_figure_refuses_another_backend(tmp_path):
     """Every figure of ours takes a backend; a figure script whose run takes none (one a user
-    writes on figures._common.run_main) refuses --backend in one line, before any work."""
+    writes on figures.common.run_main) refuses --backend in one line, before any work."""
     script = tmp_path / "numpy_only.py"
     script.write_text(
         '"""A NumPy-only figure."""\n'
         "import sys\n"
-        "from figures._common import run_main\n\n"
+        "from figures.common import run_main\n\n"
         "def run(out, *, quick=False, seed=0, executor=None):\n"
         "    raise AssertionError('ran')\n\n"
         "sys.exit(run_main(run, __doc__, sys.argv[1:]))\n"

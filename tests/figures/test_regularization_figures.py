@@ -32,14 +32,16 @@ def _all_text(fig) -> list[str]:
 )
 def test_figure_quick(name, tmp_path, capsys, monkeypatch):
     mod = importlib.import_module(f"figures.{name}")
+    common = importlib.import_module("figures.common")
     figures = []
-    save = mod.save_figure
+    save = common.save_figure
 
     def keep(fig, *args, **kwargs):
         figures.append(fig)
         return save(fig, *args, **kwargs)
 
-    monkeypatch.setattr(mod, "save_figure", keep)
+    # the figures of shared runs draw and save through figures.common.draw_shared_run
+    monkeypatch.setattr(common, "save_figure", keep)
     assert mod.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     df = pd.read_parquet(tmp_path / f"{name}.parquet")

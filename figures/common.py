@@ -17,11 +17,12 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
-from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet
+from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet, shared_run
 
 matplotlib.use("Agg")  # scripts only write files; never open a window
 
 __all__ = [
+    "draw_shared_run",
     "run_main",
     "dodge",
     "figure_args",
@@ -146,3 +147,27 @@ def run_main(run: Callable[..., list[Path]], description: str, argv=None) -> int
     paths = run(Path(args.out), quick=args.quick, seed=args.seed, executor=args.executor, **backend)
     report_written(paths, t0)
     return 0
+
+
+def draw_shared_run(
+    experiment: Callable[..., pd.DataFrame],
+    plot: Callable[[pd.DataFrame], Any],
+    name: str,
+    out: str | Path,
+    *,
+    quick: bool,
+    seed: int,
+    executor: Any,
+    backend: Any,
+) -> list[Path]:
+    """Run (or reuse) ``experiment`` through :func:`regnorm.sweeps.shared_run`, draw it, and write
+    ``out/name.png`` and ``out/name.parquet``; the figure of a run its claims checks share.
+
+    ``backend`` (None: NumPy; a spec such as ``"cupy"`` or ``"array_api_strict:device1"``) is
+    where the experiment runs (with a device backend, ``executor`` must be None or
+    ``"inprocess"``). It is passed as the spec string the checks pass, and only off NumPy, so a
+    figure and its checks find the same shared run.
+    """
+    on = {} if backend is None else {"backend": str(backend)}
+    df = shared_run(experiment, quick=quick, seed=seed, executor=executor, **on)
+    return [save_figure(plot(df), out, name), save_data(df, out, name)]
