@@ -213,6 +213,13 @@ def train_relu_students(
                 f"training diverged on backend {backend.spec!r}: the gamma-decay coefficient zeta "
                 f"of a population_norm layer is not finite (lr={protocol.lr}); lower lr"
             )
+        # an overflow need not raise on the way (NumPy only warns, or not at all): a loss that
+        # is not finite is a diverged training, never a result
+        if not (np.all(np.isfinite(train)) and np.all(np.isfinite(test))):
+            raise ValueError(
+                f"training diverged on backend {backend.spec!r}: the train or test loss is not "
+                f"finite (lr={protocol.lr}, M={protocol.M}); lower lr"
+            )
         settings = {
             "config": config,
             "protocol": protocol,

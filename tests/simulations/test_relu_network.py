@@ -329,3 +329,12 @@ def test_a_seed_sequence_gives_the_same_students_every_time():
     children = np.random.SeedSequence(21).spawn(2)
     listed = train_relu_students(cfg, prot, rng=children, **kw)
     np.testing.assert_array_equal(first.test_loss, listed.test_loss)
+
+
+def test_a_diverged_training_is_an_error_not_an_infinite_loss():
+    """At lr = 1e3 the plain ReLU student overflows; NumPy only warns (silenced here), and the
+    losses used to come back as inf. A diverged training raises, naming the step size."""
+    cfg = StudentConfig(input_dim=8, width=16, depth=2, normalizers="none")
+    prot = TrainingProtocol(M=16, steps=200, lr=1e3)
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match=r"diverged.*lr=1000"):
+        train_relu_students(cfg, prot, repetitions=2, n_train=64, n_test=64, rng=7)
