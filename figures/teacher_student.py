@@ -148,7 +148,8 @@ def plot(df, summary):
     ax.set_ylabel(r"generalization error $\|v - w^*\|^2$")
     repetitions = int(df.groupby("alpha").size().min())
     ax.set_title(
-        rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={delta2}$ ({repetitions} reps, $\pm$1 s.e.)"
+        rf"Teacher-student, $N={N}$, $M={M}$, $\delta^2={delta2}$ "
+        rf"({repetitions} data sets, $\pm$1 s.e.)"
     )
     ax.legend(fontsize=7, loc="upper right")
     if listed:
