@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
+from regnorm.backend import backend_param
 from regnorm.sweeps import atomic_write_bytes, atomic_write_parquet, shared_run
 
 matplotlib.use("Agg")  # scripts only write files; never open a window
@@ -168,6 +169,6 @@ def draw_shared_run(
     ``"inprocess"``). It is passed as the spec string the checks pass, and only off NumPy, so a
     figure and its checks find the same shared run.
     """
-    on = {} if backend is None else {"backend": str(backend)}
+    on = backend_param(backend)
     df = shared_run(experiment, quick=quick, seed=seed, executor=executor, **on)
     return [save_figure(plot(df), out, name), save_data(df, out, name)]

@@ -51,6 +51,7 @@ import numpy as np
 from .validation import normalize_rng
 
 __all__ = [
+    "backend_param",
     "ArrayGenerator",
     "Backend",
     "BackendUnavailableError",
@@ -572,3 +573,17 @@ def random_generator(backend: Any = None, rng: Any = None) -> ArrayGenerator:
     with backend.activate():
         generator = cupy.random.Generator(cupy.random.XORWOW(seed))
     return ArrayGenerator(backend, None, generator)
+
+
+def backend_param(backend: Any) -> dict[str, str]:
+    """``{"backend": spec}`` for a backend other than NumPy; ``{}`` for NumPy or None.
+
+    The keyword (or record parameter) that names a non-default backend. NumPy's calls, records,
+    sweep provenance and shared runs carry none, so they stay what they were before backends had
+    devices; any other backend is named by its canonical spec (:attr:`Backend.spec`), so a
+    figure and the checks that share its run name it the same way.
+    """
+    if backend is None:
+        return {}
+    b = resolve_backend(backend)
+    return {} if b.name == "numpy" else {"backend": b.spec}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from regnorm.backend import Backend, resolve_backend
+from regnorm.backend import Backend, backend_param, resolve_backend
 from regnorm.batch_noise import (
     batch_statistics_law,
     gaussian_conditional_error,
@@ -76,11 +76,6 @@ def check_backend(ctx: CheckContext) -> Backend | None:
     return None if b.name == "numpy" else b
 
 
-def _on(backend: Backend | None) -> dict[str, Any]:
-    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
-    return {} if backend is None else {"backend": backend.spec}
-
-
 def _budget(ctx: CheckContext) -> int:
     """Random draws per parameter point."""
     return 10**6 if ctx.quick else 10**7
@@ -118,7 +113,7 @@ def check_c1(ctx: CheckContext):
             "convention": _conv(row["inside"], row["ddof"]),
             "trials": row["trials"],
             "seed": ctx.seed,
-            **_on(backend),
+            **backend_param(backend),
         }
         yield statistical_record(
             "C1",
@@ -162,7 +157,7 @@ def check_c1(ctx: CheckContext):
                     "convention": _conv(True, 0),
                     "trials": trials,
                     "seed": ctx.seed,
-                    **_on(backend),
+                    **backend_param(backend),
                 },
                 analytic=(rho + 6.0) / (4.0 * M),
                 numeric=est.estimate,
@@ -199,7 +194,7 @@ def check_c2(ctx: CheckContext):
                 "rho": round(dist.excess_kurtosis, 6),
                 "trials": trials,
                 "seed": ctx.seed,
-                **_on(backend),
+                **backend_param(backend),
             }
             exact = gaussian_batch_std_law(M, dist.std) if name == "gaussian" else {}
             for field, what in (
@@ -272,7 +267,7 @@ def check_c3(ctx: CheckContext):
                         "convention": _conv(inside, 0),
                         "trials": trials,
                         "seed": ctx.seed,
-                        **_on(backend),
+                        **backend_param(backend),
                     }
                     if name != "gaussian":
                         yield statistical_record(
@@ -346,7 +341,7 @@ def check_c4(ctx: CheckContext):
                     "center": center,
                     "trials": trials,
                     "seed": ctx.seed,
-                    **_on(backend),
+                    **backend_param(backend),
                 }
                 note = (
                     f"zeta = {zeta.zeta:.5g} (sigma_B part {zeta.variance_part:.4g}, "

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from regnorm.backend import array_namespace, random_generator, resolve_backend, to_numpy
+from regnorm.backend import (
+    array_namespace,
+    backend_param,
+    random_generator,
+    resolve_backend,
+    to_numpy,
+)
 from regnorm.claims import (
     claim,
     deterministic_record,
@@ -77,11 +83,6 @@ def _sweepless_backend(spec: Any, options: dict):
     command line (which reads whether a check hands its context on) sees it needs no
     executor."""
     return check_backend(types.SimpleNamespace(backend=spec, options=options))
-
-
-def _on(backend) -> dict:
-    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
-    return {} if backend is None else {"backend": backend.spec}
 
 
 def _max_abs(a: Any, b: Any) -> float:
@@ -160,7 +161,7 @@ def check_c22(ctx):
     df = batch_dependence_noise(
         Ms=ms, repetitions=reps, batches=batches, seed=seed, executor=ctx.executor, backend=backend
     )
-    on = _on(backend)
+    on = backend_param(backend)
     s = summarize(df, ["normalizer", "M"], "noise")
     shape = tuple(df.attrs["settings"]["sample_shape"])
     c, h, w = shape
@@ -260,7 +261,7 @@ def check_c18(ctx):
     settings = df.attrs["settings"]
     last = df[df.depth == settings["depth"]]
     s = summarize(last, ["norm", "metric"], "value").set_index(["norm", "metric"])
-    on = _on(backend)
+    on = backend_param(backend)
     params = dict(cfg, seed=seed, network="plain 3x3 conv ReLU, He init, Gaussian input", **on)
     for norm in DEPTH_BLOCKS:
         for metric in DEPTH_METRICS:
@@ -349,7 +350,7 @@ def check_c19(ctx):
 @claim("C17", source="002")
 def check_c17(ctx):
     backend = _sweepless_backend(ctx.backend, ctx.options)
-    on = _on(backend)
+    on = backend_param(backend)
     x = _random_input(ctx.rng("C17"), backend=backend)
     tol = {"rtol": 0.0, "atol": 1e-12}
     for groups, other in ((1, "layer_norm"), (8, "instance_norm")):
@@ -371,7 +372,7 @@ def check_c17(ctx):
 @claim("C14", source="000")
 def check_c14(ctx):
     backend = _sweepless_backend(ctx.backend, ctx.options)
-    on = _on(backend)
+    on = backend_param(backend)
     dev = resolve_backend(backend)
     xp = dev.xp
     x = _random_input(ctx.rng("C14"), backend=backend)

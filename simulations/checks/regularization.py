@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from regnorm.backend import backend_param
 from regnorm.claims import ClaimRecord, claim, ordering_record
 from regnorm.sweeps import shared_run
 from simulations.checks.batch_noise import check_backend
@@ -102,7 +103,7 @@ def table_backend(df):
 def _default(experiment, ctx):
     backend = check_backend(ctx)
     # NumPy's call has no backend keyword, so it shares the run a figure makes
-    on = {} if backend is None else {"backend": backend.spec}
+    on = backend_param(backend)
     return shared_run(experiment, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor, **on)
 
 

@@ -16,6 +16,7 @@ NumPy on every backend.
 
 from __future__ import annotations
 
+from regnorm.backend import backend_param
 from regnorm.claims import ClaimRecord, claim, identity_record
 from regnorm.sweeps import shared_run
 from simulations.checks.batch_noise import check_backend
@@ -67,7 +68,7 @@ def c15_identity_record(seed=0) -> ClaimRecord:
 def _default(ctx):
     backend = check_backend(ctx)
     # NumPy's call has no backend keyword, so it shares the run a figure makes
-    on = {} if backend is None else {"backend": backend.spec}
+    on = backend_param(backend)
     return shared_run(
         switchable_weights, quick=ctx.quick, seed=ctx.seed, executor=ctx.executor, **on
     )

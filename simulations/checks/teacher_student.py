@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 from regnorm import learning_curves as lc
+from regnorm.backend import backend_param
 from regnorm.claims import (
     asymptotic_record,
     claim,
@@ -31,11 +32,6 @@ from simulations.checks.batch_noise import check_backend
 from simulations.teacher_student import DELTA2_PAPER, M_PAPER, bn_sweep, c8_summary, ridge_errors
 
 __all__ = ["BACKEND_CHECKS", "CHECKS", "MEAN_ONLY_NOTE"]
-
-
-def _on(backend) -> dict:
-    """The records' ``backend`` parameter: none on NumPy, so its records stay as they were."""
-    return {} if backend is None else {"backend": backend.spec}
 
 
 #: What derivations.mean_only_bn proves for the mean-only student trained on its own batches.
@@ -74,7 +70,7 @@ def check_c5(ctx):
                 "delta2": DELTA2_PAPER,
                 "repetitions": repetitions,
                 "seed": ctx.seed,
-                **_on(backend),
+                **backend_param(backend),
             },
             analytic=exact,
             numeric=est.value,
@@ -126,7 +122,7 @@ def check_c6(ctx):
                     "zeta": z,
                     "delta2": DELTA2_PAPER,
                     "repetitions": repetitions,
-                    **_on(backend),
+                    **backend_param(backend),
                 },
                 analytic=analytic,
                 numeric=ext,
@@ -169,7 +165,7 @@ def check_c7(ctx):
                 "delta2": DELTA2_PAPER,
                 "repetitions": repetitions,
                 "quantity": "d eps/d zeta",
-                **_on(backend),
+                **backend_param(backend),
             },
             analytic=0.0,
             numeric=est.value,
@@ -241,7 +237,7 @@ def c8_zeta_records(summary, *, N: int, seed: int, backend=None):
                 "inference": r["inference"],
                 "seed": seed,
                 "quantity": "zeta_eff (paired ridge match)",
-                **_on(backend),
+                **backend_param(backend),
             },
             numeric=float(r["zeta_pair"]),
             stderr=float(r["zeta_pair_se"]),
@@ -294,7 +290,7 @@ def check_c8(ctx):
                         "inference": "population",
                         "candidate": name,
                         "zeta": z,
-                        **_on(backend),
+                        **backend_param(backend),
                     },
                     analytic=analytic,
                     numeric=analytic + diff.value,
@@ -318,7 +314,7 @@ def check_c8(ctx):
                 "alpha": float(alpha),
                 "zeta_loss": 1 / (2 * int(M)),
                 "quantity": "SGD-trained WN + gamma decay vs its ridge solution",
-                **_on(backend),
+                **backend_param(backend),
             },
             analytic=float(g["eps_weight_norm_ridge"].mean()),
             numeric=float(g["eps_weight_norm"].mean()),

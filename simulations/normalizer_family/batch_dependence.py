@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from regnorm.backend import random_generator, resolve_backend, to_numpy
+from regnorm.backend import backend_param, random_generator, resolve_backend, to_numpy
 from regnorm.batch_noise import batch_renorm_noise, standardization_error
 from regnorm.normalizers import SwitchableNorm
 from regnorm.normalizers.registry import canonical_name, label, make_normalizer
@@ -264,7 +264,7 @@ def batch_dependence_noise(
             )
     grid = [{"normalizer": n, "M": int(m), "batches": batches} for n in names for m in Ms]
     dev = resolve_backend(backend)
-    on = {} if dev.name == "numpy" else {"backend": dev.spec}
+    on = backend_param(dev)
     # NumPy's task is the bare function: its provenance (and any cache of it) is as before
     task = functools.partial(_noise_task, **on) if on else _noise_task
     df = sweep(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from regnorm.backend import random_generator, resolve_backend, to_numpy
+from regnorm.backend import backend_param, random_generator, resolve_backend, to_numpy
 from regnorm.normalizers.convolution import conv2d
 from regnorm.normalizers.registry import make_normalizer
 from regnorm.sweeps import sweep
@@ -138,7 +138,7 @@ def proxy_norm_depth_profile(
         {"norm": n, "depth": depth, "width": width, "size": size, "batch": batch} for n in names
     ]
     dev = resolve_backend(backend)
-    on = {} if dev.name == "numpy" else {"backend": dev.spec}
+    on = backend_param(dev)
     # NumPy's task is the bare function: its provenance (and any cache of it) is as before
     task = functools.partial(_depth_task, **on) if on else _depth_task
     wide = sweep(

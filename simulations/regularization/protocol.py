@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from regnorm.backend import resolve_backend
+from regnorm.backend import backend_param, resolve_backend
 from regnorm.normalizers.registry import canonical_name
 from regnorm.seeding import seed_sequence
 from regnorm.validation import check_choice, check_integer
@@ -234,7 +234,7 @@ def run_methods(
     seed = check_integer("seed", seed, minimum=0)
     points = [_point(k, run) for k, run in enumerate(runs)]
     backend = resolve_backend(backend)
-    on = {} if backend.name == "numpy" else {"backend": backend.spec}
+    on = backend_param(backend)
     task = functools.partial(_train_run, sz=sz, seed=seed, **on)
     res = sweep(task, points, seed=seed, executor=executor, progress=None)
     rows = []

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from regnorm.backend import random_generator, resolve_backend, to_numpy
+from regnorm.backend import backend_param, random_generator, resolve_backend, to_numpy
 from regnorm.validation import check_choice, check_integer, check_real
 
 from .model import INPUT_NOISE, ImageTeacher, SNConvStudent, contract_channels, sample_images
@@ -185,7 +185,7 @@ def switchable_weights(
         check_choice("noise", noise, INPUT_NOISE)
     points = [{"noise": noise, "M": int(M)} for noise in sz["noises"] for M in sz["batch_sizes"]]
     backend = resolve_backend(backend)
-    on = {} if backend.name == "numpy" else {"backend": backend.spec}
+    on = backend_param(backend)
     task = functools.partial(_train_point, protocol=SNProtocol.from_sizes(sz), **on)
     df = sweep(
         task,
