@@ -206,3 +206,13 @@ def test_zeta_and_pn_wn_on_the_device(xp_device):
     gap = pn_wn_gap(xp_device.asarray(x), xp_device.asarray(w), 1.5, 0.2, **settings)
     assert_allclose_rounding(gap, pn_wn_gap(x, w, 1.5, 0.2, **settings), ops=50)
     assert backend_name(xp_device.xp) == xp_device.name
+
+
+def test_backend_param_names_only_a_non_numpy_backend_by_its_canonical_spec():
+    from regnorm.backend import backend_param, resolve_backend
+
+    assert backend_param(None) == {} and backend_param("numpy") == {}
+    assert backend_param(resolve_backend("np")) == {}
+    strict = resolve_backend("array_api_strict:device1")
+    # an alias and the Backend itself give the same name: a figure and its checks share a run
+    assert backend_param("strict:device1") == backend_param(strict) == {"backend": strict.spec}
